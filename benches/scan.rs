@@ -1,0 +1,2 @@
+//! Scanner benchmarks.
+fn main() {}

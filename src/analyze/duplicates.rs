@@ -1,0 +1,65 @@
+//! Content duplicates: files of the final filesystem with equal content at
+//! different paths (hard links excluded). Reclaimable: (copies - 1) × size.
+
+use std::collections::HashMap;
+
+use super::{AnalyzeOptions, Finding, FindingKind};
+use crate::model::{Image, Loc};
+use crate::scan::EntryKind;
+
+/// One finding per group of identical files worth listing, plus one for all
+/// the smaller groups together.
+pub fn findings(image: &Image, options: &AnalyzeOptions) -> Vec<Finding> {
+    let mut groups: HashMap<[u8; 32], Vec<Loc>> = HashMap::new();
+    for (loc, e) in image.final_entries() {
+        if e.kind == EntryKind::File && e.size > 0
+            && let Some(hash) = e.sha256
+        {
+            groups.entry(hash).or_default().push(loc);
+        }
+    }
+    let mut groups: Vec<Vec<Loc>> = groups.into_values().filter(|g| g.len() > 1).collect();
+    groups.sort_by_key(|g| (std::cmp::Reverse(reclaimable(image, g)), g[0]));
+
+    let mut out = Vec::new();
+    let mut small: Vec<(u32, u64)> = Vec::new();
+    let mut small_paths = Vec::new();
+    for group in &groups {
+        let size = image.entry(group[0]).size;
+        // The first copy (by path) is kept; the others are reclaimable.
+        let extra: Vec<(u32, u64)> = group[1..].iter().map(|l| (l.layer, size)).collect();
+        let paths: Vec<(String, u64)> = group.iter().map(|&l| (image.entry(l).path.display(), size)).collect();
+        if reclaimable(image, group) >= options.min_group_bytes {
+            let finding = Finding::new(
+                image,
+                FindingKind::DuplicateContent,
+                &extra,
+                format!("{} identical copies of the same file", group.len()),
+                "keep one copy and point the others at it (a symlink or hard link), or stop copying it twice",
+            )
+            .with_layers(&[group[0].layer])
+            .with_paths(paths);
+            out.push(finding);
+        } else {
+            small.extend(extra);
+            small_paths.extend(paths);
+        }
+    }
+    if !small.is_empty() {
+        out.push(
+            Finding::new(
+                image,
+                FindingKind::DuplicateContent,
+                &small,
+                "many small files exist in identical copies at several paths",
+                "usually harmless (licences, empty modules); deduplicate only if the total matters",
+            )
+            .with_paths(small_paths),
+        );
+    }
+    out
+}
+
+fn reclaimable(image: &Image, group: &[Loc]) -> u64 {
+    (group.len() as u64 - 1) * image.entry(group[0]).size
+}

@@ -1,0 +1,222 @@
+//! Analyzers read an [`Image`] and emit [`Finding`]s; [`run`] assembles
+//! them with the image's figures into an [`Analysis`], the data every
+//! reporter renders (its JSON form is the contract in DESIGN.md).
+//!
+//! Findings are data: kinds are stable identifiers, messages and fixes
+//! carry no numbers (reporters format the bytes).
+
+pub mod bloat;
+pub mod duplicates;
+pub mod pull;
+pub mod python;
+pub mod summary;
+pub mod waste;
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::Image;
+
+pub use summary::{ImageSummary, LayerSummary, PathSize, ScanStats};
+
+/// The schema identifier of the JSON report.
+pub const SCHEMA: &str = "layerscope/analysis/v1";
+
+/// Everything layerscope has to say about one image.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Analysis {
+    /// Always [`SCHEMA`].
+    pub schema: String,
+    /// Image-level figures.
+    pub image: ImageSummary,
+    /// One row per layer, bottom first.
+    pub layers: Vec<LayerSummary>,
+    /// Findings, largest first.
+    pub findings: Vec<Finding>,
+    /// Python environments and distributions.
+    pub python: python::PythonReport,
+    /// What a pull costs.
+    pub pull: pull::PullReport,
+    /// The largest files of the final filesystem.
+    pub largest_files: Vec<PathSize>,
+    /// The largest directories of the final filesystem.
+    pub largest_directories: Vec<PathSize>,
+    /// How the layers were obtained (scanned now or from the cache).
+    pub scan: ScanStats,
+}
+
+/// Knobs of the analysis.
+#[derive(Clone, Debug)]
+pub struct AnalyzeOptions {
+    /// How many rows the top lists keep.
+    pub top: usize,
+    /// Groups smaller than this (e.g. tiny duplicate files) are folded into
+    /// one finding rather than listed one by one.
+    pub min_group_bytes: u64,
+    /// Pull-cost settings.
+    pub pull: pull::PullOptions,
+}
+
+impl Default for AnalyzeOptions {
+    fn default() -> Self {
+        AnalyzeOptions { top: 10, min_group_bytes: 10_000, pull: pull::PullOptions::default() }
+    }
+}
+
+/// One reason the image is bigger than it needs to be.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Finding {
+    /// Stable identifier.
+    pub kind: FindingKind,
+    /// How much it matters.
+    pub severity: Severity,
+    /// Uncompressed bytes it costs.
+    pub bytes: u64,
+    /// Estimated compressed bytes it costs (bytes × the holding layer's
+    /// compression ratio).
+    pub compressed_bytes: u64,
+    /// The layers involved, by index.
+    pub layers: Vec<u32>,
+    /// The paths involved (a sample of the largest when many).
+    pub paths: Vec<String>,
+    /// How many paths there are in all.
+    pub path_count: u64,
+    /// What is wrong, in words (no numbers).
+    pub message: String,
+    /// What to do about it.
+    pub fix: String,
+    /// The Dockerfile line responsible, when a Dockerfile was given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dockerfile_line: Option<u32>,
+}
+
+/// How many paths a finding lists.
+pub const PATH_SAMPLE: usize = 10;
+
+/// Finding kinds: stable identifiers, never renamed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[allow(missing_docs)]
+pub enum FindingKind {
+    ShadowedFiles,
+    MetadataRewrite,
+    DuplicateContent,
+    DuplicateDistribution,
+    DuplicateNativeLibrary,
+    PipCache,
+    UvCache,
+    CondaPkgs,
+    AptLists,
+    AptArchives,
+    LeftoverWheel,
+    LeftoverArchive,
+    BytecodeCache,
+    PackageTests,
+    DebugSymbols,
+    StaticLibraries,
+    BuildToolchain,
+    GpuLibraries,
+    CacheOrder,
+    PullDominantLayer,
+    PoorCompression,
+    LayerOrder,
+}
+
+impl FindingKind {
+    /// The identifier as it appears in reports and configs.
+    pub fn id(self) -> String {
+        serde_json::to_value(self).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+    }
+
+    /// Parses an identifier such as `pip-cache`.
+    pub fn from_id(id: &str) -> Option<FindingKind> {
+        serde_json::from_value(serde_json::Value::String(id.to_owned())).ok()
+    }
+}
+
+/// How much a finding matters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Worth knowing.
+    Info,
+    /// Worth fixing.
+    Warning,
+    /// Costs a lot.
+    Error,
+}
+
+impl Severity {
+    /// The severity of waste of this many uncompressed bytes.
+    pub fn for_bytes(bytes: u64) -> Severity {
+        match bytes {
+            b if b >= 100_000_000 => Severity::Error,
+            b if b >= 10_000_000 => Severity::Warning,
+            _ => Severity::Info,
+        }
+    }
+}
+
+impl Finding {
+    /// A finding of `kind` over `bytes` held in `layers`; severity from the
+    /// bytes, compressed bytes estimated from the layers' ratio.
+    pub fn new(image: &Image, kind: FindingKind, per_layer: &[(u32, u64)], message: impl Into<String>, fix: impl Into<String>) -> Finding {
+        let bytes = per_layer.iter().map(|&(_, b)| b).sum();
+        let compressed_bytes = per_layer.iter().map(|&(l, b)| image.estimate_compressed(l, b)).sum();
+        let mut layers: Vec<u32> = per_layer.iter().map(|&(l, _)| l).collect();
+        layers.sort_unstable();
+        layers.dedup();
+        Finding {
+            kind,
+            severity: Severity::for_bytes(bytes),
+            bytes,
+            compressed_bytes,
+            layers,
+            paths: Vec::new(),
+            path_count: 0,
+            message: message.into(),
+            fix: fix.into(),
+            dockerfile_line: None,
+        }
+    }
+
+    /// Sets the paths: the largest [`PATH_SAMPLE`] by size, and the count.
+    pub fn with_paths(mut self, mut paths: Vec<(String, u64)>) -> Finding {
+        self.path_count = paths.len() as u64;
+        paths.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        self.paths = paths.into_iter().take(PATH_SAMPLE).map(|(p, _)| p).collect();
+        self
+    }
+
+    /// Adds layers to the finding (e.g. the layer that shadowed the bytes).
+    pub fn with_layers(mut self, more: &[u32]) -> Finding {
+        self.layers.extend_from_slice(more);
+        self.layers.sort_unstable();
+        self.layers.dedup();
+        self
+    }
+}
+
+/// Runs every analyzer over `image`.
+pub fn run(image: &Image, options: &AnalyzeOptions, scan: ScanStats) -> Analysis {
+    let mut findings = Vec::new();
+    findings.extend(waste::findings(image));
+    findings.extend(duplicates::findings(image, options));
+    let python = python::report(image);
+    findings.extend(python::findings(image, &python));
+    findings.extend(bloat::findings(image));
+    let pull = pull::report(image, &options.pull);
+    findings.extend(pull::findings(image, &pull, &options.pull));
+    findings.retain(|f| f.bytes > 0 || f.kind == FindingKind::CacheOrder);
+    findings.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.kind.cmp(&b.kind)));
+    Analysis {
+        schema: SCHEMA.to_owned(),
+        image: summary::image(image),
+        layers: summary::layers(image),
+        findings,
+        python,
+        pull,
+        largest_files: summary::largest_files(image, options.top),
+        largest_directories: summary::largest_directories(image, options.top),
+        scan,
+    }
+}

@@ -1,0 +1,40 @@
+//! The `layerscope` binary: parse flags, run, map errors to exit codes.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = layerscope::cli::Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_env("LAYERSCOPE_LOG"))
+        .with_writer(std::io::stderr)
+        .without_time()
+        .init();
+    match layerscope::commands::run(cli) {
+        Ok(code) => ExitCode::from(code as u8),
+        Err(err) => {
+            let code = err.exit_code();
+            #[allow(clippy::print_stderr)]
+            {
+                eprintln!("error: {}", chain(&err));
+            }
+            ExitCode::from(code as u8)
+        }
+    }
+}
+
+/// The error and its causes on one line: `a: b: c`.
+fn chain(err: &dyn std::error::Error) -> String {
+    let mut out = err.to_string();
+    let mut cause = err.source();
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        cause = c.source();
+    }
+    out.replace('\n', " ")
+}

@@ -1,0 +1,1 @@
+//! Size budgets and their evaluation into an exit code.

@@ -1,0 +1,15 @@
+//! Reporters render an [`Analysis`](crate::analyze::Analysis); they compute
+//! nothing. Every human-readable number is formatted here.
+
+pub mod json;
+pub mod text;
+pub mod units;
+
+/// Output formats of `analyze`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// A readable terminal report.
+    Text,
+    /// The JSON contract of DESIGN.md.
+    Json,
+}

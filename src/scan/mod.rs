@@ -1,0 +1,97 @@
+//! The scanner: one layer stream in, one [`LayerIndex`] out.
+//!
+//! It sniffs the compression from magic bytes, inflates, walks the tar and
+//! records every entry with the sha256 of its content, verifying the blob
+//! digest and the diff id on the way. Small files a later stage needs to
+//! read (Python metadata) are captured, and ELF section headers are parsed,
+//! because the stream cannot be read twice. Nothing is extracted to disk.
+
+pub mod capture;
+pub mod compression;
+pub mod elf;
+pub mod layer;
+pub mod path;
+
+use serde::{Deserialize, Serialize};
+
+pub use compression::Compression;
+pub use layer::{ScanError, scan_layer};
+pub use path::EntryPath;
+
+use crate::digest::{DiffId, Digest};
+
+/// Everything known about one layer after reading it once.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct LayerIndex {
+    /// The sha256 of the blob as read (verified against the manifest).
+    pub digest: Digest,
+    /// The sha256 of the uncompressed tar stream.
+    pub diff_id: DiffId,
+    /// The compression found in the bytes.
+    pub compression: Compression,
+    /// Blob bytes read: what a pull downloads.
+    pub compressed_bytes: u64,
+    /// Length of the uncompressed tar stream.
+    pub uncompressed_bytes: u64,
+    /// Every tar entry, in archive order (PAX global headers skipped).
+    pub entries: Vec<Entry>,
+    /// Contents kept for files matching [`capture::wants`], by entry index.
+    pub captured: Vec<Captured>,
+}
+
+/// The kept contents of one small file.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Captured {
+    /// Index into [`LayerIndex::entries`].
+    pub entry: u32,
+    /// The file's bytes.
+    pub data: Vec<u8>,
+}
+
+/// One tar entry.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Entry {
+    /// The normalised path (no leading `./` or `/`, no trailing `/`). For a
+    /// whiteout, the path it deletes; for an opaque marker, its directory.
+    pub path: EntryPath,
+    /// What the entry is.
+    pub kind: EntryKind,
+    /// Content bytes: the file size for regular files, 0 for everything else
+    /// (a hard link adds nothing).
+    pub size: u64,
+    /// Permission bits and file type bits as in the header.
+    pub mode: u32,
+    /// Owner user id.
+    pub uid: u32,
+    /// Owner group id.
+    pub gid: u32,
+    /// The link target of a symlink or hard link, as written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<EntryPath>,
+    /// sha256 of the content, for regular files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<[u8; 32]>,
+    /// For ELF files: what the section headers say (see [`elf`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub elf: Option<elf::ElfInfo>,
+}
+
+/// The kind of a tar entry, whiteouts included.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EntryKind {
+    /// A regular file.
+    File,
+    /// A directory.
+    Dir,
+    /// A symbolic link.
+    Symlink,
+    /// A hard link to an earlier entry of the same layer.
+    HardLink,
+    /// A device node or FIFO.
+    Special,
+    /// `.wh.NAME`: deletes `path` and everything under it in lower layers.
+    Whiteout,
+    /// `.wh..wh..opq`: hides what lower layers put in directory `path`.
+    Opaque,
+}

@@ -1,0 +1,105 @@
+//! Paths inside layers: raw bytes, normalised but never resolved. `..`,
+//! absolute paths and non-UTF-8 names are kept as they are and displayed
+//! with invalid bytes escaped (`\xff`).
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// A path inside an image, as bytes, without a leading `./` or `/`.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct EntryPath(Box<[u8]>);
+
+impl EntryPath {
+    /// Normalises a tar path: strips leading `./` and `/`, trailing `/`,
+    /// repeated `/` and `.` components. `..` is kept, never followed.
+    pub fn normalize(raw: &[u8]) -> EntryPath {
+        let mut out: Vec<u8> = Vec::with_capacity(raw.len());
+        for part in raw.split(|&b| b == b'/') {
+            if part.is_empty() || part == b"." {
+                continue;
+            }
+            if !out.is_empty() {
+                out.push(b'/');
+            }
+            out.extend_from_slice(part);
+        }
+        EntryPath(out.into_boxed_slice())
+    }
+
+    /// Wraps bytes as they are, without normalising (for range bounds).
+    pub(crate) fn from_raw(bytes: Vec<u8>) -> EntryPath {
+        EntryPath(bytes.into_boxed_slice())
+    }
+
+    /// The raw bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// The last component.
+    pub fn file_name(&self) -> &[u8] {
+        self.0.rsplit(|&b| b == b'/').next().unwrap_or(&self.0)
+    }
+
+    /// Everything before the last `/` (empty at the root).
+    pub fn parent(&self) -> &[u8] {
+        match self.0.iter().rposition(|&b| b == b'/') {
+            Some(i) => &self.0[..i],
+            None => &[],
+        }
+    }
+
+    /// Whether `self` is `dir` or lies under it.
+    pub fn is_within(&self, dir: &[u8]) -> bool {
+        dir.is_empty() || (self.0.starts_with(dir) && (self.0.len() == dir.len() || self.0[dir.len()] == b'/'))
+    }
+
+    /// The path as text: UTF-8 when it is, invalid bytes escaped otherwise.
+    pub fn display(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl fmt::Display for EntryPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("/")?;
+        for chunk in self.0.utf8_chunks() {
+            f.write_str(chunk.valid())?;
+            for b in chunk.invalid() {
+                write!(f, "\\x{b:02x}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for EntryPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{self}")
+    }
+}
+
+impl From<&str> for EntryPath {
+    fn from(s: &str) -> EntryPath {
+        EntryPath::normalize(s.as_bytes())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalises_without_resolving() {
+        assert_eq!(EntryPath::normalize(b"./usr//lib/./x/").as_bytes(), b"usr/lib/x");
+        assert_eq!(EntryPath::normalize(b"/etc/../etc/passwd").as_bytes(), b"etc/../etc/passwd");
+        assert_eq!(EntryPath::normalize(b"a/\xffb").to_string(), "/a/\\xffb");
+        let p = EntryPath::from("usr/lib/python3/x.py");
+        assert!(p.is_within(b"usr/lib"));
+        assert!(!p.is_within(b"usr/li"));
+        assert_eq!(p.parent(), b"usr/lib/python3");
+        assert_eq!(p.file_name(), b"x.py");
+    }
+}

@@ -1,0 +1,267 @@
+//! Tar archives of images: `docker-archive:FILE` (`docker save`, both the
+//! classic layout with `<id>/layer.tar` and the Docker 25+ one with OCI
+//! blobs) and `oci-archive:FILE`. The archive is indexed once (member name
+//! -> offset, size) and each layer is read by seeking to it, so layers of
+//! one file scan in parallel. Stdin and gzip-compressed archives are spooled
+//! to a temporary file first, since they cannot seek.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{self, BufReader, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::config::{Descriptor, ImageConfig};
+use super::layout::{Blobs, LayoutImage, resolve_info};
+use super::{ImageInfo, ImageSource, SourceError, SourceOptions};
+use crate::digest::Digest;
+
+/// One member of an indexed tar.
+#[derive(Clone, Debug)]
+enum Member {
+    /// A regular file: where its data starts and how long it is.
+    File { offset: u64, size: u64 },
+    /// A symlink (classic `docker save` links identical layers).
+    Link(String),
+}
+
+/// A tar file on disk, indexed by member name.
+pub struct TarMembers {
+    path: PathBuf,
+    input: String,
+    members: HashMap<String, Member>,
+    /// Keeps a spooled copy alive for as long as the archive is read.
+    _spool: Option<tempfile::NamedTempFile>,
+}
+
+impl TarMembers {
+    /// Indexes the tar at `path` (`-` for stdin).
+    pub fn open(path: &Path, input: String) -> Result<TarMembers, SourceError> {
+        let io_err = |source| SourceError::Io { path: path.to_owned(), source };
+        let (path_to_read, spool) = if path == Path::new("-") {
+            let spool = spool(&mut io::stdin().lock()).map_err(io_err)?;
+            (spool.path().to_owned(), Some(spool))
+        } else {
+            let mut file = File::open(path).map_err(io_err)?;
+            if file.metadata().map_err(io_err)?.is_dir() {
+                return Err(SourceError::invalid(&input, "is a directory, not an archive (use `oci:DIR`)"));
+            }
+            let mut magic = [0u8; 2];
+            let n = file.read(&mut magic).map_err(io_err)?;
+            if n == 2 && magic == [0x1f, 0x8b] {
+                file.seek(SeekFrom::Start(0)).map_err(io_err)?;
+                let mut gz = flate2::read::MultiGzDecoder::new(BufReader::new(file));
+                let spool = spool(&mut gz).map_err(|e| SourceError::invalid(&input, format!("corrupt gzip archive: {e}")))?;
+                (spool.path().to_owned(), Some(spool))
+            } else {
+                (path.to_owned(), None)
+            }
+        };
+        let members = index_tar(&path_to_read).map_err(|e| SourceError::invalid(&input, format!("not a tar archive: {e}")))?;
+        if members.is_empty() {
+            return Err(SourceError::invalid(&input, "not a tar archive (no members)"));
+        }
+        Ok(TarMembers { path: path_to_read, input, members, _spool: spool })
+    }
+
+    fn resolve(&self, name: &str) -> Option<(u64, u64)> {
+        let mut name = normalize(name);
+        for _ in 0..8 {
+            match self.members.get(&name)? {
+                Member::File { offset, size } => return Some((*offset, *size)),
+                Member::Link(target) => {
+                    let dir = name.rsplit_once('/').map_or("", |(d, _)| d);
+                    name = normalize(&join(dir, target));
+                }
+            }
+        }
+        None
+    }
+
+    /// The size of member `name`.
+    pub fn size(&self, name: &str) -> Option<u64> {
+        self.resolve(name).map(|(_, s)| s)
+    }
+}
+
+impl Blobs for TarMembers {
+    fn input(&self) -> &str {
+        &self.input
+    }
+
+    fn open(&self, name: &str) -> Result<Box<dyn Read + Send + '_>, SourceError> {
+        let (offset, size) = self
+            .resolve(name)
+            .ok_or_else(|| SourceError::invalid(&self.input, format!("no member `{name}`")))?;
+        let io_err = |source| SourceError::Io { path: self.path.clone(), source };
+        let mut file = File::open(&self.path).map_err(io_err)?;
+        file.seek(SeekFrom::Start(offset)).map_err(io_err)?;
+        Ok(Box::new(BufReader::with_capacity(256 << 10, file.take(size))))
+    }
+
+    fn exists(&self, name: &str) -> bool {
+        self.resolve(name).is_some()
+    }
+}
+
+fn spool(reader: &mut impl Read) -> io::Result<tempfile::NamedTempFile> {
+    let mut spool = tempfile::NamedTempFile::new()?;
+    io::copy(reader, spool.as_file_mut())?;
+    Ok(spool)
+}
+
+fn index_tar(path: &Path) -> io::Result<HashMap<String, Member>> {
+    let file = File::open(path)?;
+    let mut archive = tar::Archive::new(BufReader::new(file));
+    let mut members = HashMap::new();
+    for entry in archive.entries()? {
+        let entry = entry?;
+        let name = normalize(&String::from_utf8_lossy(&entry.path_bytes()));
+        let member = match entry.header().entry_type() {
+            tar::EntryType::Regular | tar::EntryType::Continuous => {
+                Member::File { offset: entry.raw_file_position(), size: entry.size() }
+            }
+            tar::EntryType::Symlink | tar::EntryType::Link => match entry.link_name_bytes() {
+                Some(target) => {
+                    let target = String::from_utf8_lossy(&target).into_owned();
+                    // Hard links name their target from the archive root.
+                    if entry.header().entry_type() == tar::EntryType::Link { Member::Link(format!("/{target}")) } else { Member::Link(target) }
+                }
+                None => continue,
+            },
+            _ => continue,
+        };
+        members.insert(name, member);
+    }
+    Ok(members)
+}
+
+fn normalize(name: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for part in name.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            p => parts.push(p),
+        }
+    }
+    parts.join("/")
+}
+
+fn join(dir: &str, target: &str) -> String {
+    if target.starts_with('/') || dir.is_empty() { target.to_owned() } else { format!("{dir}/{target}") }
+}
+
+/// Whether the tar at `path` has a member called `name` (for detection).
+pub fn tar_has_member(path: &Path, name: &str) -> io::Result<bool> {
+    let mut archive = tar::Archive::new(BufReader::new(File::open(path)?));
+    for entry in archive.entries()? {
+        if normalize(&String::from_utf8_lossy(&entry?.path_bytes())) == name {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// `oci-archive:FILE`.
+pub type OciArchive = LayoutImage<TarMembers>;
+
+impl LayoutImage<TarMembers> {
+    /// Opens a tar of an OCI layout.
+    pub fn open(path: &Path, options: &SourceOptions) -> Result<Self, SourceError> {
+        let input = format!("oci-archive:{}", path.display());
+        let members = TarMembers::open(path, input.clone())?;
+        LayoutImage::resolve(members, input, None, options)
+    }
+}
+
+/// `docker-archive:FILE`: what `docker save` writes.
+pub struct DockerArchive(LayoutImage<TarMembers>);
+
+/// An entry of `manifest.json`.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct SaveManifest {
+    config: String,
+    #[serde(default)]
+    repo_tags: Option<Vec<String>>,
+    layers: Vec<String>,
+}
+
+impl DockerArchive {
+    /// Opens a `docker save` archive (`-` reads it from stdin).
+    pub fn open(path: &Path, options: &SourceOptions) -> Result<Self, SourceError> {
+        let input = format!("docker-archive:{}", path.display());
+        let members = TarMembers::open(path, input.clone())?;
+        if !members.exists("manifest.json") {
+            if members.exists("index.json") {
+                // An OCI archive given as a docker archive: read it as one.
+                return LayoutImage::resolve(members, input, None, options).map(DockerArchive);
+            }
+            return Err(SourceError::invalid(&input, "no `manifest.json` (not a `docker save` archive)"));
+        }
+        let bytes = members.read_document("manifest.json")?;
+        let saved: Vec<SaveManifest> = serde_json::from_slice(&bytes)
+            .map_err(|e| SourceError::invalid(&input, format!("bad `manifest.json`: {e}")))?;
+        let Some(image) = saved.into_iter().next() else {
+            return Err(SourceError::invalid(&input, "`manifest.json` lists no image"));
+        };
+        let reference = match image.repo_tags.as_deref() {
+            Some([tag, ..]) => format!("{input} ({tag})"),
+            _ => input.clone(),
+        };
+        if !members.exists(&image.config) {
+            return Err(SourceError::MissingBlob { input, digest: image.config });
+        }
+        let config_bytes = members.read_document(&image.config)?;
+        let config = ImageConfig::parse(&input, &config_bytes)?;
+        if config.rootfs.diff_ids.len() != image.layers.len() {
+            return Err(SourceError::invalid(
+                &input,
+                format!("`manifest.json` lists {} layers but the config has {} diff ids", image.layers.len(), config.rootfs.diff_ids.len()),
+            ));
+        }
+        // Docker 25+ archives also carry an OCI index whose manifest has the
+        // real blob digests and media types; prefer it when it agrees.
+        if members.exists("index.json")
+            && let Ok((oci, paths)) = resolve_info(&members, reference.clone(), None, options)
+            && oci.layers.len() == image.layers.len()
+        {
+            return Ok(DockerArchive(LayoutImage::from_parts(members, oci, paths)));
+        }
+        let mut descriptors = Vec::with_capacity(image.layers.len());
+        for (path, diff_id) in image.layers.iter().zip(&config.rootfs.diff_ids) {
+            let size = members
+                .size(path)
+                .ok_or_else(|| SourceError::MissingBlob { input: input.clone(), digest: path.clone() })?;
+            // A path like blobs/sha256/HEX names the blob's own digest;
+            // a classic `<id>/layer.tar` is the uncompressed layer itself.
+            let digest = path
+                .strip_prefix("blobs/")
+                .and_then(|rest| Digest::parse(&rest.replacen('/', ":", 1)).ok())
+                .unwrap_or_else(|| diff_id.0.clone());
+            descriptors.push(Descriptor {
+                media_type: "application/vnd.docker.image.rootfs.diff.tar".to_owned(),
+                digest,
+                size,
+                platform: None,
+                annotations: Default::default(),
+            });
+        }
+        let info = ImageInfo::assemble(reference, None, &descriptors, config)?;
+        Ok(DockerArchive(LayoutImage::from_parts(members, info, image.layers)))
+    }
+}
+
+impl ImageSource for DockerArchive {
+    fn info(&self) -> &ImageInfo {
+        self.0.info()
+    }
+
+    fn open_layer(&self, index: usize) -> Result<Box<dyn Read + Send + '_>, SourceError> {
+        self.0.open_layer(index)
+    }
+}

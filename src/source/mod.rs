@@ -1,0 +1,166 @@
+//! Sources turn an image reference into a manifest-level description
+//! ([`ImageInfo`]) and one byte stream per layer.
+//!
+//! Every transport implements [`ImageSource`]; nothing downstream knows which
+//! one it is reading. Transports follow the containers/skopeo convention, see
+//! [`reference::Reference`].
+
+pub mod archive;
+pub mod config;
+pub mod daemon;
+pub mod layout;
+pub mod platform;
+pub mod reference;
+pub mod registry;
+
+use std::io::Read;
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+pub use config::{HistoryEntry, ImageConfig};
+pub use platform::Platform;
+pub use reference::Reference;
+
+use crate::digest::{DiffId, Digest};
+
+/// A readable image: its description and a way to open each layer's blob.
+///
+/// Implementations must be cheap to share between threads: layers are opened
+/// and scanned in parallel.
+pub trait ImageSource: Send + Sync {
+    /// The manifest-level description of the image.
+    fn info(&self) -> &ImageInfo;
+
+    /// Opens layer `index` (0 = bottom) as its blob stream, exactly as stored
+    /// (compressed or not). The scanner verifies the digest while reading.
+    fn open_layer(&self, index: usize) -> Result<Box<dyn Read + Send + '_>, SourceError>;
+}
+
+/// What a manifest and a config say about an image, before any layer is read.
+#[derive(Clone, Debug, Serialize)]
+pub struct ImageInfo {
+    /// The reference as the user gave it (normalised for registries).
+    pub reference: String,
+    /// The digest of the manifest that was resolved, when there is one
+    /// (a classic `docker save` archive has none).
+    pub manifest_digest: Option<Digest>,
+    /// The platform of the resolved manifest.
+    pub platform: Platform,
+    /// The image config (history, diff ids, environment).
+    pub config: ImageConfig,
+    /// The layers, bottom first.
+    pub layers: Vec<LayerInfo>,
+}
+
+/// One layer as the manifest describes it.
+#[derive(Clone, Debug, Serialize)]
+pub struct LayerInfo {
+    /// The blob digest (for an uncompressed classic archive layer, the
+    /// sha256 of `layer.tar`, which equals the diff id).
+    pub digest: Digest,
+    /// The uncompressed digest from the config's `rootfs.diff_ids`.
+    pub diff_id: Option<DiffId>,
+    /// The media type the manifest declares (informational: compression is
+    /// sniffed from the bytes).
+    pub media_type: String,
+    /// The blob size: what a pull downloads.
+    pub compressed_bytes: u64,
+    /// The history entry that created this layer, if the config has one.
+    pub created_by: Option<String>,
+}
+
+/// How to open an image: everything a source may need besides the reference.
+#[derive(Clone, Debug, Default)]
+pub struct SourceOptions {
+    /// The platform to pick from a multi-platform index (default: the host's).
+    pub platform: Option<Platform>,
+    /// Registry settings (auth, TLS).
+    pub registry: RegistryOptions,
+}
+
+/// Registry connection settings.
+#[derive(Clone, Debug, Default)]
+pub struct RegistryOptions {
+    /// `--username`.
+    pub username: Option<String>,
+    /// The password read from `--password-stdin`. Never printed.
+    pub password: Option<String>,
+    /// Extra CA certificates (`--ca-cert`, PEM files).
+    pub ca_certs: Vec<PathBuf>,
+    /// Registries (`HOST[:PORT]`) spoken to over plain HTTP.
+    pub insecure_registries: Vec<String>,
+    /// Read only the manifest and config; never download a layer.
+    pub manifest_only: bool,
+    /// Draw progress bars (only ever true on a terminal).
+    pub progress: bool,
+}
+
+/// Why an image could not be opened or a layer could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    /// The file or directory does not exist or cannot be read.
+    #[error("cannot read `{path}`")]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The input exists but is not an image of the expected kind.
+    #[error("`{input}` is not a valid image: {reason}")]
+    Invalid {
+        /// The input.
+        input: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A blob the manifest names is not in the archive or layout.
+    #[error("`{input}` names blob {digest} but does not contain it")]
+    MissingBlob {
+        /// The input.
+        input: String,
+        /// The missing blob.
+        digest: String,
+    },
+    /// No manifest in an index matches the requested platform.
+    #[error("`{input}` has no image for platform {wanted}; it has: {available}")]
+    NoPlatform {
+        /// The input.
+        input: String,
+        /// The platform asked for.
+        wanted: String,
+        /// The platforms present, comma-separated.
+        available: String,
+    },
+    /// A reference that cannot be parsed.
+    #[error("`{0}` is not an image reference")]
+    BadReference(String),
+    /// The image or tag does not exist.
+    #[error("`{0}` not found")]
+    NotFound(String),
+    /// A registry or daemon refused or failed.
+    #[error("{0}")]
+    Remote(String),
+}
+
+impl SourceError {
+    /// Shorthand for [`SourceError::Invalid`].
+    pub fn invalid(input: impl Into<String>, reason: impl Into<String>) -> Self {
+        SourceError::Invalid { input: input.into(), reason: reason.into() }
+    }
+}
+
+/// Opens `reference` with the transport it names (see [`Reference::parse`]).
+pub fn open(reference: &str, options: &SourceOptions) -> Result<Box<dyn ImageSource>, SourceError> {
+    match Reference::parse(reference)? {
+        Reference::DockerArchive(path) => Ok(Box::new(archive::DockerArchive::open(&path, options)?)),
+        Reference::OciArchive(path) => Ok(Box::new(archive::OciArchive::open(&path, options)?)),
+        Reference::OciLayout { dir, tag } => {
+            Ok(Box::new(layout::OciLayout::open(&dir, tag.as_deref(), options)?))
+        }
+        Reference::DockerDaemon(name) => daemon::open(&name, options),
+        Reference::Registry(name) => registry::open(&name, options),
+    }
+}

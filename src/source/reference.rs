@@ -1,0 +1,126 @@
+//! Parsing image references into transports, following the containers/skopeo
+//! convention (`docker://`, `docker-archive:`, `oci:`, `oci-archive:`,
+//! `docker-daemon:`). A path that exists on disk needs no prefix.
+
+use std::path::{Path, PathBuf};
+
+use super::SourceError;
+
+/// Where an image comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Reference {
+    /// `docker-archive:FILE` (`docker save`, classic or OCI-style); `-` is stdin.
+    DockerArchive(PathBuf),
+    /// `oci-archive:FILE`: a tar of an OCI image layout.
+    OciArchive(PathBuf),
+    /// `oci:DIR[:TAG]`: an OCI image layout directory.
+    OciLayout {
+        /// The layout directory.
+        dir: PathBuf,
+        /// The `org.opencontainers.image.ref.name` to pick.
+        tag: Option<String>,
+    },
+    /// `docker-daemon:NAME`: the Docker Engine API.
+    DockerDaemon(String),
+    /// `docker://REF` or a bare `name:tag`: a registry.
+    Registry(String),
+}
+
+impl Reference {
+    /// Parses a reference as the user typed it.
+    pub fn parse(input: &str) -> Result<Reference, SourceError> {
+        if input.is_empty() {
+            return Err(SourceError::BadReference(input.to_owned()));
+        }
+        if let Some(rest) = input.strip_prefix("docker-archive:") {
+            return Ok(Reference::DockerArchive(strip_archive_suffix(rest)));
+        }
+        if let Some(rest) = input.strip_prefix("oci-archive:") {
+            return Ok(Reference::OciArchive(strip_archive_suffix(rest)));
+        }
+        if let Some(rest) = input.strip_prefix("oci:") {
+            let (dir, tag) = split_dir_tag(rest);
+            return Ok(Reference::OciLayout { dir, tag });
+        }
+        if let Some(rest) = input.strip_prefix("docker-daemon:") {
+            return Ok(Reference::DockerDaemon(rest.to_owned()));
+        }
+        if let Some(rest) = input.strip_prefix("docker://") {
+            return Ok(Reference::Registry(rest.to_owned()));
+        }
+        if input == "-" {
+            return Ok(Reference::DockerArchive(PathBuf::from("-")));
+        }
+        let path = Path::new(input);
+        if path.exists() {
+            return Ok(detect(path));
+        }
+        if input.contains('/') && (input.starts_with('.') || input.starts_with('/')) {
+            // Looks like a path, but nothing is there.
+            return Err(SourceError::Io {
+                path: path.to_owned(),
+                source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file or directory"),
+            });
+        }
+        Ok(Reference::Registry(input.to_owned()))
+    }
+}
+
+/// Decides the transport of an existing path from what it is.
+fn detect(path: &Path) -> Reference {
+    if path.is_dir() {
+        return Reference::OciLayout { dir: path.to_owned(), tag: None };
+    }
+    // A tar with `manifest.json` is a docker archive (Docker 25+ archives
+    // carry both `manifest.json` and `index.json`); otherwise OCI.
+    match super::archive::tar_has_member(path, "manifest.json") {
+        Ok(false) => Reference::OciArchive(path.to_owned()),
+        _ => Reference::DockerArchive(path.to_owned()),
+    }
+}
+
+/// `FILE:name:tag` in skopeo syntax names an image inside the archive; we
+/// read the first image, so a trailing `:ref` on a path that does not exist
+/// is dropped when the part before it does exist.
+fn strip_archive_suffix(rest: &str) -> PathBuf {
+    if !Path::new(rest).exists()
+        && let Some((file, _)) = rest.split_once(':')
+        && Path::new(file).exists()
+    {
+        return PathBuf::from(file);
+    }
+    PathBuf::from(rest)
+}
+
+fn split_dir_tag(rest: &str) -> (PathBuf, Option<String>) {
+    if Path::new(rest).exists() {
+        return (PathBuf::from(rest), None);
+    }
+    match rest.rsplit_once(':') {
+        Some((dir, tag)) if !tag.contains('/') => (PathBuf::from(dir), Some(tag.to_owned())),
+        _ => (PathBuf::from(rest), None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transports() {
+        assert_eq!(
+            Reference::parse("docker-archive:/nope/x.tar").ok(),
+            Some(Reference::DockerArchive("/nope/x.tar".into()))
+        );
+        assert_eq!(
+            Reference::parse("oci:/nope/dir:v1").ok(),
+            Some(Reference::OciLayout { dir: "/nope/dir".into(), tag: Some("v1".into()) })
+        );
+        assert_eq!(Reference::parse("python:3.11").ok(), Some(Reference::Registry("python:3.11".into())));
+        assert_eq!(
+            Reference::parse("docker://127.0.0.1:5000/a/b:c").ok(),
+            Some(Reference::Registry("127.0.0.1:5000/a/b:c".into()))
+        );
+        assert!(Reference::parse("./missing/file.tar").is_err());
+    }
+}
