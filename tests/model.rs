@@ -3,7 +3,9 @@
 #![allow(clippy::unwrap_used)]
 
 use layerscope::analyze::FindingKind;
-use layerscope::fixture::{dir, file, hardlink, image, layer, opaque, owned, sized_file, symlink, whiteout};
+use layerscope::fixture::{
+    dir, file, hardlink, image, layer, opaque, owned, sized_file, symlink, whiteout,
+};
 use layerscope::model::ShadowKind;
 use layerscope::pipeline::{self, Settings};
 
@@ -11,7 +13,11 @@ use layerscope::pipeline::{self, Settings};
 fn load(img: &layerscope::fixture::Image) -> layerscope::model::Image {
     let dir = tempfile::tempdir().unwrap();
     img.write_oci_dir(dir.path(), "t").unwrap();
-    let (image, _) = pipeline::load(&format!("oci:{}", dir.path().display()), &Settings::default()).unwrap();
+    let (image, _) = pipeline::load(
+        &format!("oci:{}", dir.path().display()),
+        &Settings::default(),
+    )
+    .unwrap();
     image
 }
 
@@ -23,36 +29,67 @@ fn analyze(img: &layerscope::fixture::Image) -> layerscope::analyze::Analysis {
 #[test]
 fn rm_rf_dir_shadows_everything_under_it() {
     let img = image(vec![
-        layer(vec![dir("data"), sized_file("data/a.bin", 1000, 1), sized_file("data/sub/b.bin", 2500, 2), sized_file("keep", 7, 3)]),
+        layer(vec![
+            dir("data"),
+            sized_file("data/a.bin", 1000, 1),
+            sized_file("data/sub/b.bin", 2500, 2),
+            sized_file("keep", 7, 3),
+        ]),
         layer(vec![whiteout("data")]),
     ]);
     let image = load(&img);
     assert_eq!(image.shadowed_bytes(), 3500);
     assert_eq!(image.final_bytes(), 7);
     assert_eq!(image.content_bytes(), 3507);
-    assert!(image.shadowed.iter().all(|s| s.how == ShadowKind::Deleted && s.by_layer == 1));
+    assert!(
+        image
+            .shadowed
+            .iter()
+            .all(|s| s.how == ShadowKind::Deleted && s.by_layer == 1)
+    );
     let a = analyze(&img);
     assert!((a.image.efficiency - 7.0 / 3507.0).abs() < 1e-12);
-    let f = a.findings.iter().find(|f| f.kind == FindingKind::ShadowedFiles).unwrap();
-    assert_eq!((f.bytes, f.layers.clone(), f.path_count), (3500, vec![0, 1], 2));
+    let f = a
+        .findings
+        .iter()
+        .find(|f| f.kind == FindingKind::ShadowedFiles)
+        .unwrap();
+    assert_eq!(
+        (f.bytes, f.layers.clone(), f.path_count),
+        (3500, vec![0, 1], 2)
+    );
 }
 
 #[test]
 fn opaque_dir_hides_lower_entries_but_keeps_its_own_layer() {
     let img = image(vec![
-        layer(vec![sized_file("etc/app/old.conf", 400, 1), sized_file("etc/app/x/y", 600, 2), sized_file("etc/other", 50, 3)]),
-        layer(vec![dir("etc/app"), opaque("etc/app"), sized_file("etc/app/new.conf", 30, 4)]),
+        layer(vec![
+            sized_file("etc/app/old.conf", 400, 1),
+            sized_file("etc/app/x/y", 600, 2),
+            sized_file("etc/other", 50, 3),
+        ]),
+        layer(vec![
+            dir("etc/app"),
+            opaque("etc/app"),
+            sized_file("etc/app/new.conf", 30, 4),
+        ]),
     ]);
     let image = load(&img);
     assert_eq!(image.shadowed_bytes(), 1000);
     assert_eq!(image.final_bytes(), 80);
-    let paths: Vec<String> = image.final_entries().filter(|(_, e)| e.size > 0).map(|(_, e)| e.path.display()).collect();
+    let paths: Vec<String> = image
+        .final_entries()
+        .filter(|(_, e)| e.size > 0)
+        .map(|(_, e)| e.path.display())
+        .collect();
     assert_eq!(paths, ["/etc/app/new.conf", "/etc/other"]);
 }
 
 #[test]
 fn chown_r_shadows_n_bytes_not_2n_as_metadata_rewrite() {
-    let files: Vec<_> = (0..4).map(|i| sized_file(format!("app/f{i}"), 25_000, i)).collect();
+    let files: Vec<_> = (0..4)
+        .map(|i| sized_file(format!("app/f{i}"), 25_000, i))
+        .collect();
     let chowned: Vec<_> = files.iter().cloned().map(|f| owned(f, 1000)).collect();
     let img = image(vec![layer(files), layer(chowned)]);
     let a = analyze(&img);
@@ -68,7 +105,10 @@ fn chown_r_shadows_n_bytes_not_2n_as_metadata_rewrite() {
 
 #[test]
 fn replaced_content_is_not_a_metadata_rewrite() {
-    let img = image(vec![layer(vec![sized_file("bin/tool", 3000, 1)]), layer(vec![sized_file("bin/tool", 3100, 2)])]);
+    let img = image(vec![
+        layer(vec![sized_file("bin/tool", 3000, 1)]),
+        layer(vec![sized_file("bin/tool", 3100, 2)]),
+    ]);
     let image = load(&img);
     assert_eq!(image.shadowed.len(), 1);
     assert_eq!(image.shadowed[0].how, ShadowKind::Replaced);
@@ -91,9 +131,15 @@ fn hard_links_count_once_and_are_not_duplicates() {
 
 #[test]
 fn same_path_twice_in_one_layer_keeps_the_last() {
-    let img = image(vec![layer(vec![file("etc/motd", "first version\n"), file("etc/motd", "second\n")])]);
+    let img = image(vec![layer(vec![
+        file("etc/motd", "first version\n"),
+        file("etc/motd", "second\n"),
+    ])]);
     let image = load(&img);
-    let (_, e) = image.final_entries().find(|(_, e)| e.path.display() == "/etc/motd").unwrap();
+    let (_, e) = image
+        .final_entries()
+        .find(|(_, e)| e.path.display() == "/etc/motd")
+        .unwrap();
     assert_eq!(e.size, 7);
     assert_eq!(image.shadowed_bytes(), 14);
     assert_eq!(image.shadowed[0].by_layer, 0);
@@ -101,7 +147,13 @@ fn same_path_twice_in_one_layer_keeps_the_last() {
 
 #[test]
 fn file_over_directory_hides_the_directory_contents() {
-    let img = image(vec![layer(vec![sized_file("opt/x/a", 100, 1), sized_file("opt/x/b", 200, 2)]), layer(vec![sized_file("opt/x", 5, 3)])]);
+    let img = image(vec![
+        layer(vec![
+            sized_file("opt/x/a", 100, 1),
+            sized_file("opt/x/b", 200, 2),
+        ]),
+        layer(vec![sized_file("opt/x", 5, 3)]),
+    ]);
     let image = load(&img);
     assert_eq!(image.shadowed_bytes(), 300);
     assert_eq!(image.final_bytes(), 5);
@@ -124,10 +176,17 @@ fn whiteout_of_a_file_only_and_recreation_in_a_later_layer() {
 fn duplicate_content_counts_copies_minus_one() {
     let img = image(vec![
         layer(vec![sized_file("a/libopenblas.so", 40_000, 9)]),
-        layer(vec![sized_file("b/libopenblas.so", 40_000, 9), sized_file("c/libopenblas.so", 40_000, 9)]),
+        layer(vec![
+            sized_file("b/libopenblas.so", 40_000, 9),
+            sized_file("c/libopenblas.so", 40_000, 9),
+        ]),
     ]);
     let a = analyze(&img);
-    let dups: Vec<_> = a.findings.iter().filter(|f| f.kind == FindingKind::DuplicateContent).collect();
+    let dups: Vec<_> = a
+        .findings
+        .iter()
+        .filter(|f| f.kind == FindingKind::DuplicateContent)
+        .collect();
     assert_eq!(dups.len(), 1);
     assert_eq!(dups[0].bytes, 80_000);
     assert_eq!(dups[0].path_count, 3);
@@ -143,6 +202,9 @@ fn weird_paths_are_reported_as_they_are() {
     let a = analyze(&img);
     let mut paths: Vec<&str> = a.largest_files.iter().map(|f| f.path.as_str()).collect();
     paths.sort_unstable();
-    assert_eq!(paths, ["/../../etc/evil", "/abs/path", "/data/caf\\xe9.txt"]);
+    assert_eq!(
+        paths,
+        ["/../../etc/evil", "/abs/path", "/data/caf\\xe9.txt"]
+    );
     assert_eq!(a.image.final_bytes, 41);
 }

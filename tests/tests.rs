@@ -4,3 +4,4 @@ mod support;
 
 mod analyze;
 mod model;
+mod sources;
