@@ -289,3 +289,45 @@ fn corrupt_layers_fail_naming_the_layer() {
     assert_eq!(code, Some(3));
     assert!(err.contains("digest mismatch"), "{err}");
 }
+
+/// skopeo, an independent writer, converts our OCI layout into the archive
+/// formats real users have; layerscope reads them to the same analysis.
+#[test]
+fn archives_written_by_skopeo_read_the_same() {
+    if !crate::support::require_tool("skopeo") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = tmp.path().join("layout");
+    sample().write_oci_dir(&layout, "v1").unwrap();
+    let base = transport_independent(analyze_json(&format!("oci:{}:v1", layout.display()), &[]));
+    let targets = [
+        format!(
+            "docker-archive:{}:sample:v1",
+            tmp.path().join("skopeo-docker.tar").display()
+        ),
+        format!(
+            "oci-archive:{}:v1",
+            tmp.path().join("skopeo-oci.tar").display()
+        ),
+        format!("oci:{}:v2", tmp.path().join("skopeo-layout").display()),
+    ];
+    for target in &targets {
+        let status = std::process::Command::new("skopeo")
+            .args([
+                "copy",
+                "--quiet",
+                &format!("oci:{}:v1", layout.display()),
+                target,
+            ])
+            .status()
+            .unwrap();
+        assert!(status.success(), "skopeo copy to {target}");
+        let read_back = target.replace(":sample:v1", "");
+        assert_eq!(
+            transport_independent(analyze_json(&read_back, &[])),
+            base,
+            "{target}"
+        );
+    }
+}
