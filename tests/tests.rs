@@ -4,4 +4,5 @@ mod support;
 
 mod analyze;
 mod model;
+mod scan;
 mod sources;
