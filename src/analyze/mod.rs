@@ -119,6 +119,8 @@ pub enum FindingKind {
     PullDominantLayer,
     PoorCompression,
     LayerOrder,
+    ZstdCompression,
+    ModelWeights,
 }
 
 impl FindingKind {

@@ -76,6 +76,7 @@ impl<R: Read> Read for Hashing<R> {
 /// say about it. The stream is always read to its end.
 pub fn scan_layer(blob: impl Read + Send, expected: &LayerInfo) -> Result<LayerIndex, ScanError> {
     let mut blob = Hashing::new(blob);
+    let mut sampler = super::sample::Sampler::default();
     let (compression, tar_hash, uncompressed_bytes, entries, captured) = {
         let mut buffered = BufReader::with_capacity(BUF, &mut blob);
         let head = buffered.fill_buf().map_err(|source| ScanError::Read { what: "reading layer", source })?;
@@ -83,7 +84,7 @@ pub fn scan_layer(blob: impl Read + Send, expected: &LayerInfo) -> Result<LayerI
         let decoder = compression
             .decoder(buffered)
             .map_err(|source| ScanError::Read { what: "starting decompression", source })?;
-        let mut tar = Hashing::new(decoder);
+        let mut tar = Hashing::new(sampler.tap(decoder));
         let (entries, captured) = walk_tar(&mut tar, compression)?;
         // The tar end marker may be followed by padding: the diff id covers it.
         io::copy(&mut tar, &mut io::sink()).map_err(|source| read_error(compression, source))?;
@@ -105,7 +106,8 @@ pub fn scan_layer(blob: impl Read + Send, expected: &LayerInfo) -> Result<LayerI
     {
         return Err(ScanError::DiffIdMismatch { expected: want.clone(), actual: diff_id });
     }
-    Ok(LayerIndex { digest, diff_id, compression, compressed_bytes, uncompressed_bytes, entries, captured })
+    let sample = Some(sampler.finish());
+    Ok(LayerIndex { digest, diff_id, compression, compressed_bytes, uncompressed_bytes, entries, captured, sample })
 }
 
 fn read_error(compression: Compression, source: io::Error) -> ScanError {
