@@ -6,3 +6,4 @@ mod analyze;
 mod model;
 mod scan;
 mod sources;
+mod pull;

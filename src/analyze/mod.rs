@@ -123,6 +123,8 @@ pub enum FindingKind {
     PullDominantLayer,
     PoorCompression,
     LayerOrder,
+    ZstdCompression,
+    ModelWeights,
 }
 
 impl FindingKind {

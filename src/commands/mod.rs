@@ -2,6 +2,7 @@
 //! result to a reporter. Each returns the process exit code.
 
 pub mod analyze;
+pub mod pull;
 
 use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
@@ -17,6 +18,7 @@ use crate::source::{RegistryOptions, SourceOptions};
 pub fn run(cli: Cli) -> Result<i32, Error> {
     match cli.command {
         Command::Analyze(args) => analyze::run(args),
+        Command::Pull(args) => pull::run(args),
     }
 }
 
