@@ -3,3 +3,5 @@
 mod support;
 
 mod analyze;
+mod cache;
+mod daemon;

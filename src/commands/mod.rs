@@ -47,7 +47,10 @@ pub fn settings(args: &ImageArgs) -> Result<Settings, Error> {
                 progress,
             },
         },
-        scan: ScanOptions { cache_dir: if args.no_cache { None } else { args.cache_dir.clone().or_else(default_cache_dir) } },
+        scan: ScanOptions {
+            cache_dir: if args.no_cache { None } else { args.cache_dir.clone().or_else(default_cache_dir) },
+            progress,
+        },
         analyze: Default::default(),
     })
 }
