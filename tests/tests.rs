@@ -3,7 +3,9 @@
 mod support;
 
 mod analyze;
+mod cache;
+mod daemon;
 mod model;
+mod pull;
 mod scan;
 mod sources;
-mod pull;
