@@ -34,3 +34,5 @@ pub fn analyze_json(image: &str, extra: &[&str]) -> serde_json::Value {
     assert!(out.status.success(), "analyze {image} failed: {}", String::from_utf8_lossy(&out.stderr));
     serde_json::from_slice(&out.stdout).unwrap()
 }
+
+pub mod registry;
