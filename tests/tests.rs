@@ -3,4 +3,7 @@
 mod support;
 
 mod analyze;
+mod model;
 mod registry;
+mod scan;
+mod sources;
