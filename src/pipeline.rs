@@ -98,7 +98,10 @@ fn manifest_only_index(l: &source::LayerInfo) -> LayerIndex {
     };
     LayerIndex {
         digest: l.digest.clone(),
-        diff_id: l.diff_id.clone().unwrap_or_else(|| crate::digest::DiffId(l.digest.clone())),
+        diff_id: l
+            .diff_id
+            .clone()
+            .unwrap_or_else(|| crate::digest::DiffId(l.digest.clone())),
         compression,
         compressed_bytes: l.compressed_bytes,
         uncompressed_bytes: 0,

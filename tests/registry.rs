@@ -443,6 +443,24 @@ fn fault_corrupt_blob_fails_naming_the_layer() {
 }
 
 #[test]
+fn blob_redirect_to_another_host_is_followed() {
+    let Some((registry, proxy, img)) = faulty() else {
+        return;
+    };
+    let digests = layer_digests(&img);
+    // Blob storage "elsewhere": the registry itself, on another port.
+    let elsewhere = format!("http://{}/v2/team/app/blobs/{}", registry.host, digests[0]);
+    proxy.add(
+        &format!("/blobs/{}", digests[0]),
+        Fault::Location(elsewhere),
+        Some(1),
+    );
+    let report = analyze_json(&format!("{}/team/app:1", proxy.host()), &[]);
+    assert_fixture_figures(&report);
+    assert!(proxy.log().iter().any(|l| l.ends_with("-> 307")));
+}
+
+#[test]
 fn fault_manifest_digest_mismatch_fails() {
     let Some((registry, proxy, img)) = faulty() else {
         return;

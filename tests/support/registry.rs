@@ -398,9 +398,7 @@ fn serve(handle: impl Fn(TcpStream) + Send + Sync + 'static) -> Server {
 type Head = (String, Vec<(String, String)>, Vec<u8>);
 
 /// Reads a request head: request line and headers (lower-cased names).
-fn read_head(
-    reader: &mut BufReader<TcpStream>,
-) -> Option<Head> {
+fn read_head(reader: &mut BufReader<TcpStream>) -> Option<Head> {
     let mut raw = Vec::new();
     let mut line = String::new();
     reader.read_line(&mut line).ok()?;
@@ -531,6 +529,8 @@ pub enum Fault {
     CorruptBody,
     /// Ask the registry for this other path instead (e.g. another manifest).
     Redirect(String),
+    /// Answer `307 Temporary Redirect` to this URL (blob storage elsewhere).
+    Location(String),
 }
 
 /// One rule: a fault, where, and how many times (`None`: always).
@@ -627,6 +627,16 @@ fn proxy_one(
                 &mut client,
                 "429 Too Many Requests",
                 &[("Retry-After", secs.to_string())],
+                b"",
+            );
+            return;
+        }
+        Some(Fault::Location(url)) => {
+            note("307");
+            respond(
+                &mut client,
+                "307 Temporary Redirect",
+                &[("Location", url.clone())],
                 b"",
             );
             return;
