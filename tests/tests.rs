@@ -7,5 +7,6 @@ mod cache;
 mod daemon;
 mod model;
 mod pull;
+mod registry;
 mod scan;
 mod sources;
