@@ -230,6 +230,9 @@ fn message_and_fix(kind: FindingKind) -> (&'static str, &'static str) {
     }
 }
 
+/// Per kind: bytes per layer, paths with their bytes, shadowed copies.
+type Group = (BTreeMap<u32, u64>, Vec<(String, u64)>, u64);
+
 /// Bloat findings; files `python` findings already count are skipped.
 pub fn findings(image: &Image, python: &PythonReport) -> Vec<Finding> {
     let skip = claimed(image, python);
@@ -243,8 +246,7 @@ pub fn findings(image: &Image, python: &PythonReport) -> Vec<Finding> {
         }
     }
     // kind -> (per-layer bytes, paths, shadowed copies)
-    let mut groups: BTreeMap<FindingKind, (BTreeMap<u32, u64>, Vec<(String, u64)>, u64)> =
-        BTreeMap::new();
+    let mut groups: BTreeMap<FindingKind, Group> = BTreeMap::new();
     for (li, layer) in image.layers.iter().enumerate() {
         for (ei, e) in layer.entries.iter().enumerate() {
             if e.kind != EntryKind::File || e.size == 0 {

@@ -241,6 +241,9 @@ fn text(data: Option<&&[u8]>) -> Option<String> {
     data.map(|d| String::from_utf8_lossy(d).into_owned())
 }
 
+/// The captured metadata files of one distribution directory, by name.
+type MetaFiles = HashMap<Vec<u8>, Loc>;
+
 /// Finds the environments and distributions of the final filesystem.
 pub fn report(image: &Image) -> PythonReport {
     let captured = captured(image);
@@ -251,7 +254,7 @@ pub fn report(image: &Image) -> PythonReport {
     let is_file = |loc: Loc| image.entry(loc).kind == EntryKind::File;
 
     // Environments, and the metadata files of each distribution directory.
-    let mut envs: BTreeMap<Vec<u8>, BTreeMap<Vec<u8>, HashMap<Vec<u8>, Loc>>> = BTreeMap::new();
+    let mut envs: BTreeMap<Vec<u8>, BTreeMap<Vec<u8>, MetaFiles>> = BTreeMap::new();
     for (loc, e) in image.final_entries() {
         let path = e.path.as_bytes();
         let Some(env) = env_of(path) else { continue };
@@ -527,6 +530,26 @@ pub(crate) fn family(stem: &str) -> String {
     }
 }
 
+/// The grouping key of a shared object: its family, plus the soname's
+/// major version when the name has one (`libnsl.so.1` and `libnsl.so.2`
+/// are different libraries, not two builds of one). OpenBLAS builds are
+/// one group whatever their version.
+pub(crate) fn library_key(stem: &str, file_name: &[u8]) -> String {
+    let fam = family(stem);
+    if fam == "openblas" {
+        return fam;
+    }
+    let name = String::from_utf8_lossy(file_name);
+    match name
+        .split_once(".so.")
+        .and_then(|(_, v)| v.split('.').next())
+        .filter(|m| !m.is_empty())
+    {
+        Some(major) => format!("{fam}.so.{major}"),
+        None => fam,
+    }
+}
+
 /// CUDA runtime libraries by stem prefix.
 const CUDA_STEMS: &[&str] = &[
     "cudart",
@@ -666,10 +689,13 @@ fn analyze(image: &Image, report: &PythonReport) -> (Vec<Finding>, HashSet<Loc>)
             continue;
         }
         if let Some(stem) = soname_stem(e.path.file_name()) {
-            libs.entry(family(&stem)).or_default().push(loc);
+            libs.entry(library_key(&stem, e.path.file_name()))
+                .or_default()
+                .push(loc);
         }
     }
-    for (fam, mut copies) in libs {
+    for (key, mut copies) in libs {
+        let fam = key.split(".so.").next().unwrap_or(&key).to_owned();
         let dirs: HashSet<&[u8]> = copies
             .iter()
             .map(|&l| image.entry(l).path.parent())
@@ -701,7 +727,7 @@ fn analyze(image: &Image, report: &PythonReport) -> (Vec<Finding>, HashSet<Loc>)
             .map(|&l| (image.entry(l).path.display(), image.entry(l).size))
             .collect();
         let mut message = format!(
-            "lib{fam} is present {} times in {} directories ({} different builds): each package that bundles it loads its own",
+            "lib{fam} is present {} times in {} directories ({} different builds): each package that bundles it loads its own copy",
             copies.len(),
             dirs.len(),
             builds.len()
@@ -777,6 +803,7 @@ pub fn claimed(image: &Image, report: &PythonReport) -> HashSet<Loc> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -823,6 +850,16 @@ mod tests {
         assert_eq!(soname_stem(b"libfoo.sort"), None);
         assert_eq!(soname_stem(b"_umath.cpython-311-x86_64-linux-gnu.so"), None);
         assert_eq!(family("openblasp-r0"), "openblas");
+        assert_eq!(library_key("nsl", b"libnsl.so.1"), "nsl.so.1");
+        assert_eq!(library_key("nsl", b"libnsl.so.2.0.1"), "nsl.so.2");
+        assert_eq!(
+            library_key("gfortran", b"libgfortran-040039e1.so.5.0.0"),
+            "gfortran.so.5"
+        );
+        assert_eq!(
+            library_key("scipy_openblas", b"libscipy_openblas-68440149.so"),
+            "openblas"
+        );
         assert_eq!(
             python_version(b"usr/local/lib/python3.11/site-packages").as_deref(),
             Some("3.11")

@@ -301,6 +301,7 @@ impl ElfScanner {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 pub(crate) mod tests {
     use super::*;
 
@@ -392,30 +393,29 @@ pub(crate) mod tests {
         put16(&mut out, (shnum - 1) as u16);
         assert_eq!(out.len(), ehsize);
         out.extend_from_slice(&body);
-        let mut sh =
-            |v: &mut Vec<u8>, name: u32, kind: u32, flags: u64, off: usize, size: usize| {
-                put32(v, name);
-                put32(v, kind);
-                if wide {
-                    put64(v, flags);
-                    put64(v, 0);
-                    put64(v, off as u64);
-                    put64(v, size as u64);
-                    put32(v, 0);
-                    put32(v, 0);
-                    put64(v, 1);
-                    put64(v, 0);
-                } else {
-                    put32(v, flags as u32);
-                    put32(v, 0);
-                    put32(v, off as u32);
-                    put32(v, size as u32);
-                    put32(v, 0);
-                    put32(v, 0);
-                    put32(v, 1);
-                    put32(v, 0);
-                }
-            };
+        let sh = |v: &mut Vec<u8>, name: u32, kind: u32, flags: u64, off: usize, size: usize| {
+            put32(v, name);
+            put32(v, kind);
+            if wide {
+                put64(v, flags);
+                put64(v, 0);
+                put64(v, off as u64);
+                put64(v, size as u64);
+                put32(v, 0);
+                put32(v, 0);
+                put64(v, 1);
+                put64(v, 0);
+            } else {
+                put32(v, flags as u32);
+                put32(v, 0);
+                put32(v, off as u32);
+                put32(v, size as u32);
+                put32(v, 0);
+                put32(v, 0);
+                put32(v, 1);
+                put32(v, 0);
+            }
+        };
         sh(&mut out, 0, 0, 0, 0, 0);
         for (i, s) in sections.iter().enumerate() {
             sh(&mut out, name_offsets[i], s.1, s.2, offsets[i], s.3);
@@ -494,5 +494,77 @@ pub(crate) mod tests {
         huge[0x3C] = 0xff; // e_shnum far beyond the file
         huge[0x3D] = 0x7f;
         assert_eq!(scan(&huge, 64), None);
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::print_stderr)]
+mod real_files {
+    use super::*;
+    use std::process::Command;
+
+    /// Compiles a small shared object with `gcc -g` and compares the
+    /// parser's sums with `readelf -S -W` (skipped when either is missing).
+    #[test]
+    fn agrees_with_readelf_on_a_real_shared_object() {
+        let dir = std::env::temp_dir().join(format!("layerscope-elf-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        let src = dir.join("t.c");
+        let so = dir.join("libt.so");
+        let _ = std::fs::write(
+            &src,
+            "int add(int a, int b) { return a + b; }\nstatic const char big[5000] = {1};\nconst char *p(void) { return big; }\n",
+        );
+        let built = Command::new("gcc")
+            .args(["-g", "-shared", "-fPIC", "-o"])
+            .arg(&so)
+            .arg(&src)
+            .status();
+        let listing = Command::new("readelf").args(["-S", "-W"]).arg(&so).output();
+        let (Ok(status), Ok(listing)) = (built, listing) else {
+            eprintln!("skipping: gcc or readelf missing");
+            return;
+        };
+        if !status.success() || !listing.status.success() {
+            eprintln!("skipping: gcc or readelf failed");
+            return;
+        }
+        let text = String::from_utf8_lossy(&listing.stdout);
+        let (mut debug, mut strippable) = (0u64, 0u64);
+        for line in text.lines() {
+            let Some(rest) = line.trim_start().strip_prefix('[') else {
+                continue;
+            };
+            let Some((nr, rest)) = rest.split_once(']') else {
+                continue;
+            };
+            let Ok(nr) = nr.trim().parse::<u32>() else {
+                continue;
+            };
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            if nr == 0 || f.len() < 7 {
+                continue;
+            }
+            // Name Type Address Off Size ES [Flg] Lk Inf Al
+            let (name, kind, size) = (f[0], f[1], u64::from_str_radix(f[4], 16).unwrap());
+            let flags = if f.len() == 10 { f[6] } else { "" };
+            if name == ".shstrtab" || kind == "NOBITS" || flags.contains('A') {
+                continue;
+            }
+            strippable += size;
+            if name.starts_with(".debug") {
+                debug += size;
+            }
+        }
+        let data = std::fs::read(&so).unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut s = ElfScanner::new();
+        for c in data.chunks(4096) {
+            s.feed(c);
+        }
+        let info = s.finish().unwrap();
+        assert!(debug > 0, "gcc -g wrote no debug sections:\n{text}");
+        assert_eq!(info.debug_bytes, debug);
+        assert_eq!(info.strippable_bytes, strippable);
     }
 }
