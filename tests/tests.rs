@@ -7,6 +7,7 @@ mod cache;
 mod daemon;
 mod model;
 mod pull;
+mod python;
 mod registry;
 mod scan;
 mod sources;
