@@ -22,6 +22,9 @@ pub struct Cli {
 pub enum Command {
     /// Analyze an image: sizes, layers, waste, findings with fixes.
     Analyze(AnalyzeArgs),
+    /// Advice for a Dockerfile, ranked by bytes saved; `--write` applies the
+    /// safe changes.
+    Optimize(OptimizeArgs),
 }
 
 /// Where the image comes from and how to read it (shared by all commands).
@@ -89,4 +92,25 @@ pub struct AnalyzeArgs {
     /// The Dockerfile the image was built from (adds line-level advice).
     #[arg(long, value_name = "FILE")]
     pub dockerfile: Option<PathBuf>,
+}
+
+/// `layerscope optimize`.
+#[derive(Debug, Args)]
+pub struct OptimizeArgs {
+    /// The image built from the Dockerfile (same forms as `analyze`).
+    pub image: String,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub source: ImageArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub output: OutputArgs,
+    /// The Dockerfile the image was built from (without it, advice comes
+    /// from the image history alone and nothing can be rewritten).
+    #[arg(long, value_name = "FILE")]
+    pub dockerfile: Option<PathBuf>,
+    /// Write the Dockerfile with the safe changes applied to FILE and print
+    /// a unified diff on standard output (the advice goes to standard error).
+    #[arg(long, value_name = "FILE", requires = "dockerfile")]
+    pub write: Option<PathBuf>,
 }
