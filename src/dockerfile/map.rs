@@ -157,10 +157,10 @@ pub fn map(info: &ImageInfo, dockerfile: Option<&Dockerfile>) -> Mapping {
                         .filter(|i| i.keyword.makes_layer())
                         .count();
                     let base = info.layers.len().saturating_sub(own);
-                    let mut next = base as u32;
-                    for step in steps.iter_mut().filter(|s| s.keyword.makes_layer()) {
-                        step.layer = Some(next);
-                        next += 1;
+                    for (layer, step) in
+                        (base as u32..).zip(steps.iter_mut().filter(|s| s.keyword.makes_layer()))
+                    {
+                        step.layer = Some(layer);
                     }
                     base
                 }
