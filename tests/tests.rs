@@ -3,4 +3,8 @@
 mod support;
 
 mod analyze;
+mod model;
+mod scan;
+mod sources;
+mod pull;
 mod dockerfile;

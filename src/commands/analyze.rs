@@ -11,6 +11,7 @@ use crate::report::{Format, json, text};
 pub fn run(args: AnalyzeArgs) -> Result<i32, Error> {
     let mut settings = super::settings(&args.source)?;
     settings.analyze.top = args.output.top;
+    settings.analyze.pull = super::pull::options(&args.pull, &settings.source)?;
     // A bad Dockerfile is a usage error: report it before reading the image.
     let dockerfile = args
         .dockerfile

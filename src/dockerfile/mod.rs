@@ -102,6 +102,8 @@ impl Plan {
                     f.dockerfile_line = a.line.or(f.dockerfile_line);
                     f.fix = a.change.clone();
                 }
+                // An analyzer may have reported the same thing already.
+                None if findings.iter().any(|f| f.kind == a.kind && f.layers == a.layers) => {}
                 None => out.push(a.to_finding()),
             }
         }
