@@ -711,3 +711,91 @@ fn rewrite_reorders_dependencies_and_drops_caches() {
         "pip-order: cache-order compressed bytes per source change {before_c} -> {after_c} (measured {measured})"
     );
 }
+
+// ------------------------------------------- findings of other analyzers
+
+/// The cache and toolchain kinds come from the bloat analyzer; the advisor
+/// consumes them by kind. Here they are made by hand over a fixture image,
+/// with the bytes of its construction.
+#[test]
+fn cache_and_toolchain_findings_become_line_advice_and_edits() {
+    use layerscope::analyze::{Finding, FindingKind};
+    use layerscope::dockerfile::{Plan, rewrite};
+
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("img.tar");
+    image(vec![
+        layer(vec![sized_file("bin/sh", 10_000, 1)])
+            .created_by("/bin/sh -c #(nop) ADD file:1 in / "),
+        layer(vec![
+            sized_file("var/lib/apt/lists/deb_Packages", 50_000, 2),
+            sized_file("usr/bin/gcc", 80_000, 3),
+        ])
+        .created_by("RUN /bin/sh -c apt-get update && apt-get install -y gcc # buildkit"),
+        layer(vec![
+            sized_file("usr/lib/python3/site-packages/a/x.so", 100_000, 4),
+            sized_file("root/.cache/pip/http-v2/a/body", 70_000, 5),
+        ])
+        .created_by("RUN /bin/sh -c pip install -r requirements.txt # buildkit"),
+    ])
+    .write_oci_archive(&archive, "t")
+    .unwrap();
+    let text = "FROM debian\nRUN apt-get update && apt-get install -y gcc\nRUN pip install -r requirements.txt\n";
+    let df = Dockerfile::parse("Dockerfile", text).unwrap();
+    let img = load(&archive);
+    let findings = vec![
+        Finding::new(
+            &img,
+            FindingKind::AptLists,
+            &[(1, 50_000)],
+            "apt lists",
+            "clean them",
+        ),
+        Finding::new(
+            &img,
+            FindingKind::PipCache,
+            &[(2, 70_000)],
+            "pip cache",
+            "no cache",
+        ),
+        Finding::new(
+            &img,
+            FindingKind::BuildToolchain,
+            &[(1, 80_000)],
+            "gcc",
+            "multi-stage",
+        ),
+    ];
+    let plan = Plan::new(&img, &findings, Some(&df));
+    let by_kind = |k: FindingKind| plan.advice.iter().find(|a| a.kind == k).unwrap();
+    let apt = by_kind(FindingKind::AptLists);
+    assert_eq!(
+        (apt.line, apt.bytes, apt.automated),
+        (Some(2), 50_000, true)
+    );
+    let pip = by_kind(FindingKind::PipCache);
+    assert_eq!(
+        (pip.line, pip.bytes, pip.automated),
+        (Some(3), 70_000, true)
+    );
+    let gcc = by_kind(FindingKind::BuildToolchain);
+    assert_eq!(
+        (gcc.line, gcc.bytes, gcc.automated),
+        (Some(2), 80_000, false)
+    );
+    assert!(gcc.change.contains("AS build"));
+    assert_eq!(plan.promised().0, 120_000);
+    assert_eq!(
+        rewrite::apply(&df, &plan.advice),
+        "FROM debian\nRUN apt-get update && apt-get install -y gcc \\\n    && rm -rf /var/lib/apt/lists/*\nRUN pip install --no-cache-dir -r requirements.txt\n"
+    );
+    // In a report, the findings keep their bytes and gain lines and fixes.
+    let annotated = plan.annotate(&findings);
+    assert_eq!(annotated.len(), 3);
+    let pip = annotated
+        .iter()
+        .find(|f| f.kind == FindingKind::PipCache)
+        .unwrap();
+    assert_eq!((pip.bytes, pip.dockerfile_line), (70_000, Some(3)));
+    assert!(pip.fix.contains("--no-cache-dir"));
+}

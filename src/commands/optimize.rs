@@ -136,7 +136,8 @@ pub fn render(plan: &Plan, dockerfile: Option<&Dockerfile>, units: Units) -> Str
                 ""
             }
         );
-        let _ = writeln!(out, "    `{}`", a.instruction.replace('\n', " "));
+        let quoted: String = a.instruction.replace('\n', " ").chars().take(120).collect();
+        let _ = writeln!(out, "    `{quoted}`");
         let _ = writeln!(out, "    {}", a.problem);
         let _ = writeln!(out, "    fix: {}", a.change);
         if let Some(c) = &a.cache_order {
@@ -151,11 +152,18 @@ pub fn render(plan: &Plan, dockerfile: Option<&Dockerfile>, units: Units) -> Str
         }
     }
     let (u, c) = plan.promised();
-    let _ = writeln!(
-        out,
-        "\nThe automated changes save {} ({} compressed).",
-        units.bytes(u),
-        units.bytes(c)
-    );
+    if dockerfile.is_some() {
+        let _ = writeln!(
+            out,
+            "\nThe changes `--write` applies save {} ({} compressed).",
+            units.bytes(u),
+            units.bytes(c)
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "\nGive `--dockerfile` for line numbers and `--write` for a rewritten Dockerfile."
+        );
+    }
     out
 }

@@ -103,7 +103,9 @@ impl Plan {
                     f.fix = a.change.clone();
                 }
                 // An analyzer may have reported the same thing already.
-                None if findings.iter().any(|f| f.kind == a.kind && f.layers == a.layers) => {}
+                None if findings
+                    .iter()
+                    .any(|f| f.kind == a.kind && f.layers == a.layers) => {}
                 None => out.push(a.to_finding()),
             }
         }
