@@ -24,6 +24,9 @@ pub enum Command {
     Analyze(AnalyzeArgs),
     /// What pulling images costs: bytes, time, sharing, and how to cut it.
     Pull(PullArgs),
+    /// Advice for a Dockerfile, ranked by bytes saved; `--write` applies the
+    /// safe changes.
+    Optimize(OptimizeArgs),
 }
 
 /// Where the image comes from and how to read it (shared by all commands).
@@ -126,4 +129,25 @@ pub struct PullArgs {
     #[command(flatten)]
     #[allow(missing_docs)]
     pub pull: PullFlags,
+}
+
+/// `layerscope optimize`.
+#[derive(Debug, Args)]
+pub struct OptimizeArgs {
+    /// The image built from the Dockerfile (same forms as `analyze`).
+    pub image: String,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub source: ImageArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub output: OutputArgs,
+    /// The Dockerfile the image was built from (without it, advice comes
+    /// from the image history alone and nothing can be rewritten).
+    #[arg(long, value_name = "FILE")]
+    pub dockerfile: Option<PathBuf>,
+    /// Write the Dockerfile with the safe changes applied to FILE and print
+    /// a unified diff on standard output (the advice goes to standard error).
+    #[arg(long, value_name = "FILE", requires = "dockerfile")]
+    pub write: Option<PathBuf>,
 }

@@ -5,6 +5,7 @@ mod support;
 mod analyze;
 mod cache;
 mod daemon;
+mod dockerfile;
 mod model;
 mod pull;
 mod python;

@@ -2,6 +2,7 @@
 //! result to a reporter. Each returns the process exit code.
 
 pub mod analyze;
+pub mod optimize;
 pub mod pull;
 
 use std::io::{IsTerminal, Read, Write};
@@ -19,6 +20,7 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
     match cli.command {
         Command::Analyze(args) => analyze::run(args),
         Command::Pull(args) => pull::run(args),
+        Command::Optimize(args) => optimize::run(args),
     }
 }
 
