@@ -3,3 +3,5 @@
 mod support;
 
 mod analyze;
+mod check;
+mod diff;

@@ -2,6 +2,8 @@
 //! result to a reporter. Each returns the process exit code.
 
 pub mod analyze;
+pub mod check;
+pub mod diff;
 
 use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
@@ -17,6 +19,8 @@ use crate::source::{RegistryOptions, SourceOptions};
 pub fn run(cli: Cli) -> Result<i32, Error> {
     match cli.command {
         Command::Analyze(args) => analyze::run(args),
+        Command::Check(args) => check::run(*args),
+        Command::Diff(args) => diff::run(args),
     }
 }
 
