@@ -34,14 +34,20 @@ pub fn load(reference: &str, settings: &Settings) -> Result<(Image, ScanStats), 
 }
 
 /// Scans every layer of an opened source (in parallel) and stacks them.
-pub fn load_from(source: &dyn ImageSource, options: &ScanOptions) -> Result<(Image, ScanStats), Error> {
+pub fn load_from(
+    source: &dyn ImageSource,
+    options: &ScanOptions,
+) -> Result<(Image, ScanStats), Error> {
     let _ = options;
     let info = source.info();
     let layers: Vec<LayerIndex> = (0..info.layers.len())
         .into_par_iter()
         .map(|i| scan_one(source, i))
         .collect::<Result<_, _>>()?;
-    let stats = ScanStats { layers_scanned: layers.len() as u32, layers_cached: 0 };
+    let stats = ScanStats {
+        layers_scanned: layers.len() as u32,
+        layers_cached: 0,
+    };
     Ok((Image::build(info.clone(), layers), stats))
 }
 

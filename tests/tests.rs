@@ -5,3 +5,6 @@ mod support;
 mod analyze;
 mod check;
 mod diff;
+mod model;
+mod scan;
+mod sources;

@@ -19,7 +19,11 @@ pub struct PullOptions {
 
 impl Default for PullOptions {
     fn default() -> Self {
-        PullOptions { bandwidth_bits_per_second: 100_000_000, concurrency: 3, have: Default::default() }
+        PullOptions {
+            bandwidth_bits_per_second: 100_000_000,
+            concurrency: 3,
+            have: Default::default(),
+        }
     }
 }
 
@@ -61,10 +65,15 @@ pub fn report(image: &Image, options: &PullOptions) -> PullReport {
             shared: options.have.contains(&l.digest),
         })
         .collect();
-    let download_bytes = layers.iter().filter(|l| !l.shared).map(|l| l.compressed_bytes).sum();
+    let download_bytes = layers
+        .iter()
+        .filter(|l| !l.shared)
+        .map(|l| l.compressed_bytes)
+        .sum();
     PullReport {
         download_bytes,
-        estimated_seconds: download_bytes as f64 * 8.0 / options.bandwidth_bits_per_second.max(1) as f64,
+        estimated_seconds: download_bytes as f64 * 8.0
+            / options.bandwidth_bits_per_second.max(1) as f64,
         bandwidth_bits_per_second: options.bandwidth_bits_per_second,
         concurrency: options.concurrency,
         layers,

@@ -65,8 +65,22 @@ impl Image {
             // 1. Opaque directories and whiteouts act on lower layers only.
             for e in &layer.entries {
                 match e.kind {
-                    EntryKind::Opaque => remove_under(&mut fs, &e.path, false, by_layer, ShadowKind::Deleted, &mut shadowed),
-                    EntryKind::Whiteout => remove_under(&mut fs, &e.path, true, by_layer, ShadowKind::Deleted, &mut shadowed),
+                    EntryKind::Opaque => remove_under(
+                        &mut fs,
+                        &e.path,
+                        false,
+                        by_layer,
+                        ShadowKind::Deleted,
+                        &mut shadowed,
+                    ),
+                    EntryKind::Whiteout => remove_under(
+                        &mut fs,
+                        &e.path,
+                        true,
+                        by_layer,
+                        ShadowKind::Deleted,
+                        &mut shadowed,
+                    ),
                     _ => {}
                 }
             }
@@ -75,7 +89,22 @@ impl Image {
                 if matches!(e.kind, EntryKind::Opaque | EntryKind::Whiteout) {
                     continue;
                 }
-                let loc = Loc { layer: by_layer, entry: ei as u32 };
+                let loc = Loc {
+                    layer: by_layer,
+                    entry: ei as u32,
+                };
+                // A non-directory hides everything lower layers put under its
+                // path, whether or not they wrote the directory itself.
+                if e.kind != EntryKind::Dir {
+                    remove_under(
+                        &mut fs,
+                        &e.path,
+                        false,
+                        by_layer,
+                        ShadowKind::Replaced,
+                        &mut shadowed,
+                    );
+                }
                 if let Some(old) = fs.insert(e.path.clone(), loc) {
                     let old_entry = entry(&layers, old);
                     let how = if old_entry.kind == EntryKind::File
@@ -86,19 +115,24 @@ impl Image {
                     } else {
                         ShadowKind::Replaced
                     };
-                    // Directories merge; a non-directory over a directory
-                    // hides everything under it.
-                    if old_entry.kind == EntryKind::Dir && e.kind != EntryKind::Dir {
-                        remove_under(&mut fs, &e.path, false, by_layer, ShadowKind::Replaced, &mut shadowed);
-                    }
+                    // Directories merge.
                     if !(old_entry.kind == EntryKind::Dir && e.kind == EntryKind::Dir) {
-                        shadowed.push(Shadowed { loc: old, by_layer, how });
+                        shadowed.push(Shadowed {
+                            loc: old,
+                            by_layer,
+                            how,
+                        });
                     }
                 }
             }
         }
         let files = fs.into_values().collect();
-        Image { info, layers, files, shadowed }
+        Image {
+            info,
+            layers,
+            files,
+            shadowed,
+        }
     }
 
     /// The entry at `loc`.
@@ -129,7 +163,11 @@ impl Image {
     /// The compressed-to-uncompressed ratio of a layer (1.0 for an empty one).
     pub fn compression_ratio(&self, layer: u32) -> f64 {
         let l = &self.layers[layer as usize];
-        if l.uncompressed_bytes == 0 { 1.0 } else { l.compressed_bytes as f64 / l.uncompressed_bytes as f64 }
+        if l.uncompressed_bytes == 0 {
+            1.0
+        } else {
+            l.compressed_bytes as f64 / l.uncompressed_bytes as f64
+        }
     }
 
     /// Estimated compressed bytes of `bytes` uncompressed bytes held in `layer`.

@@ -4,7 +4,9 @@ use std::io::{self, BufRead, BufReader, Read};
 
 use sha2::{Digest as _, Sha256};
 
-use super::{Captured, Compression, Entry, EntryKind, EntryPath, LayerIndex, capture, elf::ElfScanner};
+use super::{
+    Captured, Compression, Entry, EntryKind, EntryPath, LayerIndex, capture, elf::ElfScanner,
+};
 use crate::digest::{DiffId, Digest};
 use crate::source::LayerInfo;
 
@@ -37,7 +39,9 @@ pub enum ScanError {
         actual: Digest,
     },
     /// The uncompressed stream's sha256 is not the config's diff id.
-    #[error("diff id mismatch: the config says {expected}, the uncompressed layer hashes to {actual}")]
+    #[error(
+        "diff id mismatch: the config says {expected}, the uncompressed layer hashes to {actual}"
+    )]
     DiffIdMismatch {
         /// From the config.
         expected: DiffId,
@@ -55,7 +59,11 @@ struct Hashing<R> {
 
 impl<R: Read> Hashing<R> {
     fn new(inner: R) -> Self {
-        Hashing { inner, hasher: Sha256::new(), count: 0 }
+        Hashing {
+            inner,
+            hasher: Sha256::new(),
+            count: 0,
+        }
     }
 
     fn finish(self) -> ([u8; 32], u64) {
@@ -78,11 +86,17 @@ pub fn scan_layer(blob: impl Read + Send, expected: &LayerInfo) -> Result<LayerI
     let mut blob = Hashing::new(blob);
     let (compression, tar_hash, uncompressed_bytes, entries, captured) = {
         let mut buffered = BufReader::with_capacity(BUF, &mut blob);
-        let head = buffered.fill_buf().map_err(|source| ScanError::Read { what: "reading layer", source })?;
+        let head = buffered.fill_buf().map_err(|source| ScanError::Read {
+            what: "reading layer",
+            source,
+        })?;
         let compression = Compression::sniff(head)?;
         let decoder = compression
             .decoder(buffered)
-            .map_err(|source| ScanError::Read { what: "starting decompression", source })?;
+            .map_err(|source| ScanError::Read {
+                what: "starting decompression",
+                source,
+            })?;
         let mut tar = Hashing::new(decoder);
         let (entries, captured) = walk_tar(&mut tar, compression)?;
         // The tar end marker may be followed by padding: the diff id covers it.
@@ -91,21 +105,38 @@ pub fn scan_layer(blob: impl Read + Send, expected: &LayerInfo) -> Result<LayerI
         (compression, hash, count, entries, captured)
     };
     // Drain anything after the compressed stream so the digest covers the blob.
-    io::copy(&mut blob, &mut io::sink()).map_err(|source| ScanError::Read { what: "reading layer", source })?;
+    io::copy(&mut blob, &mut io::sink()).map_err(|source| ScanError::Read {
+        what: "reading layer",
+        source,
+    })?;
     let (blob_hash, compressed_bytes) = blob.finish();
 
     let digest = Digest::from_sha256(&blob_hash);
     if expected.digest.as_str().starts_with("sha256:") && digest != expected.digest {
-        return Err(ScanError::DigestMismatch { expected: expected.digest.clone(), actual: digest });
+        return Err(ScanError::DigestMismatch {
+            expected: expected.digest.clone(),
+            actual: digest,
+        });
     }
     let diff_id = DiffId(Digest::from_sha256(&tar_hash));
     if let Some(want) = &expected.diff_id
         && want.0.as_str().starts_with("sha256:")
         && *want != diff_id
     {
-        return Err(ScanError::DiffIdMismatch { expected: want.clone(), actual: diff_id });
+        return Err(ScanError::DiffIdMismatch {
+            expected: want.clone(),
+            actual: diff_id,
+        });
     }
-    Ok(LayerIndex { digest, diff_id, compression, compressed_bytes, uncompressed_bytes, entries, captured })
+    Ok(LayerIndex {
+        digest,
+        diff_id,
+        compression,
+        compressed_bytes,
+        uncompressed_bytes,
+        entries,
+        captured,
+    })
 }
 
 fn read_error(compression: Compression, source: io::Error) -> ScanError {
@@ -118,7 +149,10 @@ fn read_error(compression: Compression, source: io::Error) -> ScanError {
 }
 
 /// Walks the tar entries, hashing every regular file.
-fn walk_tar(stream: &mut impl Read, compression: Compression) -> Result<(Vec<Entry>, Vec<Captured>), ScanError> {
+fn walk_tar(
+    stream: &mut impl Read,
+    compression: Compression,
+) -> Result<(Vec<Entry>, Vec<Captured>), ScanError> {
     let mut archive = tar::Archive::new(BufReader::with_capacity(BUF, stream));
     let mut entries = Vec::new();
     let mut captured = Vec::new();
@@ -129,17 +163,25 @@ fn walk_tar(stream: &mut impl Read, compression: Compression) -> Result<(Vec<Ent
         let header = item.header();
         let entry_type = header.entry_type();
         let kind = match entry_type {
-            tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => EntryKind::File,
+            tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => {
+                EntryKind::File
+            }
             tar::EntryType::Directory => EntryKind::Dir,
             tar::EntryType::Symlink => EntryKind::Symlink,
             tar::EntryType::Link => EntryKind::HardLink,
-            tar::EntryType::Char | tar::EntryType::Block | tar::EntryType::Fifo => EntryKind::Special,
+            tar::EntryType::Char | tar::EntryType::Block | tar::EntryType::Fifo => {
+                EntryKind::Special
+            }
             // PAX global headers and other metadata records are not files.
             _ => continue,
         };
         let mode = header.mode().unwrap_or(0);
-        let uid = header.uid().map_or(0, |u| u32::try_from(u).unwrap_or(u32::MAX));
-        let gid = header.gid().map_or(0, |g| u32::try_from(g).unwrap_or(u32::MAX));
+        let uid = header
+            .uid()
+            .map_or(0, |u| u32::try_from(u).unwrap_or(u32::MAX));
+        let gid = header
+            .gid()
+            .map_or(0, |g| u32::try_from(g).unwrap_or(u32::MAX));
         let raw_path = item.path_bytes().into_owned();
         let link = item.link_name_bytes().map(|l| EntryPath::normalize(&l));
         let path = EntryPath::normalize(&raw_path);
@@ -160,11 +202,31 @@ fn walk_tar(stream: &mut impl Read, compression: Compression) -> Result<(Vec<Ent
                 deleted.extend_from_slice(target);
                 (EntryKind::Whiteout, EntryPath::normalize(&deleted))
             };
-            entries.push(Entry { path, kind, size: 0, mode, uid, gid, link: None, sha256: None, elf: None });
+            entries.push(Entry {
+                path,
+                kind,
+                size: 0,
+                mode,
+                uid,
+                gid,
+                link: None,
+                sha256: None,
+                elf: None,
+            });
             continue;
         }
 
-        let mut entry = Entry { path, kind, size: 0, mode, uid, gid, link, sha256: None, elf: None };
+        let mut entry = Entry {
+            path,
+            kind,
+            size: 0,
+            mode,
+            uid,
+            gid,
+            link,
+            sha256: None,
+            elf: None,
+        };
         if kind == EntryKind::File {
             let size = item.size();
             let keep = capture::wants(&entry.path, size);
@@ -173,7 +235,9 @@ fn walk_tar(stream: &mut impl Read, compression: Compression) -> Result<(Vec<Ent
             let mut elf = ElfScanner::new();
             let mut read = 0u64;
             loop {
-                let n = item.read(&mut buf).map_err(|e| read_error(compression, e))?;
+                let n = item
+                    .read(&mut buf)
+                    .map_err(|e| read_error(compression, e))?;
                 if n == 0 {
                     break;
                 }
@@ -198,7 +262,10 @@ fn walk_tar(stream: &mut impl Read, compression: Compression) -> Result<(Vec<Ent
             entry.sha256 = Some(hasher.finalize().into());
             entry.elf = elf.finish();
             if keep {
-                captured.push(Captured { entry: entries.len() as u32, data: kept });
+                captured.push(Captured {
+                    entry: entries.len() as u32,
+                    data: kept,
+                });
             }
         }
         entries.push(entry);
