@@ -85,8 +85,11 @@ impl Policy {
         pick(&mut self.baseline, over.baseline);
         self.ignore_paths.extend(over.ignore_paths);
         self.ignore_kinds.extend(over.ignore_kinds);
-        pick(&mut self.base_layers, over.base_layers);
-        pick(&mut self.base_image, over.base_image);
+        // One way of naming the base wins as a whole.
+        if over.base_layers.is_some() || over.base_image.is_some() {
+            self.base_layers = over.base_layers;
+            self.base_image = over.base_image;
+        }
         self
     }
 

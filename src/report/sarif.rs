@@ -109,3 +109,63 @@ pub fn render(report: &CheckReport<'_>, u: Units) -> String {
     out.push('\n');
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyze::{Finding, FindingKind};
+    use crate::fixture::{image, layer, sized_file};
+
+    #[test]
+    fn findings_sit_on_their_dockerfile_line() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("i.tar");
+        image(vec![layer(vec![sized_file("a", 10, 1)])])
+            .write_oci_archive(&path, "x")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let settings = crate::pipeline::Settings::default();
+        let mut analysis = crate::pipeline::analyze(&path.to_string_lossy(), &settings)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let finding = |line| Finding {
+            kind: FindingKind::PipCache,
+            severity: Severity::Warning,
+            bytes: 5,
+            compressed_bytes: 2,
+            layers: vec![0],
+            paths: vec!["/root/.cache/pip".into()],
+            path_count: 1,
+            message: "a pip cache".into(),
+            fix: "--no-cache-dir".into(),
+            dockerfile_line: line,
+        };
+        analysis.findings = vec![finding(Some(7)), finding(None)];
+        let report = CheckReport {
+            analysis: &analysis,
+            results: &[],
+            base_layers: 0,
+            growth: None,
+            dockerfile: Some("./docker/Dockerfile"),
+        };
+        let log: Value = serde_json::from_str(&render(&report, Units::Si)).unwrap_or_default();
+        let results = &log["runs"][0]["results"];
+        let loc = &results[0]["locations"][0]["physicalLocation"];
+        assert_eq!(loc["artifactLocation"]["uri"], "docker/Dockerfile");
+        assert_eq!(loc["region"]["startLine"], 7);
+        assert_eq!(results[0]["level"], "warning");
+        assert_eq!(
+            results[1]["locations"][0]["physicalLocation"]["region"]["startLine"],
+            1
+        );
+        assert_eq!(
+            log["runs"][0]["tool"]["driver"]["rules"][0]["id"],
+            "pip-cache"
+        );
+        // Without a Dockerfile there is no location to give.
+        let report = CheckReport {
+            dockerfile: None,
+            ..report
+        };
+        let log: Value = serde_json::from_str(&render(&report, Units::Si)).unwrap_or_default();
+        assert_eq!(log["runs"][0]["results"][0]["locations"], json!([]));
+    }
+}
