@@ -197,6 +197,10 @@ fn failure_message_names_budget_limit_value_and_contributors() {
         "{text}"
     );
     assert!(text.contains("1 of 1 budgets failed"), "{text}");
+    assert!(
+        text.contains("Top findings\n    22.5 KiB  shadowed-files           /wheels/torch.whl\n"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -366,6 +370,16 @@ fn growth_against_a_baseline() {
 fn exit_codes() {
     let f = write(&sample(), "img.tar");
     assert_eq!(check(&f, &["--max-layers", "9"]).0, 0);
+    // No budget at all holds trivially, and says so.
+    let out = layerscope()
+        .env_remove("GITHUB_ACTIONS")
+        .args(["check", "--no-cache"])
+        .arg(&f.image)
+        .current_dir(f.dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("No budgets set"));
     assert_eq!(check(&f, &["--max-layers", "1"]).0, 1);
     let (code, _, stderr) = check_in(f.dir.path(), &f.image, &["--max-compressed", "12 parsecs"]);
     assert_eq!(code, 2);

@@ -12,6 +12,9 @@ use crate::analyze::Analysis;
 use crate::diff::ImageDiff;
 use crate::policy::budgets::{Amount, BudgetResult, Comparison, Unit};
 
+/// Findings the terminal report lists under the budgets.
+const TOP_FINDINGS: usize = 5;
+
 /// Everything one check run reports.
 #[derive(Clone, Copy, Debug)]
 pub struct CheckReport<'a> {
@@ -109,12 +112,15 @@ pub fn render_text(report: &CheckReport<'_>, u: Units) -> String {
         u.bytes(a.image.uncompressed_bytes),
         a.layers.len()
     );
-    if report.base_layers > 0 {
-        let _ = writeln!(
-            out,
-            "Base      the first {} layers are accepted as the base image",
-            report.base_layers
-        );
+    match report.base_layers {
+        0 => {}
+        1 => out.push_str("Base      the first layer is accepted as the base image\n"),
+        n => {
+            let _ = writeln!(
+                out,
+                "Base      the first {n} layers are accepted as the base image"
+            );
+        }
     }
     out.push('\n');
     if report.results.is_empty() {
@@ -124,6 +130,18 @@ pub fn render_text(report: &CheckReport<'_>, u: Units) -> String {
     for r in report.results {
         let verdict = if r.passed { "PASS" } else { "FAIL" };
         let _ = writeln!(out, "{verdict}  {}", message(r, u));
+    }
+    if !a.findings.is_empty() {
+        out.push_str("\nTop findings\n");
+        for f in a.findings.iter().take(TOP_FINDINGS) {
+            let place = f.paths.first().map_or("", String::as_str);
+            let _ = writeln!(
+                out,
+                "  {:>10}  {:<24} {place}",
+                u.bytes(f.bytes),
+                f.kind.id()
+            );
+        }
     }
     let failed = report.failures().count();
     out.push('\n');

@@ -40,12 +40,15 @@ pub fn render(report: &CheckReport<'_>, u: Units) -> String {
         u.bytes(a.image.shadowed_bytes),
         percent(a.image.efficiency)
     );
-    if report.base_layers > 0 {
-        let _ = writeln!(
-            out,
-            "The first {} layers (the base image) are accepted as they are.\n",
-            report.base_layers
-        );
+    match report.base_layers {
+        0 => {}
+        1 => out.push_str("The first layer (the base image) is accepted as it is.\n\n"),
+        n => {
+            let _ = writeln!(
+                out,
+                "The first {n} layers (the base image) are accepted as they are.\n"
+            );
+        }
     }
     if total > 0 {
         out.push_str("| Budget | Measure | Limit | Value | Result | Top contributors |\n|---|---|---:|---:|---|---|\n");
