@@ -699,3 +699,132 @@ fn fixture_sizes_are_what_the_tests_assume() {
         .sum();
     assert_eq!(content as u64, CONTENT);
 }
+
+/// Runs a command, panicking with its output when it fails.
+fn sh(cmd: &mut Command) {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn real_image_built_with_buildah() {
+    if !(require_tool("buildah")
+        && require_tool("podman")
+        && require_tool("skopeo")
+        && require_tool("busybox"))
+    {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("storage");
+    let runroot = dir.path().join("run");
+    let store = |tool: &str| {
+        let mut c = Command::new(tool);
+        c.arg("--root")
+            .arg(&root)
+            .arg("--runroot")
+            .arg(&runroot)
+            .arg("--storage-driver")
+            .arg("vfs");
+        c
+    };
+    // A busybox base, imported without network.
+    let rootfs = dir.path().join("rootfs");
+    std::fs::create_dir_all(rootfs.join("bin")).unwrap();
+    let busybox = String::from_utf8(
+        Command::new("sh")
+            .args(["-c", "command -v busybox"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    std::fs::copy(busybox.trim(), rootfs.join("bin/busybox")).unwrap();
+    for applet in ["sh", "mkdir", "dd", "rm", "chown"] {
+        std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(applet)).unwrap();
+    }
+    let base_tar = dir.path().join("rootfs.tar");
+    sh(Command::new("tar")
+        .arg("-C")
+        .arg(&rootfs)
+        .arg("-cf")
+        .arg(&base_tar)
+        .arg("."));
+    sh(store("podman")
+        .args(["import"])
+        .arg(&base_tar)
+        .arg("localhost/ls-check-base:1"));
+    // 1 MiB wheel deleted by a later layer, 2 MiB model chowned: 3 MiB shadowed.
+    let ctx = dir.path().join("ctx");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(
+        ctx.join("Containerfile"),
+        "FROM localhost/ls-check-base:1\n\
+         RUN mkdir -p /wheels /app && dd if=/dev/urandom of=/wheels/x.whl bs=1048576 count=1 && dd if=/dev/urandom of=/app/model.bin bs=1048576 count=2\n\
+         RUN rm -rf /wheels\n\
+         RUN chown -R 1000 /app\n",
+    )
+    .unwrap();
+    sh(store("buildah")
+        .args([
+            "bud",
+            "-q",
+            "--layers",
+            "--isolation",
+            "chroot",
+            "-t",
+            "localhost/ls-check:1",
+        ])
+        .arg(&ctx));
+    let archive = dir.path().join("image.tar");
+    let storage = format!(
+        "containers-storage:[vfs@{}+{}]localhost/ls-check:1",
+        root.display(),
+        runroot.display()
+    );
+    sh(Command::new("skopeo").args([
+        "copy",
+        "-q",
+        &storage,
+        &format!("oci-archive:{}:1", archive.display()),
+    ]));
+
+    const MIB: u64 = 1 << 20;
+    let (code, r, stderr) = check_in(
+        dir.path(),
+        &archive,
+        &[
+            "--max-shadowed",
+            &(3 * MIB).to_string(),
+            "--max-finding",
+            "metadata-rewrite=2MiB",
+            "--base-layers",
+            "1",
+            "--max-layers",
+            "3",
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(budget(&r, "max-shadowed")["value"], 3 * MIB);
+    assert_eq!(budget(&r, "findings.metadata-rewrite")["value"], 2 * MIB);
+    let (code, r, _) = check_in(
+        dir.path(),
+        &archive,
+        &["--max-shadowed", &(3 * MIB - 1).to_string()],
+    );
+    assert_eq!(code, 1);
+    let names: Vec<&str> = budget(&r, "max-shadowed")["contributors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["/app/model.bin", "/wheels/x.whl"]);
+    // Storage under vfs is owned by root and holds read-only files; remove it with buildah.
+    let _ = store("buildah").args(["rmi", "--all", "--force"]).output();
+}
