@@ -844,7 +844,7 @@ mod tests {
         );
         assert_eq!(
             soname_stem(b"libopenblasp-r0.3.21.so").as_deref(),
-            Some("openblasp-r0")
+            Some("openblasp-r0.3.21")
         );
         assert_eq!(soname_stem(b"libcudart.so.12").as_deref(), Some("cudart"));
         assert_eq!(soname_stem(b"libfoo.sort"), None);
