@@ -3,8 +3,11 @@
 mod support;
 
 mod analyze;
+mod cache;
+mod daemon;
 mod model;
-mod scan;
-mod sources;
 mod pull;
 mod python;
+mod registry;
+mod scan;
+mod sources;

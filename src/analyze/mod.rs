@@ -42,6 +42,10 @@ pub struct Analysis {
     pub largest_directories: Vec<PathSize>,
     /// How the layers were obtained (scanned now or from the cache).
     pub scan: ScanStats,
+    /// True when only the manifest and config were read (`--manifest-only`):
+    /// uncompressed figures are then 0, not measured.
+    #[serde(default)]
+    pub manifest_only: bool,
 }
 
 /// Knobs of the analysis.
@@ -240,5 +244,6 @@ pub fn run(image: &Image, options: &AnalyzeOptions, scan: ScanStats) -> Analysis
         largest_files: summary::largest_files(image, options.top),
         largest_directories: summary::largest_directories(image, options.top),
         scan,
+        manifest_only: false,
     }
 }

@@ -55,6 +55,7 @@ pub fn settings(args: &ImageArgs) -> Result<Settings, Error> {
             } else {
                 args.cache_dir.clone().or_else(default_cache_dir)
             },
+            progress,
         },
         analyze: Default::default(),
     })
