@@ -22,7 +22,9 @@ pub struct LayerBar {
 impl Progress {
     /// Bars on stderr when `enabled`, nothing otherwise.
     pub fn new(enabled: bool) -> Progress {
-        Progress { multi: enabled.then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr())) }
+        Progress {
+            multi: enabled.then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr())),
+        }
     }
 
     /// Progress that draws nothing.
@@ -41,7 +43,7 @@ impl Progress {
             return LayerBar { bar: None };
         };
         let style = ProgressStyle::with_template(
-            "{prefix:>9} {msg:19} [{bar:30}] {bytes:>10}/{total_bytes:<10} {bytes_per_sec:>12} ETA {eta}",
+            "{prefix:>9} {msg:19} [{bar:30}] {decimal_bytes:>9}/{decimal_total_bytes:<9} {decimal_bytes_per_sec:>11} ETA {eta}",
         )
         .unwrap_or_else(|_| ProgressStyle::default_bar())
         .progress_chars("=> ");
@@ -82,17 +84,23 @@ mod tests {
         assert!(!progress.enabled());
         let bar = progress.layer(0, 5, "x");
         let mut out = Vec::new();
-        bar.wrap(Box::new(&b"hello"[..])).read_to_end(&mut out).unwrap();
+        bar.wrap(Box::new(&b"hello"[..]))
+            .read_to_end(&mut out)
+            .unwrap();
         assert_eq!(out, b"hello");
         bar.finish("done");
     }
 
     #[test]
     fn enabled_bar_counts_what_is_read() {
-        let progress = Progress { multi: Some(MultiProgress::with_draw_target(ProgressDrawTarget::hidden())) };
+        let progress = Progress {
+            multi: Some(MultiProgress::with_draw_target(ProgressDrawTarget::hidden())),
+        };
         let bar = progress.layer(3, 11, "sha256:ab");
         let mut out = Vec::new();
-        bar.wrap(Box::new(&b"hello world"[..])).read_to_end(&mut out).unwrap();
+        bar.wrap(Box::new(&b"hello world"[..]))
+            .read_to_end(&mut out)
+            .unwrap();
         assert_eq!(bar.bar.as_ref().unwrap().position(), 11);
     }
 }

@@ -12,7 +12,10 @@ use serde_json::Value;
 use crate::support::layerscope;
 
 fn base() -> Layer {
-    layer(vec![sized_file("usr/lib/libbig.so", 40_000, 1), file("etc/os-release", b"ID=test\n")])
+    layer(vec![
+        sized_file("usr/lib/libbig.so", 40_000, 1),
+        file("etc/os-release", b"ID=test\n"),
+    ])
 }
 
 /// A three-layer image whose second layer writes a 30 000-byte wheel that
@@ -40,14 +43,25 @@ fn analyze(image: &Path, cache: &[&str]) -> Value {
         .env_remove("LAYERSCOPE_CACHE_DIR")
         .output()
         .unwrap();
-    assert!(out.status.success(), "analyze failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "analyze failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // Piped stderr: no progress bars, no escape codes, no noise at all.
-    assert!(out.stderr.is_empty(), "stderr: {:?}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.stderr.is_empty(),
+        "stderr: {:?}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
 fn counters(report: &Value) -> (u64, u64) {
-    (report["scan"]["layers_scanned"].as_u64().unwrap(), report["scan"]["layers_cached"].as_u64().unwrap())
+    (
+        report["scan"]["layers_scanned"].as_u64().unwrap(),
+        report["scan"]["layers_cached"].as_u64().unwrap(),
+    )
 }
 
 /// The report without the scan counters, for comparing cached and uncached runs.
@@ -139,7 +153,13 @@ fn no_cache_writes_nothing() {
         let out = layerscope()
             .arg("analyze")
             .arg(&img)
-            .args(["--format", "json", "--no-cache", "--cache-dir", cache.to_str().unwrap()])
+            .args([
+                "--format",
+                "json",
+                "--no-cache",
+                "--cache-dir",
+                cache.to_str().unwrap(),
+            ])
             .env("XDG_CACHE_HOME", &xdg)
             .output()
             .unwrap();
@@ -189,8 +209,57 @@ fn unwritable_cache_dir_is_not_an_error() {
 fn piped_text_output_has_no_progress_escape_codes() {
     let tmp = tempfile::tempdir().unwrap();
     let img = write_image(tmp.path(), "a.tar", b"print(1)\n");
-    let out = layerscope().arg("analyze").arg(&img).arg("--no-cache").env_remove("NO_COLOR").output().unwrap();
+    let out = layerscope()
+        .arg("analyze")
+        .arg(&img)
+        .arg("--no-cache")
+        .env_remove("NO_COLOR")
+        .output()
+        .unwrap();
     assert!(out.status.success());
-    assert!(!out.stderr.contains(&0x1b), "stderr: {:?}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        !out.stderr.contains(&0x1b),
+        "stderr: {:?}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(!out.stdout.contains(&0x1b), "stdout has escape codes");
+}
+
+/// Writes the ~1 GB benchmark image of BENCHMARKS (not a test): a 100 000-file
+/// layer of small files and four layers of 1 MB files, gzip-compressed.
+///
+/// `LAYERSCOPE_BENCH_IMAGE=/work/bench-data/big.oci.tar cargo test --test tests -- --ignored write_benchmark_image`
+#[test]
+#[ignore = "writes a 1 GB benchmark image; run by hand"]
+fn write_benchmark_image() {
+    let Some(path) = std::env::var_os("LAYERSCOPE_BENCH_IMAGE") else {
+        return;
+    };
+    let small = (0..100_000u64)
+        .map(|i| {
+            sized_file(
+                format!("usr/lib/python3/site-packages/pkg{}/mod{i}.py", i % 1000),
+                2_000,
+                i,
+            )
+        })
+        .collect();
+    let mut layers = vec![layer(small)];
+    for l in 0..4u64 {
+        layers.push(layer(
+            (0..200u64)
+                .map(|i| {
+                    sized_file(
+                        format!("opt/l{l}/blob{i}.bin"),
+                        1_000_000,
+                        1_000_000 + l * 1000 + i,
+                    )
+                })
+                .collect(),
+        ));
+    }
+    image(layers)
+        .compressed(Compression::Gzip)
+        .write_oci_archive(Path::new(&path), "big")
+        .unwrap();
 }

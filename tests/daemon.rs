@@ -52,15 +52,27 @@ impl Podman {
         let podman = Podman { dir, service };
         let deadline = Instant::now() + Duration::from_secs(20);
         while !podman.socket().exists() {
-            assert!(Instant::now() < deadline, "podman system service did not create its socket");
+            assert!(
+                Instant::now() < deadline,
+                "podman system service did not create its socket"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         podman
     }
 
     fn load(&self, archive: &Path) {
-        let out = Command::new("podman").args(self.args()).args(["load", "-q", "-i"]).arg(archive).output().unwrap();
-        assert!(out.status.success(), "podman load: {}", String::from_utf8_lossy(&out.stderr));
+        let out = Command::new("podman")
+            .args(self.args())
+            .args(["load", "-q", "-i"])
+            .arg(archive)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "podman load: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     fn docker_host(&self) -> String {
@@ -86,7 +98,11 @@ fn analyze(image: &str, docker_host: &str) -> std::process::Output {
 }
 
 fn json(out: &std::process::Output) -> Value {
-    assert!(out.status.success(), "analyze failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "analyze failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
@@ -99,43 +115,89 @@ fn daemon_image_equals_the_archive() {
     let archive = tmp.path().join("img.tar");
     // 50 000 bytes of pip cache deleted later, a 20 000-byte file chowned.
     image(vec![
-        layer(vec![sized_file("usr/lib/libz.so.1", 60_000, 1), sized_file("app/data.bin", 20_000, 2)]),
-        layer(vec![sized_file("root/.cache/pip/http/blob", 50_000, 3), file("app/main.py", b"print('hi')\n")]),
-        layer(vec![whiteout("root/.cache"), owned(sized_file("app/data.bin", 20_000, 2), 1000)]),
+        layer(vec![
+            sized_file("usr/lib/libz.so.1", 60_000, 1),
+            sized_file("app/data.bin", 20_000, 2),
+        ]),
+        layer(vec![
+            sized_file("root/.cache/pip/http/blob", 50_000, 3),
+            file("app/main.py", b"print('hi')\n"),
+        ]),
+        layer(vec![
+            whiteout("root/.cache"),
+            owned(sized_file("app/data.bin", 20_000, 2), 1000),
+        ]),
     ])
     .write_docker_archive(&archive, "localhost/layerscope-test/daemon:1")
     .unwrap();
 
     let podman = Podman::start();
     podman.load(&archive);
-    let daemon = json(&analyze("docker-daemon:localhost/layerscope-test/daemon:1", &podman.docker_host()));
-    let direct = json(&analyze(&format!("docker-archive:{}", archive.display()), "unix:///nonexistent"));
+    let daemon = json(&analyze(
+        "docker-daemon:localhost/layerscope-test/daemon:1",
+        &podman.docker_host(),
+    ));
+    let direct = json(&analyze(
+        &format!("docker-archive:{}", archive.display()),
+        "unix:///nonexistent",
+    ));
 
-    assert_eq!(daemon["image"]["content_bytes"], 60_000 + 20_000 + 50_000 + 12 + 20_000);
+    assert_eq!(
+        daemon["image"]["content_bytes"],
+        60_000 + 20_000 + 50_000 + 12 + 20_000
+    );
     assert_eq!(daemon["image"]["final_bytes"], 60_000 + 20_000 + 12);
     assert_eq!(daemon["image"]["shadowed_bytes"], 50_000 + 20_000);
-    for field in ["compressed_bytes", "uncompressed_bytes", "content_bytes", "final_bytes", "shadowed_bytes"] {
-        assert_eq!(daemon["image"][field], direct["image"][field], "image.{field}");
+    for field in [
+        "compressed_bytes",
+        "uncompressed_bytes",
+        "content_bytes",
+        "final_bytes",
+        "shadowed_bytes",
+    ] {
+        assert_eq!(
+            daemon["image"][field], direct["image"][field],
+            "image.{field}"
+        );
     }
-    let diff_ids = |r: &Value| r["layers"].as_array().unwrap().iter().map(|l| l["diff_id"].clone()).collect::<Vec<_>>();
+    let diff_ids = |r: &Value| {
+        r["layers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["diff_id"].clone())
+            .collect::<Vec<_>>()
+    };
     assert_eq!(diff_ids(&daemon), diff_ids(&direct));
     assert_eq!(daemon["findings"], direct["findings"]);
 
     // A name the engine does not have: not found, exit 3.
-    let out = analyze("docker-daemon:localhost/layerscope-test/absent:1", &podman.docker_host());
+    let out = analyze(
+        "docker-daemon:localhost/layerscope-test/absent:1",
+        &podman.docker_host(),
+    );
     assert_eq!(out.status.code(), Some(3));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("`docker-daemon:localhost/layerscope-test/absent:1` not found"), "{stderr}");
+    assert!(
+        stderr.contains("`docker-daemon:localhost/layerscope-test/absent:1` not found"),
+        "{stderr}"
+    );
 }
 
 #[test]
 fn missing_socket_is_a_clear_error() {
     let tmp = tempfile::tempdir().unwrap();
     let socket = tmp.path().join("no.sock");
-    let out = analyze("docker-daemon:app:1", &format!("unix://{}", socket.display()));
+    let out = analyze(
+        "docker-daemon:app:1",
+        &format!("unix://{}", socket.display()),
+    );
     assert_eq!(out.status.code(), Some(3));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains(&format!("unix://{}", socket.display())), "{stderr}");
+    assert!(
+        stderr.contains(&format!("unix://{}", socket.display())),
+        "{stderr}"
+    );
     assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
 }
 

@@ -42,14 +42,20 @@ pub fn socket_path(docker_host: Option<&str>) -> Result<PathBuf, String> {
         None => Ok(PathBuf::from(DEFAULT_SOCKET)),
         Some(host) => match host.strip_prefix("unix://") {
             Some(path) if !path.is_empty() => Ok(PathBuf::from(path)),
-            _ => Err(format!("DOCKER_HOST=`{host}` is not supported: only `unix:///path/to/socket` is")),
+            _ => Err(format!(
+                "DOCKER_HOST=`{host}` is not supported: only `unix:///path/to/socket` is"
+            )),
         },
     }
 }
 
 /// Downloads the `docker save` tar of `name` from the engine at `socket`
 /// into a temporary file.
-pub fn export(socket: &Path, name: &str, input: &str) -> Result<tempfile::NamedTempFile, SourceError> {
+pub fn export(
+    socket: &Path,
+    name: &str,
+    input: &str,
+) -> Result<tempfile::NamedTempFile, SourceError> {
     let remote = |what: String| SourceError::Remote(format!("`{input}`: {what}"));
     let mut stream = UnixStream::connect(socket).map_err(|e| {
         remote(format!(
@@ -63,13 +69,16 @@ pub fn export(socket: &Path, name: &str, input: &str) -> Result<tempfile::NamedT
         env!("CARGO_PKG_VERSION")
     );
     let daemon = format!("the Docker daemon at `unix://{}`", socket.display());
-    stream.write_all(request.as_bytes()).map_err(|e| remote(format!("sending the request to {daemon}: {e}")))?;
+    stream
+        .write_all(request.as_bytes())
+        .map_err(|e| remote(format!("sending the request to {daemon}: {e}")))?;
     let mut reader = BufReader::with_capacity(256 << 10, stream);
-    let head = read_head(&mut reader).map_err(|e| remote(format!("reading the answer of {daemon}: {e}")))?;
+    let head = read_head(&mut reader)
+        .map_err(|e| remote(format!("reading the answer of {daemon}: {e}")))?;
     let mut body = head.body(reader);
     if head.status == 200 {
-        let mut spool =
-            tempfile::NamedTempFile::new().map_err(|e| remote(format!("creating a temporary file: {e}")))?;
+        let mut spool = tempfile::NamedTempFile::new()
+            .map_err(|e| remote(format!("creating a temporary file: {e}")))?;
         io::copy(&mut body, spool.as_file_mut())
             .map_err(|e| remote(format!("reading the image from {daemon}: {e}")))?;
         return Ok(spool);
@@ -82,7 +91,10 @@ pub fn export(socket: &Path, name: &str, input: &str) -> Result<tempfile::NamedT
         tracing::debug!("{daemon}: {message}");
         return Err(SourceError::NotFound(input.to_owned()));
     }
-    Err(remote(format!("{daemon} answered {} {}: {message}", head.status, head.reason)))
+    Err(remote(format!(
+        "{daemon} answered {} {}: {message}",
+        head.status, head.reason
+    )))
 }
 
 /// Percent-encodes an image name for the URL path, keeping the characters
@@ -108,10 +120,18 @@ fn error_message(body: &[u8]) -> String {
     }
     let text = match serde_json::from_slice::<ApiError>(body) {
         Ok(e) => e.message,
-        Err(_) => String::from_utf8_lossy(body).lines().find(|l| !l.trim().is_empty()).unwrap_or("").to_owned(),
+        Err(_) => String::from_utf8_lossy(body)
+            .lines()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("")
+            .to_owned(),
     };
     let text = text.trim().replace(['\n', '\r'], " ");
-    if text.is_empty() { "no message".to_owned() } else { text }
+    if text.is_empty() {
+        "no message".to_owned()
+    } else {
+        text
+    }
 }
 
 /// The status line and the headers that matter.
@@ -127,9 +147,16 @@ impl Head {
     /// The body reader the headers call for.
     fn body<R: BufRead + Send + 'static>(&self, reader: R) -> Box<dyn Read + Send> {
         if self.chunked {
-            Box::new(Chunked { inner: reader, left: 0, done: false })
+            Box::new(Chunked {
+                inner: reader,
+                left: 0,
+                done: false,
+            })
         } else if let Some(len) = self.content_length {
-            Box::new(Exact { inner: reader.take(len), len })
+            Box::new(Exact {
+                inner: reader.take(len),
+                len,
+            })
         } else {
             Box::new(reader)
         }
@@ -138,14 +165,25 @@ impl Head {
 
 fn read_line(reader: &mut impl BufRead, budget: &mut usize) -> io::Result<String> {
     let mut line = Vec::new();
-    let n = reader.by_ref().take(MAX_LINE as u64).read_until(b'\n', &mut line)?;
+    let n = reader
+        .by_ref()
+        .take(MAX_LINE as u64)
+        .read_until(b'\n', &mut line)?;
     if n == 0 {
-        return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the connection closed early"));
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "the connection closed early",
+        ));
     }
     if !line.ends_with(b"\n") {
-        return Err(io::Error::new(io::ErrorKind::InvalidData, "header line too long or cut"));
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "header line too long or cut",
+        ));
     }
-    *budget = budget.checked_sub(n).ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "headers too long"))?;
+    *budget = budget
+        .checked_sub(n)
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "headers too long"))?;
     while line.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
         line.pop();
     }
@@ -159,14 +197,22 @@ fn read_head(reader: &mut impl BufRead) -> io::Result<Head> {
     let mut parts = status_line.splitn(3, ' ');
     let version = parts.next().unwrap_or("");
     if !version.starts_with("HTTP/1.") {
-        return Err(bad(format!("not an HTTP answer: `{}`", status_line.chars().take(60).collect::<String>())));
+        return Err(bad(format!(
+            "not an HTTP answer: `{}`",
+            status_line.chars().take(60).collect::<String>()
+        )));
     }
     let status = parts
         .next()
         .and_then(|s| s.parse::<u16>().ok())
         .ok_or_else(|| bad(format!("bad status line `{status_line}`")))?;
     let reason = parts.next().unwrap_or("").to_owned();
-    let mut head = Head { status, reason, chunked: false, content_length: None };
+    let mut head = Head {
+        status,
+        reason,
+        chunked: false,
+        content_length: None,
+    };
     loop {
         let line = read_line(reader, &mut budget)?;
         if line.is_empty() {
@@ -177,9 +223,16 @@ fn read_head(reader: &mut impl BufRead) -> io::Result<Head> {
         };
         let value = value.trim();
         if name.eq_ignore_ascii_case("transfer-encoding") {
-            head.chunked = value.to_ascii_lowercase().split(',').any(|v| v.trim() == "chunked");
+            head.chunked = value
+                .to_ascii_lowercase()
+                .split(',')
+                .any(|v| v.trim() == "chunked");
         } else if name.eq_ignore_ascii_case("content-length") {
-            head.content_length = Some(value.parse().map_err(|_| bad(format!("bad Content-Length `{value}`")))?);
+            head.content_length = Some(
+                value
+                    .parse()
+                    .map_err(|_| bad(format!("bad Content-Length `{value}`")))?,
+            );
         }
     }
     Ok(head)
@@ -218,8 +271,12 @@ impl<R: BufRead> Chunked<R> {
         let mut budget = MAX_HEAD;
         let line = read_line(&mut self.inner, &mut budget)?;
         let size = line.split(';').next().unwrap_or("").trim();
-        let size = u64::from_str_radix(size, 16)
-            .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, format!("bad chunk size `{size}`")))?;
+        let size = u64::from_str_radix(size, 16).map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("bad chunk size `{size}`"),
+            )
+        })?;
         if size == 0 {
             // Trailers, then the final empty line.
             while !read_line(&mut self.inner, &mut budget)?.is_empty() {}
@@ -241,16 +298,24 @@ impl<R: BufRead> Read for Chunked<R> {
             }
             self.next_chunk()?;
         }
-        let want = buf.len().min(usize::try_from(self.left).unwrap_or(usize::MAX));
+        let want = buf
+            .len()
+            .min(usize::try_from(self.left).unwrap_or(usize::MAX));
         let n = self.inner.read(&mut buf[..want])?;
         if n == 0 {
-            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the connection closed inside a chunk"));
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the connection closed inside a chunk",
+            ));
         }
         self.left -= n as u64;
         if self.left == 0 {
             let mut budget = MAX_LINE;
             if !read_line(&mut self.inner, &mut budget)?.is_empty() {
-                return Err(io::Error::new(io::ErrorKind::InvalidData, "chunk not followed by CRLF"));
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "chunk not followed by CRLF",
+                ));
             }
         }
         Ok(n)
@@ -277,14 +342,23 @@ mod tests {
     fn chunked_content_length_and_eof_bodies() {
         let chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\nX-Trailer: 1\r\n\r\n";
         assert_eq!(body_of(chunked).unwrap(), b"hello world");
-        assert_eq!(body_of(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabcdef").unwrap(), b"abc");
-        assert_eq!(body_of(b"HTTP/1.0 200 OK\r\n\r\nuntil eof").unwrap(), b"until eof");
+        assert_eq!(
+            body_of(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabcdef").unwrap(),
+            b"abc"
+        );
+        assert_eq!(
+            body_of(b"HTTP/1.0 200 OK\r\n\r\nuntil eof").unwrap(),
+            b"until eof"
+        );
     }
 
     #[test]
     fn truncated_bodies_are_errors() {
         assert!(body_of(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel").is_err());
-        assert!(body_of(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n").is_err());
+        assert!(
+            body_of(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n")
+                .is_err()
+        );
         assert!(body_of(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc").is_err());
         assert!(body_of(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n").is_err());
         assert!(body_of(b"SSH-2.0-OpenSSH\r\n").is_err());
@@ -295,18 +369,30 @@ mod tests {
     fn docker_host_values() {
         assert_eq!(socket_path(None).unwrap(), Path::new(DEFAULT_SOCKET));
         assert_eq!(socket_path(Some("")).unwrap(), Path::new(DEFAULT_SOCKET));
-        assert_eq!(socket_path(Some("unix:///run/podman/podman.sock")).unwrap(), Path::new("/run/podman/podman.sock"));
-        assert!(socket_path(Some("tcp://127.0.0.1:2375")).unwrap_err().contains("tcp://127.0.0.1:2375"));
+        assert_eq!(
+            socket_path(Some("unix:///run/podman/podman.sock")).unwrap(),
+            Path::new("/run/podman/podman.sock")
+        );
+        assert!(
+            socket_path(Some("tcp://127.0.0.1:2375"))
+                .unwrap_err()
+                .contains("tcp://127.0.0.1:2375")
+        );
     }
 
     #[test]
     fn names_keep_reference_characters() {
-        assert_eq!(encode_name("localhost/team/app:1.4"), "localhost/team/app:1.4");
+        assert_eq!(
+            encode_name("localhost/team/app:1.4"),
+            "localhost/team/app:1.4"
+        );
         assert_eq!(encode_name("a b?#"), "a%20b%3F%23");
     }
 
     /// Serves one canned answer on a socket in a temp dir.
-    fn serve(answer: &'static [u8]) -> (tempfile::TempDir, PathBuf, std::thread::JoinHandle<String>) {
+    fn serve(
+        answer: &'static [u8],
+    ) -> (tempfile::TempDir, PathBuf, std::thread::JoinHandle<String>) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("d.sock");
         let listener = UnixListener::bind(&path).unwrap();
@@ -333,10 +419,18 @@ mod tests {
         let (_dir, path, server) = serve(
             b"HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/json\r\nContent-Length: 43\r\n\r\n{\"message\":\"disk full\\nsecond line\"}       ",
         );
-        let err = export(&path, "team/app:1", "docker-daemon:team/app:1").unwrap_err().to_string();
+        let err = export(&path, "team/app:1", "docker-daemon:team/app:1")
+            .unwrap_err()
+            .to_string();
         let request = server.join().unwrap();
-        assert!(request.starts_with("GET /images/team/app:1/get HTTP/1.1\r\n"), "{request}");
-        assert!(err.contains("500") && err.contains("disk full second line") && !err.contains('\n'), "{err}");
+        assert!(
+            request.starts_with("GET /images/team/app:1/get HTTP/1.1\r\n"),
+            "{request}"
+        );
+        assert!(
+            err.contains("500") && err.contains("disk full second line") && !err.contains('\n'),
+            "{err}"
+        );
     }
 
     #[test]
@@ -352,7 +446,13 @@ mod tests {
 
     #[test]
     fn missing_socket_is_named() {
-        let err = export(Path::new("/nonexistent/docker.sock"), "x", "docker-daemon:x").unwrap_err().to_string();
+        let err = export(
+            Path::new("/nonexistent/docker.sock"),
+            "x",
+            "docker-daemon:x",
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("unix:///nonexistent/docker.sock"), "{err}");
     }
 }
