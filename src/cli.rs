@@ -22,6 +22,8 @@ pub struct Cli {
 pub enum Command {
     /// Analyze an image: sizes, layers, waste, findings with fixes.
     Analyze(AnalyzeArgs),
+    /// What pulling images costs: bytes, time, sharing, and how to cut it.
+    Pull(PullArgs),
 }
 
 /// Where the image comes from and how to read it (shared by all commands).
@@ -89,4 +91,39 @@ pub struct AnalyzeArgs {
     /// The Dockerfile the image was built from (adds line-level advice).
     #[arg(long, value_name = "FILE")]
     pub dockerfile: Option<PathBuf>,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub pull: PullFlags,
+}
+
+/// The pull model's flags (shared by `analyze` and `pull`).
+#[derive(Debug, Args, Clone)]
+pub struct PullFlags {
+    /// Link speed for the pull estimate: 100Mbit/s, 1Gbit/s, 50MB/s.
+    #[arg(long, default_value = "100Mbit/s", value_name = "RATE")]
+    pub bandwidth: String,
+    /// Layers downloaded at once (containerd and Docker default to 3).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub concurrency: u32,
+    /// An image the node already has (the previous release, the base
+    /// image): its layers are not downloaded; repeatable.
+    #[arg(long, value_name = "IMAGE")]
+    pub have: Vec<String>,
+}
+
+/// `layerscope pull`.
+#[derive(Debug, Args)]
+pub struct PullArgs {
+    /// The images (same forms as `analyze`); with several, a sharing matrix.
+    #[arg(required = true, num_args = 1..)]
+    pub images: Vec<String>,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub source: ImageArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub output: OutputArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub pull: PullFlags,
 }

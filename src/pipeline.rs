@@ -40,21 +40,31 @@ pub fn load(reference: &str, settings: &Settings) -> Result<(Image, ScanStats), 
 }
 
 /// Scans every layer of an opened source (in parallel) and stacks them.
-/// Layers whose index is in the cache are not read at all.
-pub fn load_from(source: &dyn ImageSource, options: &ScanOptions) -> Result<(Image, ScanStats), Error> {
+/// Layers whose index is in the cache are not read at all; the others scan
+/// largest blob first, each worker taking the next: the biggest layer starts
+/// at once instead of queueing behind small ones (a greedy longest-
+/// processing-time schedule; every layer itself runs on two threads).
+pub fn load_from(
+    source: &dyn ImageSource,
+    options: &ScanOptions,
+) -> Result<(Image, ScanStats), Error> {
     let info = source.info();
     let cache = options.cache_dir.as_deref().map(LayerCache::new);
     let progress = Progress::new(options.progress);
     let cached = AtomicU32::new(0);
-    let layers: Vec<LayerIndex> = (0..info.layers.len())
-        .into_par_iter()
+    let mut order: Vec<usize> = (0..info.layers.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(info.layers[i].compressed_bytes));
+    let mut scanned: Vec<(usize, LayerIndex)> = order
+        .into_iter()
+        // par_bridge hands out items one at a time, in order, to idle workers.
+        .par_bridge()
         .map(|i| {
             let layer = &info.layers[i];
             let bar = progress.layer(i, layer.compressed_bytes, layer.digest.short());
             if let Some(index) = cache.as_ref().and_then(|c| c.get(layer)) {
                 cached.fetch_add(1, Ordering::Relaxed);
                 bar.finish("cached");
-                return Ok(index);
+                return Ok((i, index));
             }
             let index = scan_one(source, i, |stream| bar.wrap(stream))?;
             bar.finish("scanned");
@@ -62,11 +72,16 @@ pub fn load_from(source: &dyn ImageSource, options: &ScanOptions) -> Result<(Ima
                 // The cache never fails an analysis.
                 tracing::warn!("{e}");
             }
-            Ok(index)
+            Ok((i, index))
         })
         .collect::<Result<_, Error>>()?;
+    scanned.sort_by_key(|(i, _)| *i);
+    let layers: Vec<LayerIndex> = scanned.into_iter().map(|(_, l)| l).collect();
     let layers_cached = cached.into_inner();
-    let stats = ScanStats { layers_scanned: layers.len() as u32 - layers_cached, layers_cached };
+    let stats = ScanStats {
+        layers_scanned: layers.len() as u32 - layers_cached,
+        layers_cached,
+    };
     Ok((Image::build(info.clone(), layers), stats))
 }
 
@@ -87,8 +102,49 @@ fn scan_one(
     scan::scan_layer(stream, layer).map_err(wrap)
 }
 
-/// Loads and analyses the image at `reference`.
+/// Loads and analyses the image at `reference` (from the manifest and
+/// config alone when `settings.source.registry.manifest_only` is set).
 pub fn analyze(reference: &str, settings: &Settings) -> Result<Analysis, Error> {
+    if settings.source.registry.manifest_only {
+        return analyze_manifest_only(reference, settings);
+    }
     let (image, stats) = load(reference, settings)?;
     Ok(analyze::run(&image, &settings.analyze, stats))
+}
+
+/// `--manifest-only`: an analysis from the manifest and config alone, no
+/// layer read. Layer rows carry compressed sizes and history; every
+/// uncompressed figure is 0 and the report says `manifest_only: true`.
+pub fn analyze_manifest_only(reference: &str, settings: &Settings) -> Result<Analysis, Error> {
+    let source = source::open(reference, &settings.source)?;
+    let info = source.info().clone();
+    let layers = info.layers.iter().map(manifest_only_index).collect();
+    let image = Image::build(info, layers);
+    let mut analysis = analyze::run(&image, &settings.analyze, ScanStats::default());
+    analysis.manifest_only = true;
+    Ok(analysis)
+}
+
+/// An empty index standing for a layer that was not read.
+fn manifest_only_index(l: &source::LayerInfo) -> LayerIndex {
+    let compression = if l.media_type.contains("zstd") {
+        scan::Compression::Zstd
+    } else if l.media_type.contains("gzip") || l.media_type.contains("docker.image.rootfs.diff") {
+        scan::Compression::Gzip
+    } else {
+        scan::Compression::None
+    };
+    LayerIndex {
+        digest: l.digest.clone(),
+        diff_id: l
+            .diff_id
+            .clone()
+            .unwrap_or_else(|| crate::digest::DiffId(l.digest.clone())),
+        compression,
+        compressed_bytes: l.compressed_bytes,
+        uncompressed_bytes: 0,
+        entries: Vec::new(),
+        captured: Vec::new(),
+        sample: None,
+    }
 }

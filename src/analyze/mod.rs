@@ -42,6 +42,10 @@ pub struct Analysis {
     pub largest_directories: Vec<PathSize>,
     /// How the layers were obtained (scanned now or from the cache).
     pub scan: ScanStats,
+    /// True when only the manifest and config were read (`--manifest-only`):
+    /// uncompressed figures are then 0, not measured.
+    #[serde(default)]
+    pub manifest_only: bool,
 }
 
 /// Knobs of the analysis.
@@ -58,7 +62,11 @@ pub struct AnalyzeOptions {
 
 impl Default for AnalyzeOptions {
     fn default() -> Self {
-        AnalyzeOptions { top: 10, min_group_bytes: 10_000, pull: pull::PullOptions::default() }
+        AnalyzeOptions {
+            top: 10,
+            min_group_bytes: 10_000,
+            pull: pull::PullOptions::default(),
+        }
     }
 }
 
@@ -119,12 +127,17 @@ pub enum FindingKind {
     PullDominantLayer,
     PoorCompression,
     LayerOrder,
+    ZstdCompression,
+    ModelWeights,
 }
 
 impl FindingKind {
     /// The identifier as it appears in reports and configs.
     pub fn id(self) -> String {
-        serde_json::to_value(self).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+        serde_json::to_value(self)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default()
     }
 
     /// Parses an identifier such as `pip-cache`.
@@ -159,9 +172,18 @@ impl Severity {
 impl Finding {
     /// A finding of `kind` over `bytes` held in `layers`; severity from the
     /// bytes, compressed bytes estimated from the layers' ratio.
-    pub fn new(image: &Image, kind: FindingKind, per_layer: &[(u32, u64)], message: impl Into<String>, fix: impl Into<String>) -> Finding {
+    pub fn new(
+        image: &Image,
+        kind: FindingKind,
+        per_layer: &[(u32, u64)],
+        message: impl Into<String>,
+        fix: impl Into<String>,
+    ) -> Finding {
         let bytes = per_layer.iter().map(|&(_, b)| b).sum();
-        let compressed_bytes = per_layer.iter().map(|&(l, b)| image.estimate_compressed(l, b)).sum();
+        let compressed_bytes = per_layer
+            .iter()
+            .map(|&(l, b)| image.estimate_compressed(l, b))
+            .sum();
         let mut layers: Vec<u32> = per_layer.iter().map(|&(l, _)| l).collect();
         layers.sort_unstable();
         layers.dedup();
@@ -183,7 +205,11 @@ impl Finding {
     pub fn with_paths(mut self, mut paths: Vec<(String, u64)>) -> Finding {
         self.path_count = paths.len() as u64;
         paths.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-        self.paths = paths.into_iter().take(PATH_SAMPLE).map(|(p, _)| p).collect();
+        self.paths = paths
+            .into_iter()
+            .take(PATH_SAMPLE)
+            .map(|(p, _)| p)
+            .collect();
         self
     }
 
@@ -203,7 +229,7 @@ pub fn run(image: &Image, options: &AnalyzeOptions, scan: ScanStats) -> Analysis
     findings.extend(duplicates::findings(image, options));
     let python = python::report(image);
     findings.extend(python::findings(image, &python));
-    findings.extend(bloat::findings(image));
+    findings.extend(bloat::findings(image, &python));
     let pull = pull::report(image, &options.pull);
     findings.extend(pull::findings(image, &pull, &options.pull));
     findings.retain(|f| f.bytes > 0 || f.kind == FindingKind::CacheOrder);
@@ -218,5 +244,6 @@ pub fn run(image: &Image, options: &AnalyzeOptions, scan: ScanStats) -> Analysis
         largest_files: summary::largest_files(image, options.top),
         largest_directories: summary::largest_directories(image, options.top),
         scan,
+        manifest_only: false,
     }
 }

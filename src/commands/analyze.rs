@@ -9,6 +9,7 @@ use crate::report::{Format, json, text};
 pub fn run(args: AnalyzeArgs) -> Result<i32, Error> {
     let mut settings = super::settings(&args.source)?;
     settings.analyze.top = args.output.top;
+    settings.analyze.pull = super::pull::options(&args.pull, &settings.source)?;
     let analysis = pipeline::analyze(&args.image, &settings)?;
     let rendered = match args.output.format {
         Format::Json => json::render(&analysis),
