@@ -56,6 +56,11 @@ fn parses_heredocs() {
         Some((vec!["<<heredoc>".to_owned()], "/srv/app.conf".to_owned()))
     );
     assert_eq!((i[2].line, i[2].end_line), (10, 12));
+    // A heredoc after the command (`RUN python3 - <<'PY'`).
+    assert_eq!((i[3].line, i[3].end_line), (13, 15));
+    assert!(
+        matches!(&i[3].args, Args::Command { heredocs, .. } if heredocs == &["print(\"no $expansion here\")\n".to_owned()])
+    );
     assert_eq!(i[4].line, 16);
     assert!(
         matches!(&i[4].args, Args::Command { exec: true, command, .. } if command == "python3 -m http.server")
