@@ -3,8 +3,12 @@
 mod support;
 
 mod analyze;
+mod cache;
+mod daemon;
+mod dockerfile;
 mod model;
+mod pull;
+mod python;
+mod registry;
 mod scan;
 mod sources;
-mod pull;
-mod dockerfile;

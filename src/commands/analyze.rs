@@ -19,19 +19,24 @@ pub fn run(args: AnalyzeArgs) -> Result<i32, Error> {
         .map(Dockerfile::read)
         .transpose()
         .map_err(|e| Error::Config(e.to_string()))?;
-    let (image, stats) = pipeline::load(&args.image, &settings)?;
-    let mut analysis = analyze::run(&image, &settings.analyze, stats);
-    if let Some(dockerfile) = &dockerfile {
-        let plan = Plan::new(&image, &analysis.findings, Some(dockerfile));
-        if !plan.dockerfile_matched {
-            anstream::eprintln!(
-                "warning: `{}` does not match the history of `{}`; findings carry no Dockerfile lines",
-                dockerfile.path,
-                args.image
-            );
+    let analysis = if settings.source.registry.manifest_only {
+        pipeline::analyze_manifest_only(&args.image, &settings)?
+    } else {
+        let (image, stats) = pipeline::load(&args.image, &settings)?;
+        let mut analysis = analyze::run(&image, &settings.analyze, stats);
+        if let Some(dockerfile) = &dockerfile {
+            let plan = Plan::new(&image, &analysis.findings, Some(dockerfile));
+            if !plan.dockerfile_matched {
+                anstream::eprintln!(
+                    "warning: `{}` does not match the history of `{}`; findings carry no Dockerfile lines",
+                    dockerfile.path,
+                    args.image
+                );
+            }
+            analysis.findings = plan.annotate(&analysis.findings);
         }
-        analysis.findings = plan.annotate(&analysis.findings);
-    }
+        analysis
+    };
     let rendered = match args.output.format {
         Format::Json => json::render(&analysis),
         Format::Text => text::render(&analysis, &super::text_options(&args.output)),

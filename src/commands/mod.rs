@@ -2,8 +2,8 @@
 //! result to a reporter. Each returns the process exit code.
 
 pub mod analyze;
-pub mod pull;
 pub mod optimize;
+pub mod pull;
 
 use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
@@ -57,6 +57,7 @@ pub fn settings(args: &ImageArgs) -> Result<Settings, Error> {
             } else {
                 args.cache_dir.clone().or_else(default_cache_dir)
             },
+            progress,
         },
         analyze: Default::default(),
     })
