@@ -529,7 +529,14 @@ fn cache(cx: &Context<'_>, f: &Finding) -> Option<Advice> {
         change.to_owned(),
     );
     a.line = step.line;
+    // The finding's bytes are per kind, over all its layers: only when one
+    // instruction holds all of them is the saving of its edit known.
+    let single = f.layers.len() == 1;
+    if !single {
+        a.problem.push_str("; the finding spans several layers, each needs the change");
+    }
     if let (Some(i), Some(inst)) = (step.instruction, inst)
+        && single
         && inst.is_plain_shell_run()
     {
         match f.kind {
