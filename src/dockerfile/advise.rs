@@ -533,7 +533,8 @@ fn cache(cx: &Context<'_>, f: &Finding) -> Option<Advice> {
     // instruction holds all of them is the saving of its edit known.
     let single = f.layers.len() == 1;
     if !single {
-        a.problem.push_str("; the finding spans several layers, each needs the change");
+        a.problem
+            .push_str("; the finding spans several layers, each needs the change");
     }
     if let (Some(i), Some(inst)) = (step.instruction, inst)
         && single
