@@ -25,8 +25,15 @@ pub fn run(args: AnalyzeArgs) -> Result<i32, Error> {
         let (image, stats) = pipeline::load(&args.image, &settings)?;
         let mut analysis = analyze::run(&image, &settings.analyze, stats);
         if let Some(dockerfile) = &dockerfile {
-            analysis.findings = Plan::new(&image, &analysis.findings, Some(dockerfile))
-                .annotate(&analysis.findings);
+            let plan = Plan::new(&image, &analysis.findings, Some(dockerfile));
+            if !plan.dockerfile_matched {
+                anstream::eprintln!(
+                    "warning: `{}` does not match the history of `{}`; findings carry no Dockerfile lines",
+                    dockerfile.path,
+                    args.image
+                );
+            }
+            analysis.findings = plan.annotate(&analysis.findings);
         }
         analysis
     };
