@@ -26,6 +26,11 @@ pub enum Command {
     Check(Box<CheckArgs>),
     /// Compare two images: layers, Python distributions, paths, findings.
     Diff(DiffArgs),
+    /// What pulling images costs: bytes, time, sharing, and how to cut it.
+    Pull(PullArgs),
+    /// Advice for a Dockerfile, ranked by bytes saved; `--write` applies the
+    /// safe changes.
+    Optimize(OptimizeArgs),
 }
 
 /// Where the image comes from and how to read it (shared by all commands).
@@ -93,6 +98,62 @@ pub struct AnalyzeArgs {
     /// The Dockerfile the image was built from (adds line-level advice).
     #[arg(long, value_name = "FILE")]
     pub dockerfile: Option<PathBuf>,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub pull: PullFlags,
+}
+
+/// The pull model's flags (shared by `analyze` and `pull`).
+#[derive(Debug, Args, Clone)]
+pub struct PullFlags {
+    /// Link speed for the pull estimate: 100Mbit/s, 1Gbit/s, 50MB/s.
+    #[arg(long, default_value = "100Mbit/s", value_name = "RATE")]
+    pub bandwidth: String,
+    /// Layers downloaded at once (containerd and Docker default to 3).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub concurrency: u32,
+    /// An image the node already has (the previous release, the base
+    /// image): its layers are not downloaded; repeatable.
+    #[arg(long, value_name = "IMAGE")]
+    pub have: Vec<String>,
+}
+
+/// `layerscope pull`.
+#[derive(Debug, Args)]
+pub struct PullArgs {
+    /// The images (same forms as `analyze`); with several, a sharing matrix.
+    #[arg(required = true, num_args = 1..)]
+    pub images: Vec<String>,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub source: ImageArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub output: OutputArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub pull: PullFlags,
+}
+
+/// `layerscope optimize`.
+#[derive(Debug, Args)]
+pub struct OptimizeArgs {
+    /// The image built from the Dockerfile (same forms as `analyze`).
+    pub image: String,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub source: ImageArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub output: OutputArgs,
+    /// The Dockerfile the image was built from (without it, advice comes
+    /// from the image history alone and nothing can be rewritten).
+    #[arg(long, value_name = "FILE")]
+    pub dockerfile: Option<PathBuf>,
+    /// Write the Dockerfile with the safe changes applied to FILE and print
+    /// a unified diff on standard output (the advice goes to standard error).
+    #[arg(long, value_name = "FILE", requires = "dockerfile")]
+    pub write: Option<PathBuf>,
 }
 
 /// `layerscope check`.
@@ -154,7 +215,10 @@ pub struct CheckArgs {
     /// Accept the first N layers (the base image's).
     #[arg(long, value_name = "N")]
     pub base_layers: Option<u32>,
-    /// The Dockerfile the image was built from (SARIF locations).
+    /// The Dockerfile the image was built from: findings get its line
+    /// numbers (SARIF, annotations), and the layers below the final stage's
+    /// first instruction are accepted as the base unless --base or
+    /// --base-layers says otherwise (`--base-layers 0` accepts none).
     #[arg(long, value_name = "FILE")]
     pub dockerfile: Option<PathBuf>,
     /// Also write a report: json, sarif, junit, markdown or text, e.g.

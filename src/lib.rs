@@ -20,6 +20,7 @@ pub mod fixture;
 pub mod model;
 pub mod pipeline;
 pub mod policy;
+pub mod progress;
 pub mod report;
 pub mod scan;
 pub mod source;

@@ -501,11 +501,17 @@ fn validate(schema: &Path, instance: &Path) -> bool {
     true
 }
 
+/// The Dockerfile of [`sample`]: layer 0 comes from the base image.
+const DOCKERFILE: &str =
+    "FROM base:1\nCOPY . /\nRUN rm -rf /wheels /opt/models && chown -R app /app\n";
+
 fn all_outputs(f: &Fixture, extra: &[&str]) -> (i32, PathBuf) {
     let out_dir = f.dir.path().join("reports");
     std::fs::create_dir_all(&out_dir).unwrap();
+    std::fs::write(f.dir.path().join("Dockerfile"), DOCKERFILE).unwrap();
     let arg = |fmt: &str, name: &str| format!("{fmt}={}", out_dir.join(name).display());
     let out = layerscope()
+        .current_dir(f.dir.path())
         .env_remove("GITHUB_ACTIONS")
         .args([
             "check",
@@ -550,20 +556,32 @@ fn json_and_sarif_validate_against_their_schemas() {
         serde_json::from_slice(&std::fs::read(dir.join("r.sarif")).unwrap()).unwrap();
     assert_eq!(sarif["version"], "2.1.0");
     let results = sarif["runs"][0]["results"].as_array().unwrap();
-    // Two findings (shadowed-files, metadata-rewrite) and one failed budget.
+    // The Dockerfile's FROM accounts for layer 0.
+    assert_eq!(json["check"]["base_layers"], 1);
+    // Three findings (the deleted wheel is also a left-over wheel) and one
+    // failed budget.
     let rules: Vec<&str> = results
         .iter()
         .map(|r| r["ruleId"].as_str().unwrap())
         .collect();
     assert_eq!(
         rules,
-        ["shadowed-files", "metadata-rewrite", "budget/max-shadowed"]
+        [
+            "shadowed-files",
+            "leftover-wheel",
+            "metadata-rewrite",
+            "budget/max-shadowed"
+        ],
+        "{sarif:#}"
     );
-    assert_eq!(
-        results[0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
-        "Dockerfile"
-    );
+    let location = |i: usize| &results[i]["locations"][0]["physicalLocation"];
+    assert_eq!(location(0)["artifactLocation"]["uri"], "Dockerfile");
     assert_eq!(results[0]["properties"]["bytes"], 23_000);
+    // Every finding sits on a line of the final stage (COPY is line 2, RUN line 3).
+    for i in 0..3 {
+        let line = location(i)["region"]["startLine"].as_u64().unwrap();
+        assert!(line == 2 || line == 3, "{sarif:#}");
+    }
     let text = std::fs::read_to_string(dir.join("r.txt")).unwrap();
     assert!(
         text.contains("FAIL  budget `max-shadowed` failed"),
@@ -627,14 +645,28 @@ fn markdown_comment_has_budgets_findings_and_growth() {
     let f = write(&new, "new.tar");
     let baseline = f.dir.path().join("old.tar");
     old.write_oci_archive(&baseline, "old").unwrap();
-    let (_, dir) = all_outputs(&f, &["--baseline", baseline.to_str().unwrap(), "--binary"]);
+    // The grown image no longer matches the sample's Dockerfile: name the base.
+    let (_, dir) = all_outputs(
+        &f,
+        &[
+            "--baseline",
+            baseline.to_str().unwrap(),
+            "--binary",
+            "--base-layers",
+            "1",
+        ],
+    );
     let md = std::fs::read_to_string(dir.join("r.md")).unwrap();
     assert!(
-        md.starts_with("## layerscope: ❌ 2 of 2 budgets failed"),
+        md.starts_with("## layerscope: ❌ 1 of 2 budgets failed"),
         "{md}"
     );
     assert!(
-        md.contains("| `max-layers` | number of layers | ≤ 3 | 4 | ❌ fail |"),
+        md.contains("| `max-layers` | number of layers | ≤ 3 | 3 | ✅ pass |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("The first layer (the base image) is accepted as it is."),
         "{md}"
     );
     assert!(md.contains("| `shadowed-files` | 22.5 KiB |"), "{md}"); // 23 000 B

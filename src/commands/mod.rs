@@ -4,6 +4,8 @@
 pub mod analyze;
 pub mod check;
 pub mod diff;
+pub mod optimize;
+pub mod pull;
 
 use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
@@ -21,6 +23,8 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
         Command::Analyze(args) => analyze::run(args),
         Command::Check(args) => check::run(*args),
         Command::Diff(args) => diff::run(args),
+        Command::Pull(args) => pull::run(args),
+        Command::Optimize(args) => optimize::run(args),
     }
 }
 
@@ -57,6 +61,7 @@ pub fn settings(args: &ImageArgs) -> Result<Settings, Error> {
             } else {
                 args.cache_dir.clone().or_else(default_cache_dir)
             },
+            progress,
         },
         analyze: Default::default(),
     })
