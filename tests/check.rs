@@ -860,3 +860,68 @@ fn real_image_built_with_buildah() {
     // Storage under vfs is owned by root and holds read-only files; remove it with buildah.
     let _ = store("buildah").args(["rmi", "--all", "--force"]).output();
 }
+
+const SITE: &str = "usr/local/lib/python3.11/site-packages";
+
+/// A base layer and a layer installing torch `version` whose RECORD lists
+/// a 100-byte `__init__.py` and a `lib_size`-byte `libtorch.so`: the
+/// distribution's bytes are `100 + lib_size`.
+pub(crate) fn torch_image(version: &str, lib_size: usize) -> Image {
+    let di = format!("{SITE}/torch-{version}.dist-info");
+    let record = "torch/__init__.py,,\ntorch/lib/libtorch.so,,\n";
+    image(vec![
+        layer(vec![sized_file("bin/busybox", 30_000, 1)]).created_by("ADD rootfs.tar /"),
+        layer(vec![
+            sized_file(format!("{SITE}/torch/__init__.py"), 100, 2),
+            sized_file(format!("{SITE}/torch/lib/libtorch.so"), lib_size, 3),
+            file(
+                format!("{di}/METADATA"),
+                format!("Metadata-Version: 2.1\nName: torch\nVersion: {version}\n\n"),
+            ),
+            file(format!("{di}/RECORD"), record),
+        ])
+        .created_by("RUN pip install torch"),
+    ])
+}
+
+#[test]
+fn distribution_budgets_and_growth() {
+    let f = write(&torch_image("2.2.0", 50_000), "new.tar");
+    let (code, r) = check(&f, &["--max-distribution", "torch=50100"]);
+    assert_eq!(
+        (code, budget(&r, "distributions.torch")["value"].as_u64()),
+        (0, Some(50_100))
+    );
+    let (code, r) = check(&f, &["--max-distribution", "Torch=50099"]);
+    assert_eq!(code, 1);
+    let who = budget(&r, "distributions.torch")["contributors"][0]["name"].clone();
+    assert_eq!(who, format!("torch 2.2.0 in /{SITE}"), "{}", r["python"]);
+    let baseline = f.dir.path().join("old.tar");
+    torch_image("2.1.0", 40_000)
+        .write_oci_archive(&baseline, "old")
+        .unwrap();
+    let (code, r) = check(
+        &f,
+        &[
+            "--baseline",
+            baseline.to_str().unwrap(),
+            "--max-distribution-growth",
+            "9999",
+        ],
+    );
+    assert_eq!(code, 1);
+    assert_eq!(budget(&r, "growth.distribution")["value"], 10_000);
+    let upgraded = &r["check"]["growth"]["distributions"]["upgraded"][0];
+    assert_eq!(
+        (
+            &upgraded["old_version"],
+            &upgraded["new_version"],
+            &upgraded["delta"]
+        ),
+        (
+            &Value::from("2.1.0"),
+            &Value::from("2.2.0"),
+            &Value::from(10_000)
+        )
+    );
+}
