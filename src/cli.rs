@@ -22,15 +22,15 @@ pub struct Cli {
 pub enum Command {
     /// Analyze an image: sizes, layers, waste, findings with fixes.
     Analyze(AnalyzeArgs),
-    /// Check an image against size budgets (exit 1 when one fails).
-    Check(Box<CheckArgs>),
-    /// Compare two images: layers, Python distributions, paths, findings.
-    Diff(DiffArgs),
     /// What pulling images costs: bytes, time, sharing, and how to cut it.
     Pull(PullArgs),
     /// Advice for a Dockerfile, ranked by bytes saved; `--write` applies the
     /// safe changes.
     Optimize(OptimizeArgs),
+    /// Check an image against size budgets (exit 1 when one fails).
+    Check(Box<CheckArgs>),
+    /// Compare two images: layers, Python distributions, paths, findings.
+    Diff(DiffArgs),
 }
 
 /// Where the image comes from and how to read it (shared by all commands).

@@ -21,10 +21,10 @@ use crate::source::{RegistryOptions, SourceOptions};
 pub fn run(cli: Cli) -> Result<i32, Error> {
     match cli.command {
         Command::Analyze(args) => analyze::run(args),
-        Command::Check(args) => check::run(*args),
-        Command::Diff(args) => diff::run(args),
         Command::Pull(args) => pull::run(args),
         Command::Optimize(args) => optimize::run(args),
+        Command::Check(args) => check::run(*args),
+        Command::Diff(args) => diff::run(args),
     }
 }
 
