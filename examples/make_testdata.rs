@@ -21,14 +21,20 @@ fn record(entries: &[(&str, &[u8])]) -> String {
 }
 
 fn hex_to_bytes(hex: &str) -> Vec<u8> {
-    (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap_or(0)).collect()
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap_or(0))
+        .collect()
 }
 
 fn base64_urlsafe(data: &[u8]) -> String {
     const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let mut out = String::new();
     for chunk in data.chunks(3) {
-        let n = chunk.iter().enumerate().fold(0u32, |acc, (i, &b)| acc | (u32::from(b) << (16 - 8 * i)));
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (i, &b)| acc | (u32::from(b) << (16 - 8 * i)));
         for i in 0..=chunk.len() {
             out.push(T[((n >> (18 - 6 * i)) & 63) as usize] as char);
         }
@@ -44,22 +50,38 @@ pub fn python_ml() -> Image {
     let core = pattern(120_000, 8);
     let numpy_files: Vec<(String, Vec<u8>)> = vec![
         ("numpy/__init__.py".into(), init),
-        ("numpy/core/_multiarray_umath.cpython-311-x86_64-linux-gnu.so".into(), core),
-        ("numpy.libs/libopenblas64_p-r0-0cf96a72.3.23.dev.so".into(), openblas.clone()),
+        (
+            "numpy/core/_multiarray_umath.cpython-311-x86_64-linux-gnu.so".into(),
+            core,
+        ),
+        (
+            "numpy.libs/libopenblas64_p-r0-0cf96a72.3.23.dev.so".into(),
+            openblas.clone(),
+        ),
     ];
     let scipy_files: Vec<(String, Vec<u8>)> = vec![
         ("scipy/__init__.py".into(), b"import numpy\n".to_vec()),
-        ("scipy.libs/libopenblasp-r0-23e5df77.3.21.dev.so".into(), openblas),
+        (
+            "scipy.libs/libopenblasp-r0-23e5df77.3.21.dev.so".into(),
+            openblas,
+        ),
     ];
     let mut pip_layer = vec![dir("usr/local/lib/python3.11"), dir(sp)];
-    for (name, version, files) in [("numpy", "1.26.4", &numpy_files), ("scipy", "1.11.4", &scipy_files)] {
+    for (name, version, files) in [
+        ("numpy", "1.26.4", &numpy_files),
+        ("scipy", "1.11.4", &scipy_files),
+    ] {
         let di = format!("{name}-{version}.dist-info");
-        let metadata = format!("Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n\n").into_bytes();
+        let metadata =
+            format!("Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n\n").into_bytes();
         let installer = b"pip\n".to_vec();
         let mut rec: Vec<(String, Vec<u8>)> = files.clone();
         rec.push((format!("{di}/METADATA"), metadata.clone()));
         rec.push((format!("{di}/INSTALLER"), installer.clone()));
-        let refs: Vec<(&str, &[u8])> = rec.iter().map(|(p, d)| (p.as_str(), d.as_slice())).collect();
+        let refs: Vec<(&str, &[u8])> = rec
+            .iter()
+            .map(|(p, d)| (p.as_str(), d.as_slice()))
+            .collect();
         let mut record = record(&refs);
         record.push_str(&format!("{di}/RECORD,,\n"));
         for (p, d) in files.iter() {
@@ -70,24 +92,45 @@ pub fn python_ml() -> Image {
         pip_layer.push(file(format!("{sp}/{di}/RECORD"), record));
     }
     // pip's HTTP cache, left in place by `pip install` without --no-cache-dir.
-    pip_layer.push(sized_file("root/.cache/pip/http-v2/a/b/c/d/e/0123456789abcdef", 150_000, 21));
-    pip_layer.push(sized_file("root/.cache/pip/http-v2/f/0/1/2/3/fedcba9876543210", 90_000, 22));
+    pip_layer.push(sized_file(
+        "root/.cache/pip/http-v2/a/b/c/d/e/0123456789abcdef",
+        150_000,
+        21,
+    ));
+    pip_layer.push(sized_file(
+        "root/.cache/pip/http-v2/f/0/1/2/3/fedcba9876543210",
+        90_000,
+        22,
+    ));
 
-    let app: Vec<_> = (0..5).map(|i| sized_file(format!("app/module{i}.py"), 20_000, 100 + i)).collect();
+    let app: Vec<_> = (0..5)
+        .map(|i| sized_file(format!("app/module{i}.py"), 20_000, 100 + i))
+        .collect();
     let app_chowned: Vec<_> = app.iter().cloned().map(|f| owned(f, 1000)).collect();
 
     image(vec![
         layer(vec![
             dir("etc"),
-            file("etc/os-release", "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\n"),
+            file(
+                "etc/os-release",
+                "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\n",
+            ),
             dir("usr/bin"),
             sized_file("usr/bin/python3.11", 300_000, 1),
             sized_file("usr/lib/x86_64-linux-gnu/libc.so.6", 200_000, 2),
         ])
         .created_by("/bin/sh -c #(nop) ADD file:4a3c in / "),
-        layer(vec![dir("wheels"), sized_file("wheels/torch-2.3.0-cp311-cp311-linux_x86_64.whl", 250_000, 30)])
-            .created_by("COPY wheels/ /wheels/ # buildkit"),
-        layer(pip_layer).created_by("RUN /bin/sh -c pip install /wheels/*.whl numpy scipy # buildkit"),
+        layer(vec![
+            dir("wheels"),
+            sized_file(
+                "wheels/torch-2.3.0-cp311-cp311-linux_x86_64.whl",
+                250_000,
+                30,
+            ),
+        ])
+        .created_by("COPY wheels/ /wheels/ # buildkit"),
+        layer(pip_layer)
+            .created_by("RUN /bin/sh -c pip install /wheels/*.whl numpy scipy # buildkit"),
         layer(vec![whiteout("wheels")]).created_by("RUN /bin/sh -c rm -rf /wheels # buildkit"),
         layer(app).created_by("COPY . /app # buildkit"),
         layer(app_chowned).created_by("RUN /bin/sh -c chown -R 1000:1000 /app # buildkit"),

@@ -42,7 +42,12 @@ pub enum Item {
 
 /// A regular file with mode 0644 owned by root.
 pub fn file(path: impl AsRef<[u8]>, data: impl AsRef<[u8]>) -> Item {
-    Item::File { path: path.as_ref().to_vec(), data: data.as_ref().to_vec(), mode: 0o644, uid: 0 }
+    Item::File {
+        path: path.as_ref().to_vec(),
+        data: data.as_ref().to_vec(),
+        mode: 0o644,
+        uid: 0,
+    }
 }
 
 /// A regular file of `size` bytes of a pattern derived from `seed`
@@ -69,7 +74,14 @@ pub fn pattern(size: usize, seed: u64) -> Vec<u8> {
 /// The same file owned by `uid` (a `chown` rewrite).
 pub fn owned(item: Item, new_uid: u64) -> Item {
     match item {
-        Item::File { path, data, mode, .. } => Item::File { path, data, mode, uid: new_uid },
+        Item::File {
+            path, data, mode, ..
+        } => Item::File {
+            path,
+            data,
+            mode,
+            uid: new_uid,
+        },
         other => other,
     }
 }
@@ -110,7 +122,10 @@ pub struct Layer {
 
 /// A layer of `items` with a generic history entry.
 pub fn layer(items: Vec<Item>) -> Layer {
-    Layer { items, created_by: String::new() }
+    Layer {
+        items,
+        created_by: String::new(),
+    }
 }
 
 impl Layer {
@@ -124,8 +139,7 @@ impl Layer {
     pub fn tar(&self) -> Vec<u8> {
         let mut b = tar::Builder::new(Vec::new());
         for item in &self.items {
-            // Writing into a Vec cannot fail except on invalid paths, which
-            // fixtures never contain.
+            // Writing into a Vec cannot fail.
             let _ = append(&mut b, item);
         }
         b.into_inner().unwrap_or_default()
@@ -166,37 +180,96 @@ fn os_path(bytes: &[u8]) -> &Path {
     Path::new(std::ffi::OsStr::from_bytes(bytes))
 }
 
+/// Appends one entry. Paths up to 100 bytes are written into the header
+/// as they are (so fixtures can hold `..`, absolute and non-UTF-8 names,
+/// which `tar::Builder` refuses); longer ones get GNU long-name records.
+fn append_raw(
+    b: &mut tar::Builder<Vec<u8>>,
+    mut h: tar::Header,
+    path: &[u8],
+    link: Option<&[u8]>,
+    data: &[u8],
+) -> io::Result<()> {
+    let short = path.len() <= 100 && link.is_none_or(|l| l.len() <= 100);
+    if !short {
+        return match link {
+            Some(target) => b.append_link(&mut h, os_path(path), os_path(target)),
+            None => b.append_data(&mut h, os_path(path), data),
+        };
+    }
+    let old = h.as_old_mut();
+    old.name = [0; 100];
+    old.name[..path.len()].copy_from_slice(path);
+    if let Some(target) = link {
+        old.linkname = [0; 100];
+        old.linkname[..target.len()].copy_from_slice(target);
+    }
+    h.set_cksum();
+    b.append(&h, data)
+}
+
 fn append(b: &mut tar::Builder<Vec<u8>>, item: &Item) -> io::Result<()> {
     match item {
-        Item::File { path, data, mode, uid } => {
-            let mut h = header(tar::EntryType::Regular, *mode, *uid, data.len() as u64);
-            b.append_data(&mut h, os_path(path), data.as_slice())
-        }
+        Item::File {
+            path,
+            data,
+            mode,
+            uid,
+        } => append_raw(
+            b,
+            header(tar::EntryType::Regular, *mode, *uid, data.len() as u64),
+            path,
+            None,
+            data,
+        ),
         Item::Dir(path) => {
-            let mut h = header(tar::EntryType::Directory, 0o755, 0, 0);
-            b.append_data(&mut h, os_path(path), io::empty())
+            let mut p = path.clone();
+            p.push(b'/');
+            append_raw(
+                b,
+                header(tar::EntryType::Directory, 0o755, 0, 0),
+                &p,
+                None,
+                &[],
+            )
         }
-        Item::Symlink(path, target) => {
-            let mut h = header(tar::EntryType::Symlink, 0o777, 0, 0);
-            b.append_link(&mut h, os_path(path), os_path(target))
-        }
-        Item::HardLink(path, target) => {
-            let mut h = header(tar::EntryType::Link, 0o644, 0, 0);
-            b.append_link(&mut h, os_path(path), os_path(target))
-        }
+        Item::Symlink(path, target) => append_raw(
+            b,
+            header(tar::EntryType::Symlink, 0o777, 0, 0),
+            path,
+            Some(target),
+            &[],
+        ),
+        Item::HardLink(path, target) => append_raw(
+            b,
+            header(tar::EntryType::Link, 0o644, 0, 0),
+            path,
+            Some(target),
+            &[],
+        ),
         Item::Whiteout(path) => {
             let (parent, name) = match path.iter().rposition(|&c| c == b'/') {
                 Some(i) => (&path[..=i], &path[i + 1..]),
                 None => (&path[..0], &path[..]),
             };
             let wh = [parent, b".wh.", name].concat();
-            let mut h = header(tar::EntryType::Regular, 0o644, 0, 0);
-            b.append_data(&mut h, os_path(&wh), io::empty())
+            append_raw(
+                b,
+                header(tar::EntryType::Regular, 0o644, 0, 0),
+                &wh,
+                None,
+                &[],
+            )
         }
         Item::Opaque(dir) => {
             let marker = [dir.as_slice(), b"/.wh..wh..opq"].concat();
-            let mut h = header(tar::EntryType::Regular, 0o644, 0, 0);
-            b.append_data(&mut h, os_path(&marker), io::empty())
+            append_raw(
+                b,
+                header(tar::EntryType::Regular, 0o644, 0, 0),
+                &marker,
+                None,
+                &[],
+            )
         }
     }
 }
@@ -215,7 +288,11 @@ pub struct Image {
 
 /// An image of `layers`, gzip-compressed, linux/amd64.
 pub fn image(layers: Vec<Layer>) -> Image {
-    Image { layers, compression: Compression::Gzip, platform: "linux/amd64".parse().unwrap_or_default() }
+    Image {
+        layers,
+        compression: Compression::Gzip,
+        platform: "linux/amd64".parse().unwrap_or_default(),
+    }
 }
 
 /// A blob: digest, bytes, media type.
@@ -227,7 +304,11 @@ struct Blob {
 
 impl Blob {
     fn new(data: Vec<u8>, media_type: &'static str) -> Blob {
-        Blob { digest: Digest::of(&data), data, media_type }
+        Blob {
+            digest: Digest::of(&data),
+            data,
+            media_type,
+        }
     }
 
     fn descriptor(&self) -> serde_json::Value {
@@ -250,13 +331,21 @@ impl Image {
 
     /// The config JSON.
     pub fn config(&self) -> Vec<u8> {
-        let diff_ids: Vec<String> = self.layers.iter().map(|l| Digest::of(&l.tar()).to_string()).collect();
+        let diff_ids: Vec<String> = self
+            .layers
+            .iter()
+            .map(|l| Digest::of(&l.tar()).to_string())
+            .collect();
         let history: Vec<serde_json::Value> = self
             .layers
             .iter()
             .enumerate()
             .map(|(i, l)| {
-                let by = if l.created_by.is_empty() { format!("/bin/sh -c #(nop) layer {i}") } else { l.created_by.clone() };
+                let by = if l.created_by.is_empty() {
+                    format!("/bin/sh -c #(nop) layer {i}")
+                } else {
+                    l.created_by.clone()
+                };
                 json!({"created": "2024-01-01T00:00:00Z", "created_by": by})
             })
             .collect();
@@ -280,7 +369,11 @@ impl Image {
             Compression::Gzip => "application/vnd.oci.image.layer.v1.tar+gzip",
             Compression::Zstd => "application/vnd.oci.image.layer.v1.tar+zstd",
         };
-        let layers: Vec<Blob> = self.layers.iter().map(|l| Blob::new(l.blob(self.compression), layer_type)).collect();
+        let layers: Vec<Blob> = self
+            .layers
+            .iter()
+            .map(|l| Blob::new(l.blob(self.compression), layer_type))
+            .collect();
         let config = Blob::new(self.config(), "application/vnd.oci.image.config.v1+json");
         let manifest = json!({
             "schemaVersion": 2,
@@ -288,7 +381,10 @@ impl Image {
             "config": config.descriptor(),
             "layers": layers.iter().map(Blob::descriptor).collect::<Vec<_>>(),
         });
-        let manifest = Blob::new(serde_json::to_vec(&manifest).unwrap_or_default(), "application/vnd.oci.image.manifest.v1+json");
+        let manifest = Blob::new(
+            serde_json::to_vec(&manifest).unwrap_or_default(),
+            "application/vnd.oci.image.manifest.v1+json",
+        );
         (manifest, config, layers)
     }
 
@@ -321,7 +417,10 @@ impl Image {
             files.push((format!("{id}/layer.tar"), tar));
         }
         let manifest = json!([{"Config": config_name, "RepoTags": [tag], "Layers": layer_paths}]);
-        files.push(("manifest.json".into(), serde_json::to_vec(&manifest).unwrap_or_default()));
+        files.push((
+            "manifest.json".into(),
+            serde_json::to_vec(&manifest).unwrap_or_default(),
+        ));
         write_tar(path, &files)
     }
 
@@ -335,7 +434,10 @@ impl Image {
             "Layers": layers.iter().map(|l| format!("blobs/sha256/{}", l.digest.hex())).collect::<Vec<_>>(),
         }]);
         let mut files = self.oci_layout_files_from(tag, manifest, config, layers);
-        files.push(("manifest.json".into(), serde_json::to_vec(&saved).unwrap_or_default()));
+        files.push((
+            "manifest.json".into(),
+            serde_json::to_vec(&saved).unwrap_or_default(),
+        ));
         write_tar(path, &files)
     }
 
@@ -344,13 +446,25 @@ impl Image {
         self.oci_layout_files_from(tag, manifest, config, layers)
     }
 
-    fn oci_layout_files_from(&self, tag: &str, manifest: Blob, config: Blob, layers: Vec<Blob>) -> Vec<(String, Vec<u8>)> {
+    fn oci_layout_files_from(
+        &self,
+        tag: &str,
+        manifest: Blob,
+        config: Blob,
+        layers: Vec<Blob>,
+    ) -> Vec<(String, Vec<u8>)> {
         let mut desc = manifest.descriptor();
         desc["annotations"] = json!({"org.opencontainers.image.ref.name": tag});
         let index = json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": [desc]});
         let mut files = vec![
-            ("oci-layout".to_owned(), br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec()),
-            ("index.json".to_owned(), serde_json::to_vec(&index).unwrap_or_default()),
+            (
+                "oci-layout".to_owned(),
+                br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec(),
+            ),
+            (
+                "index.json".to_owned(),
+                serde_json::to_vec(&index).unwrap_or_default(),
+            ),
         ];
         for blob in [manifest, config].into_iter().chain(layers) {
             files.push((format!("blobs/sha256/{}", blob.digest.hex()), blob.data));
@@ -362,12 +476,16 @@ impl Image {
 /// Writes a multi-platform OCI layout: one index (tagged `tag`) listing one
 /// manifest per image, each with its platform.
 pub fn write_multi_platform_oci_dir(dir: &Path, tag: &str, images: &[Image]) -> io::Result<()> {
-    let mut files = vec![("oci-layout".to_owned(), br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec())];
+    let mut files = vec![(
+        "oci-layout".to_owned(),
+        br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec(),
+    )];
     let mut entries = Vec::new();
     for img in images {
         let (manifest, config, layers) = img.oci_blobs();
         let mut desc = manifest.descriptor();
-        let mut platform = json!({"os": img.platform.os, "architecture": img.platform.architecture});
+        let mut platform =
+            json!({"os": img.platform.os, "architecture": img.platform.architecture});
         if let Some(v) = &img.platform.variant {
             platform["variant"] = json!(v);
         }
@@ -386,7 +504,10 @@ pub fn write_multi_platform_oci_dir(dir: &Path, tag: &str, images: &[Image]) -> 
     desc["annotations"] = json!({"org.opencontainers.image.ref.name": tag});
     let outer = json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": [desc]});
     files.push((format!("blobs/sha256/{}", inner.digest.hex()), inner.data));
-    files.push(("index.json".to_owned(), serde_json::to_vec(&outer).unwrap_or_default()));
+    files.push((
+        "index.json".to_owned(),
+        serde_json::to_vec(&outer).unwrap_or_default(),
+    ));
     write_files(dir, &files)
 }
 

@@ -34,14 +34,29 @@ pub fn load(reference: &str, settings: &Settings) -> Result<(Image, ScanStats), 
 }
 
 /// Scans every layer of an opened source (in parallel) and stacks them.
-pub fn load_from(source: &dyn ImageSource, options: &ScanOptions) -> Result<(Image, ScanStats), Error> {
+pub fn load_from(
+    source: &dyn ImageSource,
+    options: &ScanOptions,
+) -> Result<(Image, ScanStats), Error> {
     let _ = options;
     let info = source.info();
-    let layers: Vec<LayerIndex> = (0..info.layers.len())
-        .into_par_iter()
-        .map(|i| scan_one(source, i))
+    // Largest blobs first, each worker taking the next: the biggest layer
+    // starts at once instead of queueing behind small ones (greedy longest-
+    // processing-time schedule; every layer itself runs on two threads).
+    let mut order: Vec<usize> = (0..info.layers.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(info.layers[i].compressed_bytes));
+    let mut scanned: Vec<(usize, LayerIndex)> = order
+        .into_iter()
+        // par_bridge hands out items one at a time, in order, to idle workers.
+        .par_bridge()
+        .map(|i| scan_one(source, i).map(|l| (i, l)))
         .collect::<Result<_, _>>()?;
-    let stats = ScanStats { layers_scanned: layers.len() as u32, layers_cached: 0 };
+    scanned.sort_by_key(|(i, _)| *i);
+    let layers: Vec<LayerIndex> = scanned.into_iter().map(|(_, l)| l).collect();
+    let stats = ScanStats {
+        layers_scanned: layers.len() as u32,
+        layers_cached: 0,
+    };
     Ok((Image::build(info.clone(), layers), stats))
 }
 

@@ -3,4 +3,7 @@
 mod support;
 
 mod analyze;
+mod model;
 mod pull;
+mod scan;
+mod sources;

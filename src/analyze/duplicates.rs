@@ -12,7 +12,8 @@ use crate::scan::EntryKind;
 pub fn findings(image: &Image, options: &AnalyzeOptions) -> Vec<Finding> {
     let mut groups: HashMap<[u8; 32], Vec<Loc>> = HashMap::new();
     for (loc, e) in image.final_entries() {
-        if e.kind == EntryKind::File && e.size > 0
+        if e.kind == EntryKind::File
+            && e.size > 0
             && let Some(hash) = e.sha256
         {
             groups.entry(hash).or_default().push(loc);
@@ -28,7 +29,10 @@ pub fn findings(image: &Image, options: &AnalyzeOptions) -> Vec<Finding> {
         let size = image.entry(group[0]).size;
         // The first copy (by path) is kept; the others are reclaimable.
         let extra: Vec<(u32, u64)> = group[1..].iter().map(|l| (l.layer, size)).collect();
-        let paths: Vec<(String, u64)> = group.iter().map(|&l| (image.entry(l).path.display(), size)).collect();
+        let paths: Vec<(String, u64)> = group
+            .iter()
+            .map(|&l| (image.entry(l).path.display(), size))
+            .collect();
         if reclaimable(image, group) >= options.min_group_bytes {
             let finding = Finding::new(
                 image,

@@ -58,7 +58,11 @@ pub struct AnalyzeOptions {
 
 impl Default for AnalyzeOptions {
     fn default() -> Self {
-        AnalyzeOptions { top: 10, min_group_bytes: 10_000, pull: pull::PullOptions::default() }
+        AnalyzeOptions {
+            top: 10,
+            min_group_bytes: 10_000,
+            pull: pull::PullOptions::default(),
+        }
     }
 }
 
@@ -126,7 +130,10 @@ pub enum FindingKind {
 impl FindingKind {
     /// The identifier as it appears in reports and configs.
     pub fn id(self) -> String {
-        serde_json::to_value(self).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+        serde_json::to_value(self)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default()
     }
 
     /// Parses an identifier such as `pip-cache`.
@@ -161,9 +168,18 @@ impl Severity {
 impl Finding {
     /// A finding of `kind` over `bytes` held in `layers`; severity from the
     /// bytes, compressed bytes estimated from the layers' ratio.
-    pub fn new(image: &Image, kind: FindingKind, per_layer: &[(u32, u64)], message: impl Into<String>, fix: impl Into<String>) -> Finding {
+    pub fn new(
+        image: &Image,
+        kind: FindingKind,
+        per_layer: &[(u32, u64)],
+        message: impl Into<String>,
+        fix: impl Into<String>,
+    ) -> Finding {
         let bytes = per_layer.iter().map(|&(_, b)| b).sum();
-        let compressed_bytes = per_layer.iter().map(|&(l, b)| image.estimate_compressed(l, b)).sum();
+        let compressed_bytes = per_layer
+            .iter()
+            .map(|&(l, b)| image.estimate_compressed(l, b))
+            .sum();
         let mut layers: Vec<u32> = per_layer.iter().map(|&(l, _)| l).collect();
         layers.sort_unstable();
         layers.dedup();
@@ -185,7 +201,11 @@ impl Finding {
     pub fn with_paths(mut self, mut paths: Vec<(String, u64)>) -> Finding {
         self.path_count = paths.len() as u64;
         paths.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-        self.paths = paths.into_iter().take(PATH_SAMPLE).map(|(p, _)| p).collect();
+        self.paths = paths
+            .into_iter()
+            .take(PATH_SAMPLE)
+            .map(|(p, _)| p)
+            .collect();
         self
     }
 

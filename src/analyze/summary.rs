@@ -93,13 +93,24 @@ pub fn image(image: &Image) -> ImageSummary {
         content_bytes,
         final_bytes,
         shadowed_bytes: image.shadowed_bytes(),
-        efficiency: if content_bytes == 0 { 1.0 } else { final_bytes as f64 / content_bytes as f64 },
-        final_files: image.final_entries().filter(|(_, e)| e.kind == EntryKind::File).count() as u64,
+        efficiency: if content_bytes == 0 {
+            1.0
+        } else {
+            final_bytes as f64 / content_bytes as f64
+        },
+        final_files: image
+            .final_entries()
+            .filter(|(_, e)| e.kind == EntryKind::File)
+            .count() as u64,
     }
 }
 
 fn display_platform(p: &Platform) -> String {
-    if p.os.is_empty() && p.architecture.is_empty() { String::new() } else { p.to_string() }
+    if p.os.is_empty() && p.architecture.is_empty() {
+        String::new()
+    } else {
+        p.to_string()
+    }
 }
 
 /// One row per layer.
@@ -122,7 +133,11 @@ pub fn layers(image: &Image) -> Vec<LayerSummary> {
             compressed_bytes: index.compressed_bytes,
             uncompressed_bytes: index.uncompressed_bytes,
             content_bytes: layer_content_bytes(index),
-            files: index.entries.iter().filter(|e| e.kind == EntryKind::File).count() as u64,
+            files: index
+                .entries
+                .iter()
+                .filter(|e| e.kind == EntryKind::File)
+                .count() as u64,
             shadowed_bytes: shadowed[i],
         })
         .collect()
@@ -133,7 +148,11 @@ pub fn largest_files(image: &Image, top: usize) -> Vec<PathSize> {
     let mut files: Vec<PathSize> = image
         .final_entries()
         .filter(|(_, e)| e.kind == EntryKind::File)
-        .map(|(loc, e)| PathSize { path: e.path.display(), bytes: e.size, layer: Some(loc.layer) })
+        .map(|(loc, e)| PathSize {
+            path: e.path.display(),
+            bytes: e.size,
+            layer: Some(loc.layer),
+        })
         .collect();
     files.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.path.cmp(&b.path)));
     files.truncate(top);
@@ -152,7 +171,12 @@ pub fn largest_directories(image: &Image, top: usize) -> Vec<PathSize> {
             continue;
         }
         let bytes = e.path.as_bytes();
-        for (depth, (i, _)) in bytes.iter().enumerate().filter(|(_, b)| **b == b'/').enumerate() {
+        for (depth, (i, _)) in bytes
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| **b == b'/')
+            .enumerate()
+        {
             if depth >= DIR_DEPTH {
                 break;
             }
@@ -161,7 +185,11 @@ pub fn largest_directories(image: &Image, top: usize) -> Vec<PathSize> {
     }
     let mut dirs: Vec<PathSize> = sizes
         .into_iter()
-        .map(|(p, bytes)| PathSize { path: crate::scan::EntryPath::normalize(p).display(), bytes, layer: None })
+        .map(|(p, bytes)| PathSize {
+            path: crate::scan::EntryPath::normalize(p).display(),
+            bytes,
+            layer: None,
+        })
         .collect();
     dirs.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.path.cmp(&b.path)));
     dirs.truncate(top);

@@ -16,7 +16,10 @@ pub fn findings(image: &Image) -> Vec<Finding> {
             continue;
         }
         let rewrite = s.how == ShadowKind::MetadataOnly;
-        groups.entry((s.loc.layer, s.by_layer, rewrite)).or_default().push((e.path.display(), e.size));
+        groups
+            .entry((s.loc.layer, s.by_layer, rewrite))
+            .or_default()
+            .push((e.path.display(), e.size));
     }
     groups
         .into_iter()

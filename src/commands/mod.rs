@@ -49,7 +49,13 @@ pub fn settings(args: &ImageArgs) -> Result<Settings, Error> {
                 progress,
             },
         },
-        scan: ScanOptions { cache_dir: if args.no_cache { None } else { args.cache_dir.clone().or_else(default_cache_dir) } },
+        scan: ScanOptions {
+            cache_dir: if args.no_cache {
+                None
+            } else {
+                args.cache_dir.clone().or_else(default_cache_dir)
+            },
+        },
         analyze: Default::default(),
     })
 }
@@ -66,27 +72,45 @@ pub fn default_cache_dir() -> Option<PathBuf> {
 /// Text report options from the output flags.
 pub fn text_options(args: &OutputArgs) -> TextOptions {
     TextOptions {
-        units: if args.binary { Units::Binary } else { Units::Si },
+        units: if args.binary {
+            Units::Binary
+        } else {
+            Units::Si
+        },
         top: args.top,
-        width: if std::io::stdout().is_terminal() && args.output.is_none() { Some(terminal_width()) } else { Some(120) },
+        width: if std::io::stdout().is_terminal() && args.output.is_none() {
+            Some(terminal_width())
+        } else {
+            Some(120)
+        },
     }
 }
 
 fn terminal_width() -> u16 {
-    std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()).unwrap_or(120)
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(120)
 }
 
 /// Writes a rendered report to `path`, or to standard output.
 pub fn emit(text: &str, path: Option<&Path>) -> Result<(), Error> {
     match path {
-        Some(path) => std::fs::write(path, text).map_err(|source| Error::Output { path: path.to_owned(), source }),
+        Some(path) => std::fs::write(path, text).map_err(|source| Error::Output {
+            path: path.to_owned(),
+            source,
+        }),
         None => {
             let mut stdout = std::io::stdout().lock();
-            match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+            match stdout
+                .write_all(text.as_bytes())
+                .and_then(|()| stdout.flush())
+            {
                 // A closed pipe (`| head`) is not an error.
-                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
-                    Err(Error::Output { path: PathBuf::from("<stdout>"), source: e })
-                }
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Error::Output {
+                    path: PathBuf::from("<stdout>"),
+                    source: e,
+                }),
                 _ => Ok(()),
             }
         }

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use comfy_table::{CellAlignment, Table, presets};
+use comfy_table::{CellAlignment, LineStyle, Table, TableStyle};
 
 use super::units::{Units, percent};
 use crate::analyze::Analysis;
@@ -22,13 +22,22 @@ pub struct TextOptions {
 
 impl Default for TextOptions {
     fn default() -> Self {
-        TextOptions { units: Units::Si, top: 10, width: Some(120) }
+        TextOptions {
+            units: Units::Si,
+            top: 10,
+            width: Some(120),
+        }
     }
 }
 
+/// Plain columns with one rule under the header: readable without colour,
+/// and easy to copy into an issue.
+const STYLE: TableStyle =
+    TableStyle::new().header_separator(LineStyle::none().fill('─').junction(' '));
+
 fn table(options: &TextOptions, header: &[&str], right: &[usize]) -> Table {
     let mut t = Table::new();
-    t.load_style(presets::UTF8_HORIZONTAL_ONLY);
+    t.load_style(STYLE);
     if let Some(w) = options.width {
         t.set_width(w);
         t.set_content_arrangement(comfy_table::ContentArrangement::Dynamic);
@@ -50,7 +59,11 @@ fn shorten(created_by: &str, max: usize) -> String {
         .trim_end_matches(" # buildkit")
         .trim();
     let s: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
-    if s.chars().count() > max { format!("{}…", s.chars().take(max - 1).collect::<String>()) } else { s }
+    if s.chars().count() > max {
+        format!("{}…", s.chars().take(max - 1).collect::<String>())
+    } else {
+        s
+    }
 }
 
 /// Renders the analysis for a terminal.
@@ -81,7 +94,18 @@ pub fn render(a: &Analysis, options: &TextOptions) -> String {
     );
 
     let _ = writeln!(out, "\nLayers");
-    let mut t = table(options, &["#", "created by", "compressed", "uncompressed", "files", "shadowed"], &[0, 2, 3, 4, 5]);
+    let mut t = table(
+        options,
+        &[
+            "#",
+            "created by",
+            "compressed",
+            "uncompressed",
+            "files",
+            "shadowed",
+        ],
+        &[0, 2, 3, 4, 5],
+    );
     for l in &a.layers {
         t.add_row(vec![
             l.index.to_string(),
@@ -89,7 +113,11 @@ pub fn render(a: &Analysis, options: &TextOptions) -> String {
             u.bytes(l.compressed_bytes),
             u.bytes(l.uncompressed_bytes),
             l.files.to_string(),
-            if l.shadowed_bytes == 0 { "-".into() } else { u.bytes(l.shadowed_bytes) },
+            if l.shadowed_bytes == 0 {
+                "-".into()
+            } else {
+                u.bytes(l.shadowed_bytes)
+            },
         ]);
     }
     let _ = writeln!(out, "{t}");
@@ -98,9 +126,24 @@ pub fn render(a: &Analysis, options: &TextOptions) -> String {
     if a.findings.is_empty() {
         let _ = writeln!(out, "  none: nothing to reclaim");
     } else {
-        let mut t = table(options, &["kind", "bytes", "compressed", "layers", "what and how to fix"], &[1, 2]);
+        let mut t = table(
+            options,
+            &[
+                "kind",
+                "bytes",
+                "compressed",
+                "layers",
+                "what and how to fix",
+            ],
+            &[1, 2],
+        );
         for f in a.findings.iter().take(options.top) {
-            let layers = f.layers.iter().map(ToString::to_string).collect::<Vec<_>>().join(",");
+            let layers = f
+                .layers
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(",");
             let mut what = format!("{}\nfix: {}", f.message, f.fix);
             if let Some(line) = f.dockerfile_line {
                 what.push_str(&format!("\nDockerfile line {line}"));
@@ -112,11 +155,21 @@ pub fn render(a: &Analysis, options: &TextOptions) -> String {
                     what.push_str(&format!(" (+{more} more)"));
                 }
             }
-            t.add_row(vec![f.kind.id(), u.bytes(f.bytes), u.bytes(f.compressed_bytes), layers, what]);
+            t.add_row(vec![
+                f.kind.id(),
+                u.bytes(f.bytes),
+                u.bytes(f.compressed_bytes),
+                layers,
+                what,
+            ]);
         }
         let _ = writeln!(out, "{t}");
         if a.findings.len() > options.top {
-            let _ = writeln!(out, "  … {} more findings (see --format json)", a.findings.len() - options.top);
+            let _ = writeln!(
+                out,
+                "  … {} more findings (see --format json)",
+                a.findings.len() - options.top
+            );
         }
     }
 
@@ -125,14 +178,33 @@ pub fn render(a: &Analysis, options: &TextOptions) -> String {
             out,
             "\nPython environment {}{}",
             env.path,
-            env.python.as_deref().map(|v| format!(" (Python {v})")).unwrap_or_default()
+            env.python
+                .as_deref()
+                .map(|v| format!(" (Python {v})"))
+                .unwrap_or_default()
         );
-        let mut t = table(options, &["distribution", "version", "bytes", "files", "layer"], &[2, 3, 4]);
+        let mut t = table(
+            options,
+            &["distribution", "version", "bytes", "files", "layer"],
+            &[2, 3, 4],
+        );
         for d in env.distributions.iter().take(options.top) {
-            t.add_row(vec![d.name.clone(), d.version.clone(), u.bytes(d.bytes), d.files.to_string(), d.layer.to_string()]);
+            t.add_row(vec![
+                d.name.clone(),
+                d.version.clone(),
+                u.bytes(d.bytes),
+                d.files.to_string(),
+                d.layer.to_string(),
+            ]);
         }
         if env.unclaimed_files > 0 {
-            t.add_row(vec!["(no distribution)".into(), String::new(), u.bytes(env.unclaimed_bytes), env.unclaimed_files.to_string(), String::new()]);
+            t.add_row(vec![
+                "(no distribution)".into(),
+                String::new(),
+                u.bytes(env.unclaimed_bytes),
+                env.unclaimed_files.to_string(),
+                String::new(),
+            ]);
         }
         let _ = writeln!(out, "{t}");
     }
@@ -147,7 +219,11 @@ pub fn render(a: &Analysis, options: &TextOptions) -> String {
     let _ = writeln!(out, "\nLargest files");
     let mut t = table(options, &["file", "bytes", "layer"], &[1, 2]);
     for f in &a.largest_files {
-        t.add_row(vec![f.path.clone(), u.bytes(f.bytes), f.layer.map(|l| l.to_string()).unwrap_or_default()]);
+        t.add_row(vec![
+            f.path.clone(),
+            u.bytes(f.bytes),
+            f.layer.map(|l| l.to_string()).unwrap_or_default(),
+        ]);
     }
     let _ = writeln!(out, "{t}");
     pull_section(&mut out, &a.pull, options);

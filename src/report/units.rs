@@ -24,7 +24,11 @@ impl Units {
             value /= base;
             unit += 1;
         }
-        if unit == 0 { format!("{bytes} B") } else { format!("{value:.1} {}", names[unit]) }
+        if unit == 0 {
+            format!("{bytes} B")
+        } else {
+            format!("{value:.1} {}", names[unit])
+        }
     }
 }
 

@@ -28,9 +28,18 @@ mod tests {
 
     #[test]
     fn captures_python_metadata_only() {
-        assert!(wants(&"usr/lib/python3/site-packages/numpy-2.0.dist-info/RECORD".into(), 100));
-        assert!(wants(&"opt/conda/conda-meta/numpy-1.26-py311.json".into(), 100));
-        assert!(!wants(&"usr/lib/python3/site-packages/numpy/core.py".into(), 100));
+        assert!(wants(
+            &"usr/lib/python3/site-packages/numpy-2.0.dist-info/RECORD".into(),
+            100
+        ));
+        assert!(wants(
+            &"opt/conda/conda-meta/numpy-1.26-py311.json".into(),
+            100
+        ));
+        assert!(!wants(
+            &"usr/lib/python3/site-packages/numpy/core.py".into(),
+            100
+        ));
         assert!(!wants(&"x.dist-info/RECORD".into(), MAX_CAPTURE_BYTES + 1));
     }
 }

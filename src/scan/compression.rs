@@ -36,7 +36,10 @@ impl Compression {
     }
 
     /// Wraps a buffered blob reader in the matching decoder.
-    pub fn decoder<'a, R: BufRead + Send + 'a>(self, blob: R) -> std::io::Result<Box<dyn Read + Send + 'a>> {
+    pub fn decoder<'a, R: BufRead + Send + 'a>(
+        self,
+        blob: R,
+    ) -> std::io::Result<Box<dyn Read + Send + 'a>> {
         Ok(match self {
             Compression::None => Box::new(blob),
             Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(blob)),
@@ -51,8 +54,14 @@ mod tests {
 
     #[test]
     fn sniffs_magic() {
-        assert_eq!(Compression::sniff(&[0x1f, 0x8b, 8]).ok(), Some(Compression::Gzip));
-        assert_eq!(Compression::sniff(&[0x28, 0xb5, 0x2f, 0xfd]).ok(), Some(Compression::Zstd));
+        assert_eq!(
+            Compression::sniff(&[0x1f, 0x8b, 8]).ok(),
+            Some(Compression::Gzip)
+        );
+        assert_eq!(
+            Compression::sniff(&[0x28, 0xb5, 0x2f, 0xfd]).ok(),
+            Some(Compression::Zstd)
+        );
         assert_eq!(Compression::sniff(b"usr/").ok(), Some(Compression::None));
         assert!(Compression::sniff(b"BZh9").is_err());
     }

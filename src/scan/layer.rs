@@ -1,10 +1,12 @@
 //! Reading one layer stream into a [`LayerIndex`].
 
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, BufReader, Read};
 
 use sha2::{Digest as _, Sha256};
 
-use super::{Captured, Compression, Entry, EntryKind, EntryPath, LayerIndex, capture, elf::ElfScanner};
+use super::{
+    Captured, Compression, Entry, EntryKind, EntryPath, LayerIndex, capture, elf::ElfScanner,
+};
 use crate::digest::{DiffId, Digest};
 use crate::source::LayerInfo;
 
@@ -37,7 +39,9 @@ pub enum ScanError {
         actual: Digest,
     },
     /// The uncompressed stream's sha256 is not the config's diff id.
-    #[error("diff id mismatch: the config says {expected}, the uncompressed layer hashes to {actual}")]
+    #[error(
+        "diff id mismatch: the config says {expected}, the uncompressed layer hashes to {actual}"
+    )]
     DiffIdMismatch {
         /// From the config.
         expected: DiffId,
@@ -51,11 +55,18 @@ struct Hashing<R> {
     inner: R,
     hasher: Sha256,
     count: u64,
+    /// Off: only count (the hash would repeat one computed elsewhere).
+    enabled: bool,
 }
 
 impl<R: Read> Hashing<R> {
     fn new(inner: R) -> Self {
-        Hashing { inner, hasher: Sha256::new(), count: 0 }
+        Hashing {
+            inner,
+            hasher: Sha256::new(),
+            count: 0,
+            enabled: true,
+        }
     }
 
     fn finish(self) -> ([u8; 32], u64) {
@@ -66,7 +77,9 @@ impl<R: Read> Hashing<R> {
 impl<R: Read> Read for Hashing<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
+        if self.enabled {
+            self.hasher.update(&buf[..n]);
+        }
         self.count += n as u64;
         Ok(n)
     }
@@ -74,40 +87,136 @@ impl<R: Read> Read for Hashing<R> {
 
 /// Scans one layer blob, verifying it against what the manifest and config
 /// say about it. The stream is always read to its end.
+///
+/// Two threads share the work (see [`super::pipe`]): this one walks the tar,
+/// hashes every file and the uncompressed stream; a scoped helper reads the
+/// blob, hashes it and inflates it. For an uncompressed blob the diff id is
+/// the blob digest, so its bytes are hashed once, not twice.
 pub fn scan_layer(blob: impl Read + Send, expected: &LayerInfo) -> Result<LayerIndex, ScanError> {
     let mut blob = Hashing::new(blob);
     let mut sampler = super::sample::Sampler::default();
-    let (compression, tar_hash, uncompressed_bytes, entries, captured) = {
-        let mut buffered = BufReader::with_capacity(BUF, &mut blob);
-        let head = buffered.fill_buf().map_err(|source| ScanError::Read { what: "reading layer", source })?;
-        let compression = Compression::sniff(head)?;
-        let decoder = compression
-            .decoder(buffered)
-            .map_err(|source| ScanError::Read { what: "starting decompression", source })?;
-        let mut tar = Hashing::new(sampler.tap(decoder));
-        let (entries, captured) = walk_tar(&mut tar, compression)?;
-        // The tar end marker may be followed by padding: the diff id covers it.
-        io::copy(&mut tar, &mut io::sink()).map_err(|source| read_error(compression, source))?;
-        let (hash, count) = tar.finish();
-        (compression, hash, count, entries, captured)
+    let mut head = [0u8; 8];
+    let mut got = 0;
+    while got < head.len() {
+        match blob.read(&mut head[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(source) => {
+                return Err(ScanError::Read {
+                    what: "reading layer",
+                    source,
+                });
+            }
+        }
+    }
+    let compression = Compression::sniff(&head[..got])?;
+    let (writer, reader) = super::pipe::channel();
+
+    let (inflated, walked) = std::thread::scope(|s| {
+        let inflater = s.spawn(move || -> Result<([u8; 32], u64), ScanError> {
+            {
+                let buffered = BufReader::with_capacity(BUF, Read::chain(&head[..got], &mut blob));
+                let mut decoder = match compression.decoder(buffered) {
+                    Ok(d) => d,
+                    Err(source) => {
+                        writer.fail(&source);
+                        return Err(ScanError::Read {
+                            what: "starting decompression",
+                            source,
+                        });
+                    }
+                };
+                // A read error reaches the walker through the channel and is
+                // reported from there, with the tar context.
+                match writer.pump(&mut decoder) {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        let source = io::Error::other("the tar walker stopped early");
+                        return Err(ScanError::Read {
+                            what: "reading layer",
+                            source,
+                        });
+                    }
+                    Err(source) => return Err(read_error(compression, source)),
+                }
+            }
+            // Drain anything after the compressed stream so the digest
+            // covers the whole blob.
+            io::copy(&mut blob, &mut io::sink()).map_err(|source| ScanError::Read {
+                what: "reading layer",
+                source,
+            })?;
+            Ok(blob.finish())
+        });
+        let walked = (|| {
+            let mut tar = Hashing::new(sampler.tap(reader));
+            tar.enabled = compression != Compression::None;
+            let (entries, captured) = walk_tar(&mut tar, compression)?;
+            // The tar end marker may be followed by padding: the diff id covers it.
+            io::copy(&mut tar, &mut io::sink())
+                .map_err(|source| read_error(compression, source))?;
+            let (hash, count) = tar.finish();
+            Ok::<_, ScanError>((hash, count, entries, captured))
+        })();
+        // `walked` dropped the reader: a still-running inflater sees the
+        // hang-up and stops.
+        let inflated = inflater.join().unwrap_or_else(|_| {
+            Err(ScanError::Read {
+                what: "decompressing layer",
+                source: io::Error::other("the decompressing thread panicked"),
+            })
+        });
+        (inflated, walked)
+    });
+    let ((blob_hash, compressed_bytes), (tar_hash, uncompressed_bytes, entries, captured)) =
+        match (inflated, walked) {
+            (
+                Err(
+                    e @ ScanError::Read {
+                        what: "starting decompression",
+                        ..
+                    },
+                ),
+                _,
+            ) => return Err(e),
+            (_, Err(e)) | (Err(e), Ok(_)) => return Err(e),
+            (Ok(blob), Ok(walked)) => (blob, walked),
+        };
+    // An uncompressed blob is its own tar stream: same bytes, same hash.
+    let tar_hash = if compression == Compression::None {
+        blob_hash
+    } else {
+        tar_hash
     };
-    // Drain anything after the compressed stream so the digest covers the blob.
-    io::copy(&mut blob, &mut io::sink()).map_err(|source| ScanError::Read { what: "reading layer", source })?;
-    let (blob_hash, compressed_bytes) = blob.finish();
 
     let digest = Digest::from_sha256(&blob_hash);
     if expected.digest.as_str().starts_with("sha256:") && digest != expected.digest {
-        return Err(ScanError::DigestMismatch { expected: expected.digest.clone(), actual: digest });
+        return Err(ScanError::DigestMismatch {
+            expected: expected.digest.clone(),
+            actual: digest,
+        });
     }
     let diff_id = DiffId(Digest::from_sha256(&tar_hash));
     if let Some(want) = &expected.diff_id
         && want.0.as_str().starts_with("sha256:")
         && *want != diff_id
     {
-        return Err(ScanError::DiffIdMismatch { expected: want.clone(), actual: diff_id });
+        return Err(ScanError::DiffIdMismatch {
+            expected: want.clone(),
+            actual: diff_id,
+        });
     }
-    let sample = Some(sampler.finish());
-    Ok(LayerIndex { digest, diff_id, compression, compressed_bytes, uncompressed_bytes, entries, captured, sample })
+    Ok(LayerIndex {
+        digest,
+        diff_id,
+        compression,
+        compressed_bytes,
+        uncompressed_bytes,
+        entries,
+        captured,
+        sample: Some(sampler.finish()),
+    })
 }
 
 fn read_error(compression: Compression, source: io::Error) -> ScanError {
@@ -120,8 +229,12 @@ fn read_error(compression: Compression, source: io::Error) -> ScanError {
 }
 
 /// Walks the tar entries, hashing every regular file.
-fn walk_tar(stream: &mut impl Read, compression: Compression) -> Result<(Vec<Entry>, Vec<Captured>), ScanError> {
-    let mut archive = tar::Archive::new(BufReader::with_capacity(BUF, stream));
+fn walk_tar(
+    stream: &mut impl Read,
+    compression: Compression,
+) -> Result<(Vec<Entry>, Vec<Captured>), ScanError> {
+    // The stream arrives in large buffers already (see `pipe`): no BufReader.
+    let mut archive = tar::Archive::new(stream);
     let mut entries = Vec::new();
     let mut captured = Vec::new();
     let mut buf = vec![0u8; BUF];
@@ -131,17 +244,25 @@ fn walk_tar(stream: &mut impl Read, compression: Compression) -> Result<(Vec<Ent
         let header = item.header();
         let entry_type = header.entry_type();
         let kind = match entry_type {
-            tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => EntryKind::File,
+            tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => {
+                EntryKind::File
+            }
             tar::EntryType::Directory => EntryKind::Dir,
             tar::EntryType::Symlink => EntryKind::Symlink,
             tar::EntryType::Link => EntryKind::HardLink,
-            tar::EntryType::Char | tar::EntryType::Block | tar::EntryType::Fifo => EntryKind::Special,
+            tar::EntryType::Char | tar::EntryType::Block | tar::EntryType::Fifo => {
+                EntryKind::Special
+            }
             // PAX global headers and other metadata records are not files.
             _ => continue,
         };
         let mode = header.mode().unwrap_or(0);
-        let uid = header.uid().map_or(0, |u| u32::try_from(u).unwrap_or(u32::MAX));
-        let gid = header.gid().map_or(0, |g| u32::try_from(g).unwrap_or(u32::MAX));
+        let uid = header
+            .uid()
+            .map_or(0, |u| u32::try_from(u).unwrap_or(u32::MAX));
+        let gid = header
+            .gid()
+            .map_or(0, |g| u32::try_from(g).unwrap_or(u32::MAX));
         let raw_path = item.path_bytes().into_owned();
         let link = item.link_name_bytes().map(|l| EntryPath::normalize(&l));
         let path = EntryPath::normalize(&raw_path);
@@ -162,11 +283,31 @@ fn walk_tar(stream: &mut impl Read, compression: Compression) -> Result<(Vec<Ent
                 deleted.extend_from_slice(target);
                 (EntryKind::Whiteout, EntryPath::normalize(&deleted))
             };
-            entries.push(Entry { path, kind, size: 0, mode, uid, gid, link: None, sha256: None, elf: None });
+            entries.push(Entry {
+                path,
+                kind,
+                size: 0,
+                mode,
+                uid,
+                gid,
+                link: None,
+                sha256: None,
+                elf: None,
+            });
             continue;
         }
 
-        let mut entry = Entry { path, kind, size: 0, mode, uid, gid, link, sha256: None, elf: None };
+        let mut entry = Entry {
+            path,
+            kind,
+            size: 0,
+            mode,
+            uid,
+            gid,
+            link,
+            sha256: None,
+            elf: None,
+        };
         if kind == EntryKind::File {
             let size = item.size();
             let keep = capture::wants(&entry.path, size);
@@ -175,7 +316,9 @@ fn walk_tar(stream: &mut impl Read, compression: Compression) -> Result<(Vec<Ent
             let mut elf = ElfScanner::new();
             let mut read = 0u64;
             loop {
-                let n = item.read(&mut buf).map_err(|e| read_error(compression, e))?;
+                let n = item
+                    .read(&mut buf)
+                    .map_err(|e| read_error(compression, e))?;
                 if n == 0 {
                     break;
                 }
@@ -200,10 +343,117 @@ fn walk_tar(stream: &mut impl Read, compression: Compression) -> Result<(Vec<Ent
             entry.sha256 = Some(hasher.finalize().into());
             entry.elf = elf.finish();
             if keep {
-                captured.push(Captured { entry: entries.len() as u32, data: kept });
+                captured.push(Captured {
+                    entry: entries.len() as u32,
+                    data: kept,
+                });
             }
         }
         entries.push(entry);
     }
     Ok((entries, captured))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::fixture::{self, file, layer, pattern, whiteout};
+
+    fn info(blob: &[u8], tar: &[u8]) -> LayerInfo {
+        LayerInfo {
+            digest: Digest::from_sha256(&Sha256::digest(blob).into()),
+            diff_id: Some(DiffId(Digest::from_sha256(&Sha256::digest(tar).into()))),
+            media_type: String::new(),
+            compressed_bytes: blob.len() as u64,
+            created_by: None,
+        }
+    }
+
+    /// A layer several pipe buffers long, so that files straddle buffers.
+    fn big_layer() -> fixture::Layer {
+        let big = super::super::pipe::CHUNK * 3 + 777;
+        layer(vec![
+            file("usr/lib/a.py", b"print(1)\n"),
+            file("usr/lib/libbig.so", pattern(big, 7)),
+            file("usr/lib/b.py", pattern(5000, 3)),
+            whiteout("tmp/x"),
+        ])
+    }
+
+    #[test]
+    fn pipelined_scan_hashes_every_file_in_every_compression() {
+        let l = big_layer();
+        let tar = l.tar();
+        let big = super::super::pipe::CHUNK * 3 + 777;
+        for c in [Compression::None, Compression::Gzip, Compression::Zstd] {
+            let blob = l.blob(c);
+            let idx = scan_layer(blob.as_slice(), &info(&blob, &tar)).unwrap();
+            assert_eq!(idx.compression, c);
+            assert_eq!(idx.compressed_bytes, blob.len() as u64);
+            assert_eq!(idx.uncompressed_bytes, tar.len() as u64);
+            let sizes: Vec<u64> = idx.entries.iter().map(|e| e.size).collect();
+            assert_eq!(sizes, vec![9, big as u64, 5000, 0]);
+            let want: [u8; 32] = Sha256::digest(pattern(big, 7)).into();
+            assert_eq!(idx.entries[1].sha256, Some(want));
+            assert_eq!(idx.entries[3].kind, EntryKind::Whiteout);
+        }
+    }
+
+    #[test]
+    fn uncompressed_diff_id_is_still_checked() {
+        let l = big_layer();
+        let tar = l.tar();
+        let mut wrong = info(&tar, &tar);
+        wrong.diff_id = Some(DiffId(Digest::from_sha256(&[1; 32])));
+        assert!(matches!(
+            scan_layer(tar.as_slice(), &wrong),
+            Err(ScanError::DiffIdMismatch { .. })
+        ));
+    }
+
+    #[test]
+    fn truncated_or_corrupt_gzip_is_an_error() {
+        let l = big_layer();
+        let tar = l.tar();
+        let blob = l.blob(Compression::Gzip);
+        let cut = &blob[..blob.len() / 2];
+        let err = scan_layer(cut, &info(cut, &tar))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.starts_with("corrupt or truncated gzip stream"), "{err}");
+        let mut bad = blob.clone();
+        let mid = bad.len() / 2;
+        for b in &mut bad[mid..mid + 64] {
+            *b ^= 0x5a;
+        }
+        assert!(scan_layer(bad.as_slice(), &info(&bad, &tar)).is_err());
+    }
+
+    #[test]
+    fn a_failing_source_is_reported_not_hung() {
+        struct Fails(Vec<u8>, usize);
+        impl Read for Fails {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                if self.1 >= self.0.len() / 3 {
+                    return Err(io::Error::other("disk gone"));
+                }
+                let n = buf.len().min(self.0.len() - self.1).min(4096);
+                buf[..n].copy_from_slice(&self.0[self.1..self.1 + n]);
+                self.1 += n;
+                Ok(n)
+            }
+        }
+        let l = big_layer();
+        let tar = l.tar();
+        for c in [Compression::None, Compression::Gzip] {
+            let blob = l.blob(c);
+            let err = scan_layer(Fails(blob.clone(), 0), &info(&blob, &tar))
+                .err()
+                .map(|e| e.to_string());
+            assert!(err.unwrap_or_default().contains("disk gone"));
+        }
+    }
 }

@@ -11,6 +11,7 @@ pub mod compression;
 pub mod elf;
 pub mod layer;
 pub mod path;
+pub mod pipe;
 pub mod sample;
 
 use serde::{Deserialize, Serialize};

@@ -29,6 +29,7 @@ impl EntryPath {
     }
 
     /// Wraps bytes as they are, without normalising (for range bounds).
+    #[allow(dead_code)] // the model now ranges over borrowed bytes; kept for callers needing a bound
     pub(crate) fn from_raw(bytes: Vec<u8>) -> EntryPath {
         EntryPath(bytes.into_boxed_slice())
     }
@@ -53,7 +54,8 @@ impl EntryPath {
 
     /// Whether `self` is `dir` or lies under it.
     pub fn is_within(&self, dir: &[u8]) -> bool {
-        dir.is_empty() || (self.0.starts_with(dir) && (self.0.len() == dir.len() || self.0[dir.len()] == b'/'))
+        dir.is_empty()
+            || (self.0.starts_with(dir) && (self.0.len() == dir.len() || self.0[dir.len()] == b'/'))
     }
 
     /// The path as text: UTF-8 when it is, invalid bytes escaped otherwise.
@@ -93,8 +95,14 @@ mod tests {
 
     #[test]
     fn normalises_without_resolving() {
-        assert_eq!(EntryPath::normalize(b"./usr//lib/./x/").as_bytes(), b"usr/lib/x");
-        assert_eq!(EntryPath::normalize(b"/etc/../etc/passwd").as_bytes(), b"etc/../etc/passwd");
+        assert_eq!(
+            EntryPath::normalize(b"./usr//lib/./x/").as_bytes(),
+            b"usr/lib/x"
+        );
+        assert_eq!(
+            EntryPath::normalize(b"/etc/../etc/passwd").as_bytes(),
+            b"etc/../etc/passwd"
+        );
         assert_eq!(EntryPath::normalize(b"a/\xffb").to_string(), "/a/\\xffb");
         let p = EntryPath::from("usr/lib/python3/x.py");
         assert!(p.is_within(b"usr/lib"));

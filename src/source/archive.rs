@@ -38,31 +38,48 @@ pub struct TarMembers {
 impl TarMembers {
     /// Indexes the tar at `path` (`-` for stdin).
     pub fn open(path: &Path, input: String) -> Result<TarMembers, SourceError> {
-        let io_err = |source| SourceError::Io { path: path.to_owned(), source };
+        let io_err = |source| SourceError::Io {
+            path: path.to_owned(),
+            source,
+        };
         let (path_to_read, spool) = if path == Path::new("-") {
             let spool = spool(&mut io::stdin().lock()).map_err(io_err)?;
             (spool.path().to_owned(), Some(spool))
         } else {
             let mut file = File::open(path).map_err(io_err)?;
             if file.metadata().map_err(io_err)?.is_dir() {
-                return Err(SourceError::invalid(&input, "is a directory, not an archive (use `oci:DIR`)"));
+                return Err(SourceError::invalid(
+                    &input,
+                    "is a directory, not an archive (use `oci:DIR`)",
+                ));
             }
             let mut magic = [0u8; 2];
             let n = file.read(&mut magic).map_err(io_err)?;
             if n == 2 && magic == [0x1f, 0x8b] {
                 file.seek(SeekFrom::Start(0)).map_err(io_err)?;
                 let mut gz = flate2::read::MultiGzDecoder::new(BufReader::new(file));
-                let spool = spool(&mut gz).map_err(|e| SourceError::invalid(&input, format!("corrupt gzip archive: {e}")))?;
+                let spool = spool(&mut gz).map_err(|e| {
+                    SourceError::invalid(&input, format!("corrupt gzip archive: {e}"))
+                })?;
                 (spool.path().to_owned(), Some(spool))
             } else {
                 (path.to_owned(), None)
             }
         };
-        let members = index_tar(&path_to_read).map_err(|e| SourceError::invalid(&input, format!("not a tar archive: {e}")))?;
+        let members = index_tar(&path_to_read)
+            .map_err(|e| SourceError::invalid(&input, format!("not a tar archive: {e}")))?;
         if members.is_empty() {
-            return Err(SourceError::invalid(&input, "not a tar archive (no members)"));
+            return Err(SourceError::invalid(
+                &input,
+                "not a tar archive (no members)",
+            ));
         }
-        Ok(TarMembers { path: path_to_read, input, members, _spool: spool })
+        Ok(TarMembers {
+            path: path_to_read,
+            input,
+            members,
+            _spool: spool,
+        })
     }
 
     fn resolve(&self, name: &str) -> Option<(u64, u64)> {
@@ -94,10 +111,16 @@ impl Blobs for TarMembers {
         let (offset, size) = self
             .resolve(name)
             .ok_or_else(|| SourceError::invalid(&self.input, format!("no member `{name}`")))?;
-        let io_err = |source| SourceError::Io { path: self.path.clone(), source };
+        let io_err = |source| SourceError::Io {
+            path: self.path.clone(),
+            source,
+        };
         let mut file = File::open(&self.path).map_err(io_err)?;
         file.seek(SeekFrom::Start(offset)).map_err(io_err)?;
-        Ok(Box::new(BufReader::with_capacity(256 << 10, file.take(size))))
+        Ok(Box::new(BufReader::with_capacity(
+            256 << 10,
+            file.take(size),
+        )))
     }
 
     fn exists(&self, name: &str) -> bool {
@@ -119,14 +142,19 @@ fn index_tar(path: &Path) -> io::Result<HashMap<String, Member>> {
         let entry = entry?;
         let name = normalize(&String::from_utf8_lossy(&entry.path_bytes()));
         let member = match entry.header().entry_type() {
-            tar::EntryType::Regular | tar::EntryType::Continuous => {
-                Member::File { offset: entry.raw_file_position(), size: entry.size() }
-            }
+            tar::EntryType::Regular | tar::EntryType::Continuous => Member::File {
+                offset: entry.raw_file_position(),
+                size: entry.size(),
+            },
             tar::EntryType::Symlink | tar::EntryType::Link => match entry.link_name_bytes() {
                 Some(target) => {
                     let target = String::from_utf8_lossy(&target).into_owned();
                     // Hard links name their target from the archive root.
-                    if entry.header().entry_type() == tar::EntryType::Link { Member::Link(format!("/{target}")) } else { Member::Link(target) }
+                    if entry.header().entry_type() == tar::EntryType::Link {
+                        Member::Link(format!("/{target}"))
+                    } else {
+                        Member::Link(target)
+                    }
                 }
                 None => continue,
             },
@@ -152,7 +180,11 @@ fn normalize(name: &str) -> String {
 }
 
 fn join(dir: &str, target: &str) -> String {
-    if target.starts_with('/') || dir.is_empty() { target.to_owned() } else { format!("{dir}/{target}") }
+    if target.starts_with('/') || dir.is_empty() {
+        target.to_owned()
+    } else {
+        format!("{dir}/{target}")
+    }
 }
 
 /// Whether the tar at `path` has a member called `name` (for detection).
@@ -201,27 +233,40 @@ impl DockerArchive {
                 // An OCI archive given as a docker archive: read it as one.
                 return LayoutImage::resolve(members, input, None, options).map(DockerArchive);
             }
-            return Err(SourceError::invalid(&input, "no `manifest.json` (not a `docker save` archive)"));
+            return Err(SourceError::invalid(
+                &input,
+                "no `manifest.json` (not a `docker save` archive)",
+            ));
         }
         let bytes = members.read_document("manifest.json")?;
         let saved: Vec<SaveManifest> = serde_json::from_slice(&bytes)
             .map_err(|e| SourceError::invalid(&input, format!("bad `manifest.json`: {e}")))?;
         let Some(image) = saved.into_iter().next() else {
-            return Err(SourceError::invalid(&input, "`manifest.json` lists no image"));
+            return Err(SourceError::invalid(
+                &input,
+                "`manifest.json` lists no image",
+            ));
         };
         let reference = match image.repo_tags.as_deref() {
             Some([tag, ..]) => format!("{input} ({tag})"),
             _ => input.clone(),
         };
         if !members.exists(&image.config) {
-            return Err(SourceError::MissingBlob { input, digest: image.config });
+            return Err(SourceError::MissingBlob {
+                input,
+                digest: image.config,
+            });
         }
         let config_bytes = members.read_document(&image.config)?;
         let config = ImageConfig::parse(&input, &config_bytes)?;
         if config.rootfs.diff_ids.len() != image.layers.len() {
             return Err(SourceError::invalid(
                 &input,
-                format!("`manifest.json` lists {} layers but the config has {} diff ids", image.layers.len(), config.rootfs.diff_ids.len()),
+                format!(
+                    "`manifest.json` lists {} layers but the config has {} diff ids",
+                    image.layers.len(),
+                    config.rootfs.diff_ids.len()
+                ),
             ));
         }
         // Docker 25+ archives also carry an OCI index whose manifest has the
@@ -234,9 +279,10 @@ impl DockerArchive {
         }
         let mut descriptors = Vec::with_capacity(image.layers.len());
         for (path, diff_id) in image.layers.iter().zip(&config.rootfs.diff_ids) {
-            let size = members
-                .size(path)
-                .ok_or_else(|| SourceError::MissingBlob { input: input.clone(), digest: path.clone() })?;
+            let size = members.size(path).ok_or_else(|| SourceError::MissingBlob {
+                input: input.clone(),
+                digest: path.clone(),
+            })?;
             // A path like blobs/sha256/HEX names the blob's own digest;
             // a classic `<id>/layer.tar` is the uncompressed layer itself.
             let digest = path
@@ -252,7 +298,11 @@ impl DockerArchive {
             });
         }
         let info = ImageInfo::assemble(reference, None, &descriptors, config)?;
-        Ok(DockerArchive(LayoutImage::from_parts(members, info, image.layers)))
+        Ok(DockerArchive(LayoutImage::from_parts(
+            members,
+            info,
+            image.layers,
+        )))
     }
 }
 

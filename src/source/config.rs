@@ -168,19 +168,28 @@ where
 impl ImageConfig {
     /// Parses a config blob.
     pub fn parse(input: &str, bytes: &[u8]) -> Result<Self, SourceError> {
-        serde_json::from_slice(bytes).map_err(|e| SourceError::invalid(input, format!("bad image config: {e}")))
+        serde_json::from_slice(bytes)
+            .map_err(|e| SourceError::invalid(input, format!("bad image config: {e}")))
     }
 
     /// The platform the config declares.
     pub fn platform(&self) -> Platform {
-        Platform { os: self.os.clone(), architecture: self.architecture.clone(), variant: self.variant.clone() }
+        Platform {
+            os: self.os.clone(),
+            architecture: self.architecture.clone(),
+            variant: self.variant.clone(),
+        }
     }
 
     /// The `created_by` of each layer: non-empty history entries in order
     /// map to layers in order. `None` where history is missing or short.
     pub fn layer_history(&self, layers: usize) -> Vec<Option<String>> {
-        let mut out: Vec<Option<String>> =
-            self.history.iter().filter(|h| !h.empty_layer).map(|h| Some(h.created_by.clone())).collect();
+        let mut out: Vec<Option<String>> = self
+            .history
+            .iter()
+            .filter(|h| !h.empty_layer)
+            .map(|h| Some(h.created_by.clone()))
+            .collect();
         // When history has more non-empty entries than layers, the extra are
         // at the bottom (e.g. a squashed base); align from the top.
         if out.len() > layers {
@@ -223,6 +232,12 @@ impl ImageInfo {
                 created_by,
             })
             .collect();
-        Ok(ImageInfo { reference, manifest_digest, platform: config.platform(), config, layers })
+        Ok(ImageInfo {
+            reference,
+            manifest_digest,
+            platform: config.platform(),
+            config,
+            layers,
+        })
     }
 }

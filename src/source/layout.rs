@@ -31,7 +31,10 @@ pub trait Blobs: Send + Sync {
             .read_to_end(&mut out)
             .map_err(|e| SourceError::invalid(self.input(), format!("reading `{name}`: {e}")))?;
         if out.len() as u64 > MAX_DOCUMENT {
-            return Err(SourceError::invalid(self.input(), format!("`{name}` is too large to be a manifest or config")));
+            return Err(SourceError::invalid(
+                self.input(),
+                format!("`{name}` is too large to be a manifest or config"),
+            ));
         }
         Ok(out)
     }
@@ -52,14 +55,27 @@ pub struct LayoutImage<B> {
 
 impl<B: Blobs> LayoutImage<B> {
     /// Resolves the image in the layout `blobs` (starting at `index.json`).
-    pub fn resolve(blobs: B, reference: String, tag: Option<&str>, options: &SourceOptions) -> Result<Self, SourceError> {
+    pub fn resolve(
+        blobs: B,
+        reference: String,
+        tag: Option<&str>,
+        options: &SourceOptions,
+    ) -> Result<Self, SourceError> {
         let (info, layer_paths) = resolve_info(&blobs, reference, tag, options)?;
-        Ok(LayoutImage { blobs, info, layer_paths })
+        Ok(LayoutImage {
+            blobs,
+            info,
+            layer_paths,
+        })
     }
 
     /// An image whose description was built elsewhere (classic `docker save`).
     pub fn from_parts(blobs: B, info: ImageInfo, layer_paths: Vec<String>) -> Self {
-        LayoutImage { blobs, info, layer_paths }
+        LayoutImage {
+            blobs,
+            info,
+            layer_paths,
+        }
     }
 }
 
@@ -73,11 +89,17 @@ pub fn resolve_info<B: Blobs + ?Sized>(
     {
         let input = blobs.input().to_owned();
         if !blobs.exists("index.json") {
-            return Err(SourceError::invalid(&input, "no `index.json` (not an OCI image layout)"));
+            return Err(SourceError::invalid(
+                &input,
+                "no `index.json` (not an OCI image layout)",
+            ));
         }
         let bytes = blobs.read_document("index.json")?;
         let ManifestOrIndex::Index(index) = ManifestOrIndex::parse(&input, &bytes)? else {
-            return Err(SourceError::invalid(&input, "`index.json` is not an image index"));
+            return Err(SourceError::invalid(
+                &input,
+                "`index.json` is not an image index",
+            ));
         };
         let mut candidates: Vec<Descriptor> = index.manifests;
         if let Some(tag) = tag {
@@ -87,20 +109,40 @@ pub fn resolve_info<B: Blobs + ?Sized>(
             }
         }
         let wanted = options.platform.clone().unwrap_or_else(Platform::host);
-        let descriptor = choose(blobs, &input, candidates, &wanted, options.platform.is_some(), 0)?;
+        let descriptor = choose(
+            blobs,
+            &input,
+            candidates,
+            &wanted,
+            options.platform.is_some(),
+            0,
+        )?;
         let manifest_bytes = read_blob(blobs, &descriptor.digest)?;
-        let ManifestOrIndex::Manifest(manifest) = ManifestOrIndex::parse(&input, &manifest_bytes)? else {
+        let ManifestOrIndex::Manifest(manifest) = ManifestOrIndex::parse(&input, &manifest_bytes)?
+        else {
             return Err(SourceError::invalid(&input, "expected an image manifest"));
         };
         let config_bytes = read_blob(blobs, &manifest.config.digest)?;
         let config = ImageConfig::parse(&input, &config_bytes)?;
-        let layer_paths = manifest.layers.iter().map(|l| blob_path(&l.digest)).collect::<Vec<_>>();
+        let layer_paths = manifest
+            .layers
+            .iter()
+            .map(|l| blob_path(&l.digest))
+            .collect::<Vec<_>>();
         for (layer, path) in manifest.layers.iter().zip(&layer_paths) {
             if !blobs.exists(path) {
-                return Err(SourceError::MissingBlob { input, digest: layer.digest.to_string() });
+                return Err(SourceError::MissingBlob {
+                    input,
+                    digest: layer.digest.to_string(),
+                });
             }
         }
-        let info = ImageInfo::assemble(reference, Some(Digest::of(&manifest_bytes)), &manifest.layers, config)?;
+        let info = ImageInfo::assemble(
+            reference,
+            Some(Digest::of(&manifest_bytes)),
+            &manifest.layers,
+            config,
+        )?;
         Ok((info, layer_paths))
     }
 }
@@ -120,19 +162,29 @@ impl<B: Blobs> ImageSource for LayoutImage<B> {
 }
 
 fn ref_name_matches(d: &Descriptor, tag: &str) -> bool {
-    d.annotations.get("org.opencontainers.image.ref.name").is_some_and(|n| n == tag || n.ends_with(&format!(":{tag}")))
-        || d.annotations.get("io.containerd.image.name").is_some_and(|n| n == tag || n.ends_with(&format!(":{tag}")))
+    d.annotations
+        .get("org.opencontainers.image.ref.name")
+        .is_some_and(|n| n == tag || n.ends_with(&format!(":{tag}")))
+        || d.annotations
+            .get("io.containerd.image.name")
+            .is_some_and(|n| n == tag || n.ends_with(&format!(":{tag}")))
 }
 
 /// Reads a blob by digest, verifying it.
 pub fn read_blob<B: Blobs + ?Sized>(blobs: &B, digest: &Digest) -> Result<Vec<u8>, SourceError> {
     let path = blob_path(digest);
     if !blobs.exists(&path) {
-        return Err(SourceError::MissingBlob { input: blobs.input().to_owned(), digest: digest.to_string() });
+        return Err(SourceError::MissingBlob {
+            input: blobs.input().to_owned(),
+            digest: digest.to_string(),
+        });
     }
     let bytes = blobs.read_document(&path)?;
     if digest.as_str().starts_with("sha256:") && Digest::of(&bytes) != *digest {
-        return Err(SourceError::invalid(blobs.input(), format!("blob {digest} does not match its digest")));
+        return Err(SourceError::invalid(
+            blobs.input(),
+            format!("blob {digest} does not match its digest"),
+        ));
     }
     Ok(bytes)
 }
@@ -147,7 +199,10 @@ fn choose<B: Blobs + ?Sized>(
     depth: usize,
 ) -> Result<Descriptor, SourceError> {
     if depth > 4 {
-        return Err(SourceError::invalid(input, "image indexes nested too deeply"));
+        return Err(SourceError::invalid(
+            input,
+            "image indexes nested too deeply",
+        ));
     }
     // Attestation manifests (BuildKit's `unknown/unknown`) are not images.
     let candidates: Vec<Descriptor> = candidates
@@ -155,9 +210,15 @@ fn choose<B: Blobs + ?Sized>(
         .filter(|d| d.platform.as_ref().is_none_or(|p| p.os != "unknown"))
         .collect();
     if candidates.is_empty() {
-        return Err(SourceError::invalid(input, "the image index lists no manifests"));
+        return Err(SourceError::invalid(
+            input,
+            "the image index lists no manifests",
+        ));
     }
-    let platforms: Vec<Platform> = candidates.iter().map(|d| d.platform.clone().unwrap_or_default()).collect();
+    let platforms: Vec<Platform> = candidates
+        .iter()
+        .map(|d| d.platform.clone().unwrap_or_default())
+        .collect();
     let picked = if platforms.iter().all(|p| p.os.is_empty()) {
         // Entries without platforms (a plain tagged image): take the first.
         candidates[0].clone()
@@ -169,7 +230,11 @@ fn choose<B: Blobs + ?Sized>(
                 return Err(SourceError::NoPlatform {
                     input: input.to_owned(),
                     wanted: wanted.to_string(),
-                    available: platforms.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "),
+                    available: platforms
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", "),
                 });
             }
         }
@@ -177,7 +242,9 @@ fn choose<B: Blobs + ?Sized>(
     let bytes = read_blob(blobs, &picked.digest)?;
     match ManifestOrIndex::parse(input, &bytes)? {
         ManifestOrIndex::Manifest(_) => Ok(picked),
-        ManifestOrIndex::Index(inner) => choose(blobs, input, inner.manifests, wanted, explicit, depth + 1),
+        ManifestOrIndex::Index(inner) => {
+            choose(blobs, input, inner.manifests, wanted, explicit, depth + 1)
+        }
     }
 }
 
@@ -208,7 +275,11 @@ pub type OciLayout = LayoutImage<Dir>;
 
 impl LayoutImage<Dir> {
     /// Opens an OCI layout directory.
-    pub fn open(dir: &Path, tag: Option<&str>, options: &SourceOptions) -> Result<Self, SourceError> {
+    pub fn open(
+        dir: &Path,
+        tag: Option<&str>,
+        options: &SourceOptions,
+    ) -> Result<Self, SourceError> {
         if !dir.is_dir() {
             return Err(SourceError::Io {
                 path: dir.to_owned(),
@@ -220,6 +291,14 @@ impl LayoutImage<Dir> {
             Some(t) => format!("{input}:{t}"),
             None => input.clone(),
         };
-        LayoutImage::resolve(Dir { root: dir.to_owned(), input }, reference, tag, options)
+        LayoutImage::resolve(
+            Dir {
+                root: dir.to_owned(),
+                input,
+            },
+            reference,
+            tag,
+            options,
+        )
     }
 }

@@ -148,18 +148,25 @@ pub enum SourceError {
 impl SourceError {
     /// Shorthand for [`SourceError::Invalid`].
     pub fn invalid(input: impl Into<String>, reason: impl Into<String>) -> Self {
-        SourceError::Invalid { input: input.into(), reason: reason.into() }
+        SourceError::Invalid {
+            input: input.into(),
+            reason: reason.into(),
+        }
     }
 }
 
 /// Opens `reference` with the transport it names (see [`Reference::parse`]).
 pub fn open(reference: &str, options: &SourceOptions) -> Result<Box<dyn ImageSource>, SourceError> {
     match Reference::parse(reference)? {
-        Reference::DockerArchive(path) => Ok(Box::new(archive::DockerArchive::open(&path, options)?)),
-        Reference::OciArchive(path) => Ok(Box::new(archive::OciArchive::open(&path, options)?)),
-        Reference::OciLayout { dir, tag } => {
-            Ok(Box::new(layout::OciLayout::open(&dir, tag.as_deref(), options)?))
+        Reference::DockerArchive(path) => {
+            Ok(Box::new(archive::DockerArchive::open(&path, options)?))
         }
+        Reference::OciArchive(path) => Ok(Box::new(archive::OciArchive::open(&path, options)?)),
+        Reference::OciLayout { dir, tag } => Ok(Box::new(layout::OciLayout::open(
+            &dir,
+            tag.as_deref(),
+            options,
+        )?)),
         Reference::DockerDaemon(name) => daemon::open(&name, options),
         Reference::Registry(name) => registry::open(&name, options),
     }

@@ -28,7 +28,11 @@ impl Platform {
             "arm" => "arm",
             other => other,
         };
-        Platform { os: "linux".into(), architecture: architecture.into(), variant: None }
+        Platform {
+            os: "linux".into(),
+            architecture: architecture.into(),
+            variant: None,
+        }
     }
 
     /// Whether an index entry for `candidate` satisfies this request: os and
@@ -38,7 +42,12 @@ impl Platform {
             && self.architecture == candidate.architecture
             && match &self.variant {
                 None => true,
-                Some(v) => candidate.variant.as_deref() == Some(v.as_str()) || (v == "v8" && candidate.variant.is_none() && candidate.architecture == "arm64"),
+                Some(v) => {
+                    candidate.variant.as_deref() == Some(v.as_str())
+                        || (v == "v8"
+                            && candidate.variant.is_none()
+                            && candidate.architecture == "arm64")
+                }
             }
     }
 }
@@ -66,7 +75,11 @@ impl FromStr for Platform {
             return Err(BadPlatform(s.to_owned()));
         }
         match parts.as_slice() {
-            [os, arch] => Ok(Platform { os: (*os).into(), architecture: (*arch).into(), variant: None }),
+            [os, arch] => Ok(Platform {
+                os: (*os).into(),
+                architecture: (*arch).into(),
+                variant: None,
+            }),
             [os, arch, variant] => Ok(Platform {
                 os: (*os).into(),
                 architecture: (*arch).into(),
@@ -79,7 +92,10 @@ impl FromStr for Platform {
 
 /// Picks the first of `candidates` that `wanted` matches, returning its
 /// position; `None` lists nothing matched.
-pub fn choose<'a>(wanted: &Platform, candidates: impl IntoIterator<Item = &'a Platform>) -> Option<usize> {
+pub fn choose<'a>(
+    wanted: &Platform,
+    candidates: impl IntoIterator<Item = &'a Platform>,
+) -> Option<usize> {
     candidates.into_iter().position(|c| wanted.matches(c))
 }
 

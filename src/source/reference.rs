@@ -55,11 +55,19 @@ impl Reference {
         if path.exists() {
             return Ok(detect(path));
         }
-        if input.contains('/') && (input.starts_with('.') || input.starts_with('/')) {
+        let looks_like_file = [".tar", ".tar.gz", ".tgz", ".oci"]
+            .iter()
+            .any(|ext| input.ends_with(ext));
+        if looks_like_file
+            || (input.contains('/') && (input.starts_with('.') || input.starts_with('/')))
+        {
             // Looks like a path, but nothing is there.
             return Err(SourceError::Io {
                 path: path.to_owned(),
-                source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file or directory"),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "no such file or directory",
+                ),
             });
         }
         Ok(Reference::Registry(input.to_owned()))
@@ -69,7 +77,10 @@ impl Reference {
 /// Decides the transport of an existing path from what it is.
 fn detect(path: &Path) -> Reference {
     if path.is_dir() {
-        return Reference::OciLayout { dir: path.to_owned(), tag: None };
+        return Reference::OciLayout {
+            dir: path.to_owned(),
+            tag: None,
+        };
     }
     // A tar with `manifest.json` is a docker archive (Docker 25+ archives
     // carry both `manifest.json` and `index.json`); otherwise OCI.
@@ -114,9 +125,15 @@ mod tests {
         );
         assert_eq!(
             Reference::parse("oci:/nope/dir:v1").ok(),
-            Some(Reference::OciLayout { dir: "/nope/dir".into(), tag: Some("v1".into()) })
+            Some(Reference::OciLayout {
+                dir: "/nope/dir".into(),
+                tag: Some("v1".into())
+            })
         );
-        assert_eq!(Reference::parse("python:3.11").ok(), Some(Reference::Registry("python:3.11".into())));
+        assert_eq!(
+            Reference::parse("python:3.11").ok(),
+            Some(Reference::Registry("python:3.11".into()))
+        );
         assert_eq!(
             Reference::parse("docker://127.0.0.1:5000/a/b:c").ok(),
             Some(Reference::Registry("127.0.0.1:5000/a/b:c".into()))

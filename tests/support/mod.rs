@@ -1,5 +1,5 @@
 //! Shared helpers of the integration tests.
-#![allow(dead_code, clippy::unwrap_used)]
+#![allow(dead_code, clippy::unwrap_used, clippy::print_stderr)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -13,7 +13,11 @@ pub fn layerscope() -> assert_cmd::Command {
 /// installed. Missing tools skip a test on a developer machine, but under
 /// CI (`CI` set) a missing tool is a failure: real-server tests never skip there.
 pub fn require_tool(name: &str) -> bool {
-    let found = Command::new("sh").arg("-c").arg(format!("command -v {name}")).output().is_ok_and(|o| o.status.success());
+    let found = Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {name}"))
+        .output()
+        .is_ok_and(|o| o.status.success());
     if !found {
         if std::env::var_os("CI").is_some() {
             panic!("`{name}` is required under CI (install it with .ci/run)");
@@ -25,12 +29,24 @@ pub fn require_tool(name: &str) -> bool {
 
 /// The repository's `testdata/` directory.
 pub fn testdata(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("testdata")
+        .join(name)
 }
 
 /// Runs `layerscope analyze --format json` on `image` and parses the report.
 pub fn analyze_json(image: &str, extra: &[&str]) -> serde_json::Value {
-    let out = layerscope().arg("analyze").arg(image).args(["--format", "json", "--no-cache"]).args(extra).output().unwrap();
-    assert!(out.status.success(), "analyze {image} failed: {}", String::from_utf8_lossy(&out.stderr));
+    let out = layerscope()
+        .arg("analyze")
+        .arg(image)
+        .args(["--format", "json", "--no-cache"])
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "analyze {image} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).unwrap()
 }
