@@ -322,3 +322,68 @@ fn bad_bandwidth_is_a_usage_error() {
         .unwrap();
     assert_eq!(out.status.code(), Some(3));
 }
+
+#[test]
+fn dominant_chown_layer_is_advised_away_not_split() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = file("usr/lib/libbase.so", noise(1_000_000, 40));
+    let wheel = file(
+        "usr/lib/python3/site-packages/torch/lib.so",
+        noise(2_000_000, 41),
+    );
+    let img = image(vec![
+        layer(vec![base.clone()]).created_by("ADD rootfs /"),
+        layer(vec![wheel.clone()]).created_by("RUN pip install torch"),
+        layer(vec![
+            fixture::owned(base, 1000),
+            fixture::owned(wheel, 1000),
+        ])
+        .created_by("RUN chown -R app /usr"),
+    ]);
+    let r = write(&img, dir.path(), "img.tar");
+    let report = run_json(&["pull", &r, "--bandwidth", "1Mbit/s"]);
+    let pull = &report["images"][0]["pull"];
+    assert_eq!(pull["split"]["layer"], 2);
+    let f = report["images"][0]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["kind"] == "pull-dominant-layer")
+        .cloned()
+        .unwrap();
+    assert!(f["fix"].as_str().unwrap().contains("drop that step"), "{f}");
+    assert_eq!(f["bytes"], img.layers[2].tar().len() as u64);
+    assert_eq!(f["compressed_bytes"], blob_len(&img.layers[2]));
+}
+
+#[test]
+fn model_weights_that_dominate_are_advised_out_of_the_image() {
+    let dir = tempfile::tempdir().unwrap();
+    let img = image(vec![
+        layer(vec![sized_file("usr/lib/libpython.so", 20_000_000, 50)]).created_by("ADD rootfs /"),
+        layer(vec![
+            sized_file("models/bert/model.safetensors", 120_000_000, 51),
+            file("models/bert/config.json", b"{}"),
+        ])
+        .created_by("COPY models /models"),
+    ]);
+    let r = write(&img, dir.path(), "img.tar");
+    let report = run_json(&["pull", &r]);
+    let f = report["images"][0]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["kind"] == "model-weights")
+        .cloned()
+        .unwrap();
+    assert_eq!(f["bytes"], 120_000_000);
+    assert_eq!(f["layers"], serde_json::json!([1]));
+    assert_eq!(
+        f["paths"],
+        serde_json::json!(["/models/bert/model.safetensors"])
+    );
+    assert_eq!(
+        report["images"][0]["pull"]["compression"]["model_bytes"],
+        120_000_000
+    );
+}

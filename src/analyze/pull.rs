@@ -734,18 +734,35 @@ pub fn findings(image: &Image, report: &PullReport, _options: &PullOptions) -> V
     let layer = |i: u32| &report.layers[i as usize];
     if let Some(s) = &report.split {
         let l = layer(s.layer);
+        let layer_bytes = l.uncompressed_bytes.unwrap_or(l.compressed_bytes);
+        // A layer that mostly rewrites lower files with a new owner or mode
+        // (chown -R, chmod -R) should go, not be split.
+        let rewritten: u64 = image
+            .shadowed
+            .iter()
+            .filter(|x| x.by_layer == s.layer && x.how == crate::model::ShadowKind::MetadataOnly)
+            .map(|x| image.entry(x.loc).size)
+            .sum();
+        let fix = if rewritten.saturating_mul(2)
+            >= crate::model::layer_content_bytes(&image.layers[s.layer as usize])
+            && rewritten > 0
+        {
+            "most of this layer rewrites files of lower layers with a new owner or mode: drop that step (`COPY --chown`, or set ownership in the RUN that creates the files) and the layer disappears from the pull".to_owned()
+        } else {
+            format!(
+                "split it into {} layers of similar size (separate RUN or COPY steps, e.g. one per group of packages) so they download in parallel",
+                s.parts
+            )
+        };
         let mut f = Finding::new(
             image,
             FindingKind::PullDominantLayer,
-            &[(s.layer, l.uncompressed_bytes.unwrap_or(l.compressed_bytes))],
+            &[(s.layer, layer_bytes)],
             format!(
                 "layer {} is still downloading, alone on one connection, long after the others finished: it sets the pull time",
                 s.layer
             ),
-            format!(
-                "split it into {} layers of similar size (separate RUN or COPY steps, e.g. one per group of packages) so they download in parallel",
-                s.parts
-            ),
+            fix,
         );
         f.compressed_bytes = l.compressed_bytes;
         out.push(f.with_paths(largest_paths(image, s.layer)));
