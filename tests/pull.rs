@@ -233,24 +233,30 @@ fn dominant_layer_time_and_split_estimate() {
 
 #[test]
 fn sampled_estimates_match_full_recompression() {
-    // An 8 MiB layer, four times the sample cap, mixing incompressible
-    // data, text and zeros, in files of various sizes.
+    // A 40 MB layer, more than twice the 16 MiB sample cap: files of
+    // random sizes (1 to 200 kB, like site-packages) and kinds
+    // (incompressible data, text, zeros) in random order, unlike a periodic
+    // pattern that regular sampling would alias with.
+    let r = noise(3 * 2000, 99);
     let mut items = Vec::new();
-    for i in 0..8u64 {
-        items.push(file(
-            format!("data/noise{i}.bin"),
-            noise(400_000 + 30_000 * i as usize, i),
-        ));
-        items.push(file(
-            format!("src/text{i}.py"),
-            words(500_000 + 20_000 * i as usize, 100 + i),
-        ));
-        items.push(file(format!("zero/{i}"), vec![0u8; 100_000]));
+    let mut total = 0;
+    let mut i = 0;
+    while total < 40_000_000 {
+        let size = 1_000
+            + (u32::from_le_bytes([r[3 * i], r[3 * i + 1], r[3 * i + 2], 0]) as usize % 200_000);
+        let item = match r[3 * i + 2] % 5 {
+            0 | 1 => file(format!("data/{i}.bin"), noise(size, i as u64)),
+            2 | 3 => file(format!("src/{i}.py"), words(size, 1000 + i as u64)),
+            _ => file(format!("zero/{i}"), vec![0u8; size]),
+        };
+        items.push(item);
+        total += size;
+        i += 1;
     }
     let l = layer(items);
     let tar = l.tar();
     assert!(
-        tar.len() > 4 * (2 << 20),
+        tar.len() > 2 * (16 << 20),
         "the layer must be larger than the sample"
     );
     let blob = l.blob(Compression::Gzip);
@@ -264,7 +270,8 @@ fn sampled_estimates_match_full_recompression() {
     let index = layerscope::scan::scan_layer(blob.as_slice(), &info).unwrap();
     let sample = index.sample.unwrap();
     assert_eq!(sample.stream_bytes, tar.len() as u64);
-    assert!(sample.sampled_bytes <= 2 << 20);
+    assert!(sample.sampled_bytes <= 16 << 20);
+    assert!(sample.gzip_sampled_bytes <= 2 << 20);
     let gzip = fixture::compress(&tar, Compression::Gzip).len() as f64;
     let zstd = fixture::compress(&tar, Compression::Zstd).len() as f64;
     let within = |est: u64, real: f64| {
@@ -281,10 +288,10 @@ fn sampled_estimates_match_full_recompression() {
 
 #[test]
 fn small_layers_are_recompressed_whole() {
-    // Below the cap the sample is the whole stream: the gzip-6 estimate is
-    // the fixture's own gzip-6 blob size up to the gzip header (equal here,
-    // as both use level 6 with the same backend).
-    let l = layer(vec![file("src/a.py", words(300_000, 7))]);
+    // Below one gzip slice (64 KiB) the sample is the whole stream: the
+    // gzip-6 estimate is the fixture's own gzip-6 blob size (both use level
+    // 6 with the same backend), the zstd-3 one its zstd-3 size.
+    let l = layer(vec![file("src/a.py", words(50_000, 7))]);
     let blob = l.blob(Compression::Gzip);
     let info = layerscope::source::LayerInfo {
         digest: layerscope::Digest::of(&blob),
@@ -299,10 +306,9 @@ fn small_layers_are_recompressed_whole() {
         .unwrap();
     assert_eq!(sample.sampled_bytes, l.tar().len() as u64);
     assert_eq!(sample.estimated_gzip_bytes(), blob.len() as u64);
-    assert_eq!(
-        sample.estimated_zstd_bytes(),
-        fixture::compress(&l.tar(), Compression::Zstd).len() as u64
-    );
+    // zstd frames differ by a few header bytes between encoders.
+    let zstd = fixture::compress(&l.tar(), Compression::Zstd).len() as f64;
+    assert!((sample.estimated_zstd_bytes() as f64 - zstd).abs() / zstd < 0.005);
 }
 
 #[test]
