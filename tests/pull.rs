@@ -393,3 +393,46 @@ fn model_weights_that_dominate_are_advised_out_of_the_image() {
         120_000_000
     );
 }
+
+#[test]
+fn manifest_only_pull_needs_no_layer() {
+    let dir = tempfile::tempdir().unwrap();
+    let (old, new, changed) = releases();
+    let old_ref = write(&old, dir.path(), "old.tar");
+    let new_ref = write(&new, dir.path(), "new.tar");
+    let report = run_json(&["pull", &new_ref, "--have", &old_ref, "--manifest-only"]);
+    let pull = &report["images"][0]["pull"];
+    assert_eq!(
+        pull["download_bytes"],
+        changed.iter().map(blob_len).sum::<u64>()
+    );
+    assert_eq!(pull["disk_bytes"], Value::Null);
+    assert_eq!(pull["compression"], Value::Null);
+}
+
+#[test]
+fn analyze_text_has_the_pull_section() {
+    let dir = tempfile::tempdir().unwrap();
+    let (old, new, _) = releases();
+    let old_ref = write(&old, dir.path(), "old.tar");
+    let new_ref = write(&new, dir.path(), "new.tar");
+    let out = layerscope()
+        .args([
+            "analyze",
+            &new_ref,
+            "--have",
+            &old_ref,
+            "--no-cache",
+            "--bandwidth",
+            "1Gbit/s",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("Pull at 1 Gbit/s, 3 layers at a time"),
+        "{text}"
+    );
+    assert!(text.contains("already on the node"), "{text}");
+}
