@@ -436,3 +436,22 @@ fn analyze_text_has_the_pull_section() {
     );
     assert!(text.contains("already on the node"), "{text}");
 }
+
+#[test]
+fn have_matches_by_chain_id_across_compressions() {
+    // The previous release as a classic `docker save` archive (plain tar
+    // layers, other blob digests): the node has the same uncompressed base
+    // layers unpacked, so only the changed layers download.
+    let dir = tempfile::tempdir().unwrap();
+    let (old, new, changed) = releases();
+    let old_path = dir.path().join("old.docker.tar");
+    old.write_docker_archive(&old_path, "old:1").unwrap();
+    let old_ref = format!("docker-archive:{}", old_path.display());
+    let new_ref = write(&new, dir.path(), "new.tar");
+    let report = run_json(&["pull", &new_ref, "--have", &old_ref]);
+    let pull = &report["images"][0]["pull"];
+    assert_eq!(
+        pull["download_bytes"],
+        changed.iter().map(blob_len).sum::<u64>()
+    );
+}
