@@ -6,6 +6,7 @@
 //! read (Python metadata) are captured, and ELF section headers are parsed,
 //! because the stream cannot be read twice. Nothing is extracted to disk.
 
+pub mod cache;
 pub mod capture;
 pub mod compression;
 pub mod elf;

@@ -50,3 +50,5 @@ pub fn analyze_json(image: &str, extra: &[&str]) -> serde_json::Value {
     );
     serde_json::from_slice(&out.stdout).unwrap()
 }
+
+pub mod registry;
