@@ -572,6 +572,7 @@ fn rewrite_for_real(fixture: &str, prepare: impl Fn(&Path)) -> Outcome {
     // layers; a rewrite with fewer RUNs may not have them.
     let skip = [
         "/root/.cache/",
+        "/var/lib/apt/lists/",
         "/etc/hostname",
         "/etc/hosts",
         "/etc/resolv.conf",
@@ -851,4 +852,28 @@ fn a_dockerfile_that_does_not_match_the_history_falls_back_to_it() {
         std::fs::read_to_string(dir.path().join("out")).unwrap(),
         std::fs::read_to_string(&other).unwrap()
     );
+}
+
+#[test]
+fn rewrite_cleans_apt_lists_in_the_same_run() {
+    if !tools() {
+        return;
+    }
+    let o = rewrite_for_real("apt", |_| {});
+    // The fake `apt-get update` writes one 250 000-byte list.
+    assert_eq!(o.promised, 250_000);
+    assert_eq!(o.before - o.after, 250_000);
+    assert!(
+        o.diff.contains("+    && rm -rf /var/lib/apt/lists/*\n"),
+        "{}",
+        o.diff
+    );
+    // The compiler is advice only: a multi-stage build, 100 000 bytes.
+    let gcc = advice_of(&o.report, "build-toolchain");
+    assert_eq!(gcc.len(), 1, "{:#}", o.report);
+    assert_eq!(
+        (gcc[0]["line"].as_u64(), gcc[0]["bytes"].as_u64()),
+        (Some(4), Some(100_000))
+    );
+    assert_eq!(gcc[0]["automated"], false);
 }
