@@ -81,5 +81,7 @@ case "$cmd" in
 esac
 APT
 chmod 755 "$root/usr/local/bin/apt-get"
-tar --numeric-owner -C "$root" -c . | podman import -q - "$image" >/dev/null
+# The label lets the tests rebuild the base only when this script changes.
+tar --numeric-owner -C "$root" -c . \
+  | podman import -q --change "LABEL layerscope.script=${LAYERSCOPE_SCRIPT_SHA:-unknown}" - "$image" >/dev/null
 echo "$image"

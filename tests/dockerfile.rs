@@ -369,7 +369,28 @@ fn ensure_base() {
         return;
     }
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/make-tiny-base.sh");
-    run(Command::new("sh").arg(script).arg(BASE));
+    let sha = layerscope::Digest::of(&std::fs::read(&script).unwrap())
+        .hex()
+        .to_owned();
+    // Rebuilt only when the script changed (its hash is a label), so
+    // buildah's layer cache keeps working across runs.
+    let label = Command::new("podman")
+        .args([
+            "image",
+            "inspect",
+            "--format",
+            "{{index .Labels \"layerscope.script\"}}",
+            BASE,
+        ])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default();
+    if label != sha {
+        run(Command::new("sh")
+            .arg(script)
+            .arg(BASE)
+            .env("LAYERSCOPE_SCRIPT_SHA", &sha));
+    }
     *made = true;
 }
 
