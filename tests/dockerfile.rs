@@ -610,13 +610,14 @@ fn rewrite_for_real(fixture: &str, prepare: impl Fn(&Path)) -> Outcome {
         b as i64 - a as i64
     );
     eprintln!(
-        "{fixture}: content bytes {b} -> {a}, promised {promised}; compressed {} -> {}",
+        "{fixture}: content bytes {b} -> {a}, promised {promised}; compressed {} -> {}, promised {}",
         before
             .layers
             .iter()
             .map(|l| l.compressed_bytes)
             .sum::<u64>(),
-        after.layers.iter().map(|l| l.compressed_bytes).sum::<u64>()
+        after.layers.iter().map(|l| l.compressed_bytes).sum::<u64>(),
+        report["promised_compressed_bytes"]
     );
     Outcome {
         promised,
