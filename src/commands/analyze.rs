@@ -41,6 +41,13 @@ pub fn run(args: AnalyzeArgs) -> Result<i32, Error> {
         Format::Json => json::render(&analysis),
         Format::Text => text::render(&analysis, &super::text_options(&args.output)),
     };
+    let rendered = if analysis.manifest_only && matches!(args.output.format, Format::Text) {
+        format!(
+            "note: --manifest-only: no layer was read; uncompressed sizes, waste and findings need a full analysis\n\n{rendered}"
+        )
+    } else {
+        rendered
+    };
     super::emit(&rendered, args.output.output.as_deref())?;
     Ok(0)
 }

@@ -2,6 +2,8 @@
 //! result to a reporter. Each returns the process exit code.
 
 pub mod analyze;
+pub mod check;
+pub mod diff;
 pub mod optimize;
 pub mod pull;
 
@@ -21,6 +23,8 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
         Command::Analyze(args) => analyze::run(args),
         Command::Pull(args) => pull::run(args),
         Command::Optimize(args) => optimize::run(args),
+        Command::Check(args) => check::run(*args),
+        Command::Diff(args) => diff::run(args),
     }
 }
 
