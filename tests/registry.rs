@@ -274,6 +274,64 @@ fn basic_auth_over_tls_with_generated_ca() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // Credentials from a `credsStore` helper (`docker-credential-NAME get`).
+    let helper = config.path().join("docker-credential-fake");
+    let script = format!(
+        "#!/bin/sh\nread server\nif [ \"$server\" = \"{}\" ]; then echo '{{\"Username\":\"alice\",\"Secret\":\"{password}\"}}'; else echo 'credentials not found in native keychain'; exit 1; fi\n",
+        registry.host
+    );
+    std::fs::write(&helper, script).unwrap();
+    std::fs::set_permissions(&helper, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    std::fs::write(
+        config.path().join("config.json"),
+        r#"{"credsStore":"fake"}"#,
+    )
+    .unwrap();
+    let path = format!(
+        "{}:{}",
+        config.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = layerscope()
+        .args([
+            "analyze",
+            &reference,
+            "--format",
+            "json",
+            "--no-cache",
+            "--ca-cert",
+        ])
+        .arg(&ca)
+        .env("DOCKER_CONFIG", config.path())
+        .env("PATH", &path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!String::from_utf8_lossy(&out.stderr).contains(password));
+    // The same helper knows nothing of another registry: anonymous, not an error.
+    let public = Registry::plain();
+    public.push_fixture(&fixture(), "pub/app:1", &[]);
+    let out = layerscope()
+        .args([
+            "analyze",
+            &public.reference("pub/app:1"),
+            "--format",
+            "json",
+            "--no-cache",
+        ])
+        .env("DOCKER_CONFIG", config.path())
+        .env("PATH", &path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
