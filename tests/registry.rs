@@ -188,6 +188,7 @@ fn basic_auth_over_tls_with_generated_ca() {
         tls: true,
         basic: Some(("alice".into(), password.into())),
         token: None,
+        anonymous_pull: false,
     });
     registry.push_fixture(&fixture(), "private/app:1", &[]);
     let reference = registry.reference("private/app:1");
@@ -343,6 +344,7 @@ fn token_auth_with_harness_issuer() {
         tls: false,
         basic: None,
         token: Some(("bob".into(), "tok-pass".into())),
+        anonymous_pull: false,
     });
     let archive = registry.push_fixture(&fixture(), "team/tok:1", &[]);
     let reference = registry.reference("team/tok:1");
@@ -375,6 +377,37 @@ fn token_auth_with_harness_issuer() {
         .unwrap();
     assert_eq!(out.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&out.stderr).contains("access denied"));
+}
+
+#[test]
+fn anonymous_pull_through_the_bearer_token_dance() {
+    if !tools() {
+        return;
+    }
+    let registry = Registry::start(Setup {
+        tls: false,
+        basic: None,
+        token: Some(("carol".into(), "push-pass".into())),
+        anonymous_pull: true,
+    });
+    registry.push_fixture(&fixture(), "library/public:1", &[]);
+    let out = layerscope()
+        .args([
+            "analyze",
+            &registry.reference("library/public:1"),
+            "--format",
+            "json",
+            "--no-cache",
+        ])
+        .env("DOCKER_CONFIG", "/nonexistent")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_fixture_figures(&serde_json::from_slice(&out.stdout).unwrap());
 }
 
 #[test]
