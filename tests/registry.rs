@@ -248,6 +248,26 @@ fn basic_auth_over_tls_with_generated_ca() {
     assert_eq!(out.status.code(), Some(3));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("TLS") && err.contains("--ca-cert"), "{err}");
+    // `--insecure-registry` accepts the unverified certificate (still TLS).
+    let out = layerscope()
+        .args([
+            "analyze",
+            &reference,
+            "--no-cache",
+            "--manifest-only",
+            "--username",
+            "alice",
+            "--password-stdin",
+        ])
+        .args(["--insecure-registry", &registry.host])
+        .write_stdin(password)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     // Credentials from a docker config.json (`DOCKER_CONFIG`).
     let config = tempfile::tempdir().unwrap();
