@@ -127,6 +127,8 @@ pub enum FindingKind {
     PullDominantLayer,
     PoorCompression,
     LayerOrder,
+    ZstdCompression,
+    ModelWeights,
 }
 
 impl FindingKind {
@@ -227,7 +229,7 @@ pub fn run(image: &Image, options: &AnalyzeOptions, scan: ScanStats) -> Analysis
     findings.extend(duplicates::findings(image, options));
     let python = python::report(image);
     findings.extend(python::findings(image, &python));
-    findings.extend(bloat::findings(image));
+    findings.extend(bloat::findings(image, &python));
     let pull = pull::report(image, &options.pull);
     findings.extend(pull::findings(image, &pull, &options.pull));
     findings.retain(|f| f.bytes > 0 || f.kind == FindingKind::CacheOrder);

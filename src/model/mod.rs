@@ -3,10 +3,11 @@
 //! later entry shadowed it and how.
 
 use std::collections::BTreeMap;
+use std::ops::Bound;
 
 use serde::Serialize;
 
-use crate::scan::{Entry, EntryKind, EntryPath, LayerIndex};
+use crate::scan::{Entry, EntryKind, LayerIndex};
 use crate::source::ImageInfo;
 
 /// Where an entry lives: its layer and its index in that layer.
@@ -58,7 +59,9 @@ pub struct Image {
 impl Image {
     /// Stacks `layers` (bottom first) on top of each other.
     pub fn build(info: ImageInfo, layers: Vec<LayerIndex>) -> Image {
-        let mut fs: BTreeMap<EntryPath, Loc> = BTreeMap::new();
+        // Keys borrow the layers' own paths: no per-entry allocation or copy
+        // (a million-file image would otherwise clone every path once more).
+        let mut fs: BTreeMap<&[u8], Loc> = BTreeMap::new();
         let mut shadowed = Vec::new();
         for (li, layer) in layers.iter().enumerate() {
             let by_layer = li as u32;
@@ -67,7 +70,7 @@ impl Image {
                 match e.kind {
                     EntryKind::Opaque => remove_under(
                         &mut fs,
-                        &e.path,
+                        e.path.as_bytes(),
                         false,
                         by_layer,
                         ShadowKind::Deleted,
@@ -75,7 +78,7 @@ impl Image {
                     ),
                     EntryKind::Whiteout => remove_under(
                         &mut fs,
-                        &e.path,
+                        e.path.as_bytes(),
                         true,
                         by_layer,
                         ShadowKind::Deleted,
@@ -98,14 +101,14 @@ impl Image {
                 if e.kind != EntryKind::Dir {
                     remove_under(
                         &mut fs,
-                        &e.path,
+                        e.path.as_bytes(),
                         false,
                         by_layer,
                         ShadowKind::Replaced,
                         &mut shadowed,
                     );
                 }
-                if let Some(old) = fs.insert(e.path.clone(), loc) {
+                if let Some(old) = fs.insert(e.path.as_bytes(), loc) {
                     let old_entry = entry(&layers, old);
                     let how = if old_entry.kind == EntryKind::File
                         && e.kind == EntryKind::File
@@ -188,8 +191,8 @@ fn entry(layers: &[LayerIndex], loc: Loc) -> &Entry {
 /// Removes everything under `dir` (and `dir` itself when `inclusive`) from
 /// the filesystem, recording each removal.
 fn remove_under(
-    fs: &mut BTreeMap<EntryPath, Loc>,
-    dir: &EntryPath,
+    fs: &mut BTreeMap<&[u8], Loc>,
+    dir: &[u8],
     inclusive: bool,
     by_layer: u32,
     how: ShadowKind,
@@ -198,19 +201,110 @@ fn remove_under(
     if inclusive && let Some(loc) = fs.remove(dir) {
         shadowed.push(Shadowed { loc, by_layer, how });
     }
-    let mut prefix = dir.as_bytes().to_vec();
+    let mut prefix = dir.to_vec();
     if !prefix.is_empty() {
         prefix.push(b'/');
     }
-    let start = EntryPath::from_raw(prefix.clone());
-    let doomed: Vec<EntryPath> = fs
-        .range(start..)
-        .take_while(|(p, _)| prefix.is_empty() || p.as_bytes().starts_with(&prefix))
-        .map(|(p, _)| p.clone())
+    // Paths under `dir/` sort together right after `dir/` itself.
+    let doomed: Vec<&[u8]> = fs
+        .range::<[u8], _>((Bound::Included(prefix.as_slice()), Bound::Unbounded))
+        .take_while(|(p, _)| prefix.is_empty() || p.starts_with(&prefix))
+        .map(|(p, _)| *p)
         .collect();
     for p in doomed {
-        if let Some(loc) = fs.remove(&p) {
+        if let Some(loc) = fs.remove(p) {
             shadowed.push(Shadowed { loc, by_layer, how });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::fixture::{self, Item, file, layer, opaque, owned, sized_file, whiteout};
+
+    use crate::scan::{Compression, scan_layer};
+    use crate::source::LayerInfo;
+
+    fn build(layers: Vec<fixture::Layer>) -> Image {
+        let indexes: Vec<LayerIndex> = layers
+            .iter()
+            .map(|l| {
+                let blob = l.blob(Compression::None);
+                let li = LayerInfo {
+                    digest: crate::Digest::from_sha256(&sha(&blob)),
+                    diff_id: None,
+                    media_type: String::new(),
+                    compressed_bytes: blob.len() as u64,
+                    created_by: None,
+                };
+                scan_layer(blob.as_slice(), &li).unwrap()
+            })
+            .collect();
+        let image_info = crate::source::ImageInfo {
+            reference: "test".into(),
+            manifest_digest: None,
+            platform: Default::default(),
+            config: Default::default(),
+            layers: Vec::new(),
+        };
+        Image::build(image_info, indexes)
+    }
+
+    fn sha(data: &[u8]) -> [u8; 32] {
+        use sha2::Digest as _;
+        sha2::Sha256::digest(data).into()
+    }
+
+    fn chowned(path: &str, size: usize, seed: u64) -> Item {
+        owned(sized_file(path, size, seed), 1000)
+    }
+
+    #[test]
+    fn whiteouts_opaque_dirs_rewrites_and_replacements_are_exact() {
+        let image = build(vec![
+            layer(vec![
+                sized_file("wheels/a.whl", 1000, 1),
+                sized_file("wheels/sub/b.whl", 300, 2),
+                sized_file("opt/x/old", 70, 3),
+                sized_file("etc/conf", 50, 4),
+                sized_file("site/pkg/m.py", 400, 5),
+                sized_file("site/pkg/n.py", 600, 6),
+                sized_file("dup", 10, 7),
+                sized_file("dup", 11, 8),
+            ]),
+            layer(vec![
+                whiteout("wheels"),
+                opaque("opt/x"),
+                sized_file("opt/x/new", 20, 9),
+                sized_file("etc/conf", 55, 10),
+                chowned("site/pkg/m.py", 400, 5),
+                chowned("site/pkg/n.py", 600, 6),
+                file("site/app.py", b""),
+            ]),
+        ]);
+        let kinds = |how: ShadowKind| -> u64 {
+            image
+                .shadowed
+                .iter()
+                .filter(|s| s.how == how)
+                .map(|s| image.entry(s.loc).size)
+                .sum()
+        };
+        // rm -rf wheels (1300) + opaque opt/x (70); conf replaced (50) and
+        // the first `dup` of layer 0 (10); chown -R over 1000 bytes.
+        assert_eq!(kinds(ShadowKind::Deleted), 1300 + 70);
+        assert_eq!(kinds(ShadowKind::Replaced), 50 + 10);
+        assert_eq!(kinds(ShadowKind::MetadataOnly), 1000);
+        assert_eq!(image.shadowed_bytes(), 1300 + 70 + 60 + 1000);
+        assert_eq!(image.final_bytes(), 11 + 20 + 55 + 1000);
+        let paths: Vec<String> = image
+            .final_entries()
+            .map(|(_, e)| e.path.to_string())
+            .collect();
+        assert!(paths.contains(&"/site/app.py".to_string()));
+        assert!(!paths.iter().any(|p| p.starts_with("/wheels")));
     }
 }

@@ -1,6 +1,6 @@
 //! Reading one layer stream into a [`LayerIndex`].
 
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, BufReader, Read};
 
 use sha2::{Digest as _, Sha256};
 
@@ -55,6 +55,8 @@ struct Hashing<R> {
     inner: R,
     hasher: Sha256,
     count: u64,
+    /// Off: only count (the hash would repeat one computed elsewhere).
+    enabled: bool,
 }
 
 impl<R: Read> Hashing<R> {
@@ -63,6 +65,7 @@ impl<R: Read> Hashing<R> {
             inner,
             hasher: Sha256::new(),
             count: 0,
+            enabled: true,
         }
     }
 
@@ -74,7 +77,9 @@ impl<R: Read> Hashing<R> {
 impl<R: Read> Read for Hashing<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
+        if self.enabled {
+            self.hasher.update(&buf[..n]);
+        }
         self.count += n as u64;
         Ok(n)
     }
@@ -82,34 +87,108 @@ impl<R: Read> Read for Hashing<R> {
 
 /// Scans one layer blob, verifying it against what the manifest and config
 /// say about it. The stream is always read to its end.
+///
+/// Two threads share the work (see [`super::pipe`]): this one walks the tar,
+/// hashes every file and the uncompressed stream; a scoped helper reads the
+/// blob, hashes it and inflates it. For an uncompressed blob the diff id is
+/// the blob digest, so its bytes are hashed once, not twice.
 pub fn scan_layer(blob: impl Read + Send, expected: &LayerInfo) -> Result<LayerIndex, ScanError> {
     let mut blob = Hashing::new(blob);
-    let (compression, tar_hash, uncompressed_bytes, entries, captured) = {
-        let mut buffered = BufReader::with_capacity(BUF, &mut blob);
-        let head = buffered.fill_buf().map_err(|source| ScanError::Read {
-            what: "reading layer",
-            source,
-        })?;
-        let compression = Compression::sniff(head)?;
-        let decoder = compression
-            .decoder(buffered)
-            .map_err(|source| ScanError::Read {
-                what: "starting decompression",
+    let mut sampler = super::sample::Sampler::default();
+    let mut head = [0u8; 8];
+    let mut got = 0;
+    while got < head.len() {
+        match blob.read(&mut head[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(source) => {
+                return Err(ScanError::Read {
+                    what: "reading layer",
+                    source,
+                });
+            }
+        }
+    }
+    let compression = Compression::sniff(&head[..got])?;
+    let (writer, reader) = super::pipe::channel();
+
+    let (inflated, walked) = std::thread::scope(|s| {
+        let inflater = s.spawn(move || -> Result<([u8; 32], u64), ScanError> {
+            {
+                let buffered = BufReader::with_capacity(BUF, Read::chain(&head[..got], &mut blob));
+                let mut decoder = match compression.decoder(buffered) {
+                    Ok(d) => d,
+                    Err(source) => {
+                        writer.fail(&source);
+                        return Err(ScanError::Read {
+                            what: "starting decompression",
+                            source,
+                        });
+                    }
+                };
+                // A read error reaches the walker through the channel and is
+                // reported from there, with the tar context.
+                match writer.pump(&mut decoder) {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        let source = io::Error::other("the tar walker stopped early");
+                        return Err(ScanError::Read {
+                            what: "reading layer",
+                            source,
+                        });
+                    }
+                    Err(source) => return Err(read_error(compression, source)),
+                }
+            }
+            // Drain anything after the compressed stream so the digest
+            // covers the whole blob.
+            io::copy(&mut blob, &mut io::sink()).map_err(|source| ScanError::Read {
+                what: "reading layer",
                 source,
             })?;
-        let mut tar = Hashing::new(decoder);
-        let (entries, captured) = walk_tar(&mut tar, compression)?;
-        // The tar end marker may be followed by padding: the diff id covers it.
-        io::copy(&mut tar, &mut io::sink()).map_err(|source| read_error(compression, source))?;
-        let (hash, count) = tar.finish();
-        (compression, hash, count, entries, captured)
+            Ok(blob.finish())
+        });
+        let walked = (|| {
+            let mut tar = Hashing::new(sampler.tap(reader));
+            tar.enabled = compression != Compression::None;
+            let (entries, captured) = walk_tar(&mut tar, compression)?;
+            // The tar end marker may be followed by padding: the diff id covers it.
+            io::copy(&mut tar, &mut io::sink())
+                .map_err(|source| read_error(compression, source))?;
+            let (hash, count) = tar.finish();
+            Ok::<_, ScanError>((hash, count, entries, captured))
+        })();
+        // `walked` dropped the reader: a still-running inflater sees the
+        // hang-up and stops.
+        let inflated = inflater.join().unwrap_or_else(|_| {
+            Err(ScanError::Read {
+                what: "decompressing layer",
+                source: io::Error::other("the decompressing thread panicked"),
+            })
+        });
+        (inflated, walked)
+    });
+    let ((blob_hash, compressed_bytes), (tar_hash, uncompressed_bytes, entries, captured)) =
+        match (inflated, walked) {
+            (
+                Err(
+                    e @ ScanError::Read {
+                        what: "starting decompression",
+                        ..
+                    },
+                ),
+                _,
+            ) => return Err(e),
+            (_, Err(e)) | (Err(e), Ok(_)) => return Err(e),
+            (Ok(blob), Ok(walked)) => (blob, walked),
+        };
+    // An uncompressed blob is its own tar stream: same bytes, same hash.
+    let tar_hash = if compression == Compression::None {
+        blob_hash
+    } else {
+        tar_hash
     };
-    // Drain anything after the compressed stream so the digest covers the blob.
-    io::copy(&mut blob, &mut io::sink()).map_err(|source| ScanError::Read {
-        what: "reading layer",
-        source,
-    })?;
-    let (blob_hash, compressed_bytes) = blob.finish();
 
     let digest = Digest::from_sha256(&blob_hash);
     if expected.digest.as_str().starts_with("sha256:") && digest != expected.digest {
@@ -136,6 +215,7 @@ pub fn scan_layer(blob: impl Read + Send, expected: &LayerInfo) -> Result<LayerI
         uncompressed_bytes,
         entries,
         captured,
+        sample: Some(sampler.finish()),
     })
 }
 
@@ -153,7 +233,8 @@ fn walk_tar(
     stream: &mut impl Read,
     compression: Compression,
 ) -> Result<(Vec<Entry>, Vec<Captured>), ScanError> {
-    let mut archive = tar::Archive::new(BufReader::with_capacity(BUF, stream));
+    // The stream arrives in large buffers already (see `pipe`): no BufReader.
+    let mut archive = tar::Archive::new(stream);
     let mut entries = Vec::new();
     let mut captured = Vec::new();
     let mut buf = vec![0u8; BUF];
@@ -271,4 +352,108 @@ fn walk_tar(
         entries.push(entry);
     }
     Ok((entries, captured))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::fixture::{self, file, layer, pattern, whiteout};
+
+    fn info(blob: &[u8], tar: &[u8]) -> LayerInfo {
+        LayerInfo {
+            digest: Digest::from_sha256(&Sha256::digest(blob).into()),
+            diff_id: Some(DiffId(Digest::from_sha256(&Sha256::digest(tar).into()))),
+            media_type: String::new(),
+            compressed_bytes: blob.len() as u64,
+            created_by: None,
+        }
+    }
+
+    /// A layer several pipe buffers long, so that files straddle buffers.
+    fn big_layer() -> fixture::Layer {
+        let big = super::super::pipe::CHUNK * 3 + 777;
+        layer(vec![
+            file("usr/lib/a.py", b"print(1)\n"),
+            file("usr/lib/libbig.so", pattern(big, 7)),
+            file("usr/lib/b.py", pattern(5000, 3)),
+            whiteout("tmp/x"),
+        ])
+    }
+
+    #[test]
+    fn pipelined_scan_hashes_every_file_in_every_compression() {
+        let l = big_layer();
+        let tar = l.tar();
+        let big = super::super::pipe::CHUNK * 3 + 777;
+        for c in [Compression::None, Compression::Gzip, Compression::Zstd] {
+            let blob = l.blob(c);
+            let idx = scan_layer(blob.as_slice(), &info(&blob, &tar)).unwrap();
+            assert_eq!(idx.compression, c);
+            assert_eq!(idx.compressed_bytes, blob.len() as u64);
+            assert_eq!(idx.uncompressed_bytes, tar.len() as u64);
+            let sizes: Vec<u64> = idx.entries.iter().map(|e| e.size).collect();
+            assert_eq!(sizes, vec![9, big as u64, 5000, 0]);
+            let want: [u8; 32] = Sha256::digest(pattern(big, 7)).into();
+            assert_eq!(idx.entries[1].sha256, Some(want));
+            assert_eq!(idx.entries[3].kind, EntryKind::Whiteout);
+        }
+    }
+
+    #[test]
+    fn uncompressed_diff_id_is_still_checked() {
+        let l = big_layer();
+        let tar = l.tar();
+        let mut wrong = info(&tar, &tar);
+        wrong.diff_id = Some(DiffId(Digest::from_sha256(&[1; 32])));
+        assert!(matches!(
+            scan_layer(tar.as_slice(), &wrong),
+            Err(ScanError::DiffIdMismatch { .. })
+        ));
+    }
+
+    #[test]
+    fn truncated_or_corrupt_gzip_is_an_error() {
+        let l = big_layer();
+        let tar = l.tar();
+        let blob = l.blob(Compression::Gzip);
+        let cut = &blob[..blob.len() / 2];
+        let err = scan_layer(cut, &info(cut, &tar))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.starts_with("corrupt or truncated gzip stream"), "{err}");
+        let mut bad = blob.clone();
+        let mid = bad.len() / 2;
+        for b in &mut bad[mid..mid + 64] {
+            *b ^= 0x5a;
+        }
+        assert!(scan_layer(bad.as_slice(), &info(&bad, &tar)).is_err());
+    }
+
+    #[test]
+    fn a_failing_source_is_reported_not_hung() {
+        struct Fails(Vec<u8>, usize);
+        impl Read for Fails {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                if self.1 >= self.0.len() / 3 {
+                    return Err(io::Error::other("disk gone"));
+                }
+                let n = buf.len().min(self.0.len() - self.1).min(4096);
+                buf[..n].copy_from_slice(&self.0[self.1..self.1 + n]);
+                self.1 += n;
+                Ok(n)
+            }
+        }
+        let l = big_layer();
+        let tar = l.tar();
+        for c in [Compression::None, Compression::Gzip] {
+            let blob = l.blob(c);
+            let err = scan_layer(Fails(blob.clone(), 0), &info(&blob, &tar))
+                .err()
+                .map(|e| e.to_string());
+            assert!(err.unwrap_or_default().contains("disk gone"));
+        }
+    }
 }

@@ -29,6 +29,7 @@ impl EntryPath {
     }
 
     /// Wraps bytes as they are, without normalising (for range bounds).
+    #[allow(dead_code)] // the model now ranges over borrowed bytes; kept for callers needing a bound
     pub(crate) fn from_raw(bytes: Vec<u8>) -> EntryPath {
         EntryPath(bytes.into_boxed_slice())
     }
