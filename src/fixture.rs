@@ -139,8 +139,7 @@ impl Layer {
     pub fn tar(&self) -> Vec<u8> {
         let mut b = tar::Builder::new(Vec::new());
         for item in &self.items {
-            // Writing into a Vec cannot fail except on invalid paths, which
-            // fixtures never contain.
+            // Writing into a Vec cannot fail.
             let _ = append(&mut b, item);
         }
         b.into_inner().unwrap_or_default()
@@ -181,6 +180,34 @@ fn os_path(bytes: &[u8]) -> &Path {
     Path::new(std::ffi::OsStr::from_bytes(bytes))
 }
 
+/// Appends one entry. Paths up to 100 bytes are written into the header
+/// as they are (so fixtures can hold `..`, absolute and non-UTF-8 names,
+/// which `tar::Builder` refuses); longer ones get GNU long-name records.
+fn append_raw(
+    b: &mut tar::Builder<Vec<u8>>,
+    mut h: tar::Header,
+    path: &[u8],
+    link: Option<&[u8]>,
+    data: &[u8],
+) -> io::Result<()> {
+    let short = path.len() <= 100 && link.is_none_or(|l| l.len() <= 100);
+    if !short {
+        return match link {
+            Some(target) => b.append_link(&mut h, os_path(path), os_path(target)),
+            None => b.append_data(&mut h, os_path(path), data),
+        };
+    }
+    let old = h.as_old_mut();
+    old.name = [0; 100];
+    old.name[..path.len()].copy_from_slice(path);
+    if let Some(target) = link {
+        old.linkname = [0; 100];
+        old.linkname[..target.len()].copy_from_slice(target);
+    }
+    h.set_cksum();
+    b.append(&h, data)
+}
+
 fn append(b: &mut tar::Builder<Vec<u8>>, item: &Item) -> io::Result<()> {
     match item {
         Item::File {
@@ -188,35 +215,61 @@ fn append(b: &mut tar::Builder<Vec<u8>>, item: &Item) -> io::Result<()> {
             data,
             mode,
             uid,
-        } => {
-            let mut h = header(tar::EntryType::Regular, *mode, *uid, data.len() as u64);
-            b.append_data(&mut h, os_path(path), data.as_slice())
-        }
+        } => append_raw(
+            b,
+            header(tar::EntryType::Regular, *mode, *uid, data.len() as u64),
+            path,
+            None,
+            data,
+        ),
         Item::Dir(path) => {
-            let mut h = header(tar::EntryType::Directory, 0o755, 0, 0);
-            b.append_data(&mut h, os_path(path), io::empty())
+            let mut p = path.clone();
+            p.push(b'/');
+            append_raw(
+                b,
+                header(tar::EntryType::Directory, 0o755, 0, 0),
+                &p,
+                None,
+                &[],
+            )
         }
-        Item::Symlink(path, target) => {
-            let mut h = header(tar::EntryType::Symlink, 0o777, 0, 0);
-            b.append_link(&mut h, os_path(path), os_path(target))
-        }
-        Item::HardLink(path, target) => {
-            let mut h = header(tar::EntryType::Link, 0o644, 0, 0);
-            b.append_link(&mut h, os_path(path), os_path(target))
-        }
+        Item::Symlink(path, target) => append_raw(
+            b,
+            header(tar::EntryType::Symlink, 0o777, 0, 0),
+            path,
+            Some(target),
+            &[],
+        ),
+        Item::HardLink(path, target) => append_raw(
+            b,
+            header(tar::EntryType::Link, 0o644, 0, 0),
+            path,
+            Some(target),
+            &[],
+        ),
         Item::Whiteout(path) => {
             let (parent, name) = match path.iter().rposition(|&c| c == b'/') {
                 Some(i) => (&path[..=i], &path[i + 1..]),
                 None => (&path[..0], &path[..]),
             };
             let wh = [parent, b".wh.", name].concat();
-            let mut h = header(tar::EntryType::Regular, 0o644, 0, 0);
-            b.append_data(&mut h, os_path(&wh), io::empty())
+            append_raw(
+                b,
+                header(tar::EntryType::Regular, 0o644, 0, 0),
+                &wh,
+                None,
+                &[],
+            )
         }
         Item::Opaque(dir) => {
             let marker = [dir.as_slice(), b"/.wh..wh..opq"].concat();
-            let mut h = header(tar::EntryType::Regular, 0o644, 0, 0);
-            b.append_data(&mut h, os_path(&marker), io::empty())
+            append_raw(
+                b,
+                header(tar::EntryType::Regular, 0o644, 0, 0),
+                &marker,
+                None,
+                &[],
+            )
         }
     }
 }

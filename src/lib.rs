@@ -12,6 +12,7 @@
 pub mod analyze;
 pub mod cli;
 pub mod commands;
+pub mod diff;
 pub mod digest;
 pub mod dockerfile;
 pub mod error;
@@ -19,6 +20,7 @@ pub mod fixture;
 pub mod model;
 pub mod pipeline;
 pub mod policy;
+pub mod progress;
 pub mod report;
 pub mod scan;
 pub mod source;

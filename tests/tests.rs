@@ -3,3 +3,14 @@
 mod support;
 
 mod analyze;
+mod cache;
+mod check;
+mod daemon;
+mod diff;
+mod dockerfile;
+mod model;
+mod pull;
+mod python;
+mod registry;
+mod scan;
+mod sources;

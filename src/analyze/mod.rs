@@ -42,6 +42,10 @@ pub struct Analysis {
     pub largest_directories: Vec<PathSize>,
     /// How the layers were obtained (scanned now or from the cache).
     pub scan: ScanStats,
+    /// True when only the manifest and config were read (`--manifest-only`):
+    /// uncompressed figures are then 0, not measured.
+    #[serde(default)]
+    pub manifest_only: bool,
 }
 
 /// Knobs of the analysis.
@@ -123,6 +127,8 @@ pub enum FindingKind {
     PullDominantLayer,
     PoorCompression,
     LayerOrder,
+    ZstdCompression,
+    ModelWeights,
 }
 
 impl FindingKind {
@@ -223,7 +229,7 @@ pub fn run(image: &Image, options: &AnalyzeOptions, scan: ScanStats) -> Analysis
     findings.extend(duplicates::findings(image, options));
     let python = python::report(image);
     findings.extend(python::findings(image, &python));
-    findings.extend(bloat::findings(image));
+    findings.extend(bloat::findings(image, &python));
     let pull = pull::report(image, &options.pull);
     findings.extend(pull::findings(image, &pull, &options.pull));
     findings.retain(|f| f.bytes > 0 || f.kind == FindingKind::CacheOrder);
@@ -238,5 +244,6 @@ pub fn run(image: &Image, options: &AnalyzeOptions, scan: ScanStats) -> Analysis
         largest_files: summary::largest_files(image, options.top),
         largest_directories: summary::largest_directories(image, options.top),
         scan,
+        manifest_only: false,
     }
 }

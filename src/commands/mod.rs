@@ -2,6 +2,10 @@
 //! result to a reporter. Each returns the process exit code.
 
 pub mod analyze;
+pub mod check;
+pub mod diff;
+pub mod optimize;
+pub mod pull;
 
 use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
@@ -17,6 +21,10 @@ use crate::source::{RegistryOptions, SourceOptions};
 pub fn run(cli: Cli) -> Result<i32, Error> {
     match cli.command {
         Command::Analyze(args) => analyze::run(args),
+        Command::Pull(args) => pull::run(args),
+        Command::Optimize(args) => optimize::run(args),
+        Command::Check(args) => check::run(*args),
+        Command::Diff(args) => diff::run(args),
     }
 }
 
@@ -53,6 +61,7 @@ pub fn settings(args: &ImageArgs) -> Result<Settings, Error> {
             } else {
                 args.cache_dir.clone().or_else(default_cache_dir)
             },
+            progress,
         },
         analyze: Default::default(),
     })

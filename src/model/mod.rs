@@ -96,6 +96,18 @@ impl Image {
                     layer: by_layer,
                     entry: ei as u32,
                 };
+                // A non-directory hides everything lower layers put under its
+                // path, whether or not they wrote the directory itself.
+                if e.kind != EntryKind::Dir {
+                    remove_under(
+                        &mut fs,
+                        e.path.as_bytes(),
+                        false,
+                        by_layer,
+                        ShadowKind::Replaced,
+                        &mut shadowed,
+                    );
+                }
                 if let Some(old) = fs.insert(e.path.as_bytes(), loc) {
                     let old_entry = entry(&layers, old);
                     let how = if old_entry.kind == EntryKind::File
@@ -106,18 +118,7 @@ impl Image {
                     } else {
                         ShadowKind::Replaced
                     };
-                    // Directories merge; a non-directory over a directory
-                    // hides everything under it.
-                    if old_entry.kind == EntryKind::Dir && e.kind != EntryKind::Dir {
-                        remove_under(
-                            &mut fs,
-                            e.path.as_bytes(),
-                            false,
-                            by_layer,
-                            ShadowKind::Replaced,
-                            &mut shadowed,
-                        );
-                    }
+                    // Directories merge.
                     if !(old_entry.kind == EntryKind::Dir && e.kind == EntryKind::Dir) {
                         shadowed.push(Shadowed {
                             loc: old,

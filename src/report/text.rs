@@ -3,10 +3,11 @@
 
 use std::fmt::Write as _;
 
-use comfy_table::{CellAlignment, Table, presets};
+use comfy_table::{CellAlignment, LineStyle, Table, TableStyle};
 
 use super::units::{Units, percent};
 use crate::analyze::Analysis;
+use crate::analyze::pull::{PullOutput, PullReport};
 
 /// Knobs of the text report.
 #[derive(Clone, Copy, Debug)]
@@ -29,9 +30,14 @@ impl Default for TextOptions {
     }
 }
 
+/// Plain columns with one rule under the header: readable without colour,
+/// and easy to copy into an issue.
+const STYLE: TableStyle =
+    TableStyle::new().header_separator(LineStyle::none().fill('─').junction(' '));
+
 fn table(options: &TextOptions, header: &[&str], right: &[usize]) -> Table {
     let mut t = Table::new();
-    t.load_style(presets::UTF8_HORIZONTAL_ONLY);
+    t.load_style(STYLE);
     if let Some(w) = options.width {
         t.set_width(w);
         t.set_content_arrangement(comfy_table::ContentArrangement::Dynamic);
@@ -220,5 +226,239 @@ pub fn render(a: &Analysis, options: &TextOptions) -> String {
         ]);
     }
     let _ = writeln!(out, "{t}");
+    pull_section(&mut out, &a.pull, options);
+    out
+}
+
+// ---- pull section ------------------------------------------------------
+
+/// Seconds for humans: `42.0 s`, `3m 05s`, `1h 02m`.
+fn duration(seconds: f64) -> String {
+    if !seconds.is_finite() || seconds < 0.0 {
+        return "-".into();
+    }
+    let s = seconds.round() as u64;
+    if seconds < 60.0 {
+        format!("{seconds:.1} s")
+    } else if s < 3600 {
+        format!("{}m {:02}s", s / 60, s % 60)
+    } else {
+        format!("{}h {:02}m", s / 3600, (s % 3600) / 60)
+    }
+}
+
+/// A link speed for humans: `100 Mbit/s`, `1 Gbit/s`.
+fn bandwidth(bits: u64) -> String {
+    let mut value = bits as f64;
+    let mut unit = 0;
+    let names = ["bit/s", "kbit/s", "Mbit/s", "Gbit/s", "Tbit/s"];
+    while value >= 1000.0 && unit < names.len() - 1 {
+        value /= 1000.0;
+        unit += 1;
+    }
+    let v = if value.fract().abs() < 1e-9 {
+        format!("{value:.0}")
+    } else {
+        format!("{value:.1}")
+    };
+    format!("{v} {}", names[unit])
+}
+
+/// Appends the pull section (the pull table, compression, advice).
+pub fn pull_section(out: &mut String, p: &PullReport, options: &TextOptions) {
+    let u = options.units;
+    let _ = writeln!(
+        out,
+        "\nPull at {}, {} layers at a time",
+        bandwidth(p.bandwidth_bits_per_second),
+        p.concurrency
+    );
+    if !p.have.is_empty() {
+        let _ = writeln!(out, "  the node has: {}", p.have.join(", "));
+    }
+    let mut line = format!("  download {}", u.bytes(p.download_bytes));
+    if p.shared_bytes > 0 {
+        line.push_str(&format!(
+            " of {} ({} already on the node)",
+            u.bytes(p.total_compressed_bytes),
+            u.bytes(p.shared_bytes)
+        ));
+    }
+    line.push_str(&format!(" in about {}", duration(p.estimated_seconds)));
+    if let (Some(disk), Some(ready)) = (p.disk_bytes, p.ready_seconds) {
+        line.push_str(&format!(
+            " · {} written to disk · ready after about {}",
+            u.bytes(disk),
+            duration(ready)
+        ));
+    }
+    let _ = writeln!(out, "{line}");
+
+    let mut t = table(
+        options,
+        &[
+            "#",
+            "created by",
+            "download",
+            "on disk",
+            "ratio",
+            "gzip-6",
+            "zstd-3",
+            "precompressed",
+            "downloading",
+        ],
+        &[0, 2, 3, 4, 5, 6, 7, 8],
+    );
+    let opt = |v: Option<u64>| v.map_or_else(|| "-".to_owned(), |b| u.bytes(b));
+    for l in &p.layers {
+        let what = shorten(l.created_by.as_deref().unwrap_or(l.digest.short()), 40);
+        let (download, when) = if l.shared {
+            ("have".to_owned(), "-".to_owned())
+        } else {
+            (
+                u.bytes(l.compressed_bytes),
+                format!(
+                    "{} – {}",
+                    duration(l.download_start_seconds),
+                    duration(l.download_end_seconds)
+                ),
+            )
+        };
+        t.add_row(vec![
+            l.index.to_string(),
+            what,
+            download,
+            opt(l.uncompressed_bytes),
+            l.ratio.map_or_else(|| "-".to_owned(), percent),
+            opt(l.gzip6_bytes),
+            opt(l.zstd3_bytes),
+            if l.precompressed_bytes == 0 {
+                "-".into()
+            } else {
+                u.bytes(l.precompressed_bytes)
+            },
+            when,
+        ]);
+    }
+    let _ = writeln!(out, "{t}");
+
+    if let Some(c) = &p.compression {
+        let _ = writeln!(
+            out,
+            "  zstd level 3 (estimated from a sample of each layer): download {} ({} less) in about {}, ready after about {} ({} less unpacking)",
+            u.bytes(c.zstd3_bytes),
+            u.bytes(c.zstd_saved_bytes),
+            duration(c.zstd_estimated_seconds),
+            duration(c.zstd_ready_seconds),
+            duration(c.unpack_seconds_saved)
+        );
+        if c.precompressed_bytes > 0 {
+            let _ = writeln!(
+                out,
+                "  already compressed files (wheels, archives) and model weights: {} (model weights {}); no codec shrinks them",
+                u.bytes(c.precompressed_bytes),
+                u.bytes(c.model_bytes)
+            );
+        }
+    }
+    if let Some(s) = &p.split {
+        let _ = writeln!(
+            out,
+            "  layer {} sets the pull time: about {} now, about {} if split into {} layers of equal size",
+            s.layer,
+            duration(s.seconds_now),
+            duration(s.seconds_after),
+            s.parts
+        );
+    }
+    if let Some(r) = &p.reorder {
+        let _ = writeln!(
+            out,
+            "  layer {} changed and layers {} were rebuilt above it: {} re-downloaded per release, {} with it last (about {} → {})",
+            r.layer,
+            r.rebuilt_layers
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(","),
+            u.bytes(r.redownload_bytes),
+            u.bytes(r.redownload_bytes_after),
+            duration(r.seconds_now),
+            duration(r.seconds_after)
+        );
+    }
+    if p.lazy_pull_suggested {
+        let _ = writeln!(
+            out,
+            "  info: a pull this large may be worth lazy pulling: eStargz (stargz-snapshotter) or SOCI start containers before every byte has arrived"
+        );
+    }
+}
+
+/// Renders `layerscope pull`: each image's pull section and findings, then
+/// the sharing matrix.
+pub fn render_pull(output: &PullOutput, options: &TextOptions) -> String {
+    let u = options.units;
+    let mut out = String::new();
+    for img in &output.images {
+        let _ = writeln!(out, "Image     {}", img.reference);
+        if let Some(d) = &img.manifest_digest {
+            let _ = writeln!(out, "Digest    {d}");
+        }
+        pull_section(&mut out, &img.pull, options);
+        if !img.findings.is_empty() {
+            let mut t = table(
+                options,
+                &[
+                    "kind",
+                    "bytes",
+                    "compressed",
+                    "layers",
+                    "what and how to fix",
+                ],
+                &[1, 2],
+            );
+            for f in img.findings.iter().take(options.top) {
+                let layers = f
+                    .layers
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(",");
+                t.add_row(vec![
+                    f.kind.id(),
+                    u.bytes(f.bytes),
+                    u.bytes(f.compressed_bytes),
+                    layers,
+                    format!("{}\nfix: {}", f.message, f.fix),
+                ]);
+            }
+            let _ = writeln!(out, "{t}");
+        }
+        out.push('\n');
+    }
+    if let Some(s) = &output.sharing {
+        let _ = writeln!(
+            out,
+            "Shared layers (compressed bytes a node holding the row image does not download for the column image)"
+        );
+        let mut header = vec!["".to_owned()];
+        header.extend((0..s.images.len()).map(|i| format!("#{i}")));
+        let hdr: Vec<&str> = header.iter().map(String::as_str).collect();
+        let right: Vec<usize> = (1..=s.images.len()).collect();
+        let mut t = table(options, &hdr, &right);
+        for (i, row) in s.shared_bytes.iter().enumerate() {
+            let mut cells = vec![format!("#{i} {}", s.images[i])];
+            cells.extend(row.iter().map(|&b| u.bytes(b)));
+            t.add_row(cells);
+        }
+        let _ = writeln!(out, "{t}");
+        let _ = writeln!(
+            out,
+            "  all images together: {} distinct of {} in total",
+            u.bytes(s.distinct_bytes),
+            u.bytes(s.sum_bytes)
+        );
+    }
     out
 }

@@ -15,7 +15,10 @@ pub fn wants(path: &EntryPath, size: u64) -> bool {
     let parent = path.parent();
     let parent_name = parent.rsplit(|&b| b == b'/').next().unwrap_or(parent);
     let in_dist_info = parent_name.ends_with(b".dist-info") || parent_name.ends_with(b".egg-info");
-    (in_dist_info && matches!(name, b"RECORD" | b"METADATA" | b"INSTALLER" | b"PKG-INFO" | b"installed-files.txt"))
+    (in_dist_info && matches!(
+        name,
+        b"RECORD" | b"METADATA" | b"INSTALLER" | b"PKG-INFO" | b"installed-files.txt" | b"top_level.txt" | b"direct_url.json"
+    ))
         // An egg-info may be a single file rather than a directory.
         || (name.ends_with(b".egg-info") && size <= 1 << 20)
         || (parent_name == b"conda-meta" && name.ends_with(b".json"))
@@ -41,5 +44,14 @@ mod tests {
             100
         ));
         assert!(!wants(&"x.dist-info/RECORD".into(), MAX_CAPTURE_BYTES + 1));
+        // Debian's egg-info directories have no file list: top_level.txt names the packages.
+        assert!(wants(
+            &"usr/lib/python3/dist-packages/numpy-1.24.2.egg-info/top_level.txt".into(),
+            6
+        ));
+        assert!(!wants(
+            &"usr/lib/python3/dist-packages/numpy/top_level.txt".into(),
+            6
+        ));
     }
 }

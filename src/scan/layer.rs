@@ -94,6 +94,7 @@ impl<R: Read> Read for Hashing<R> {
 /// the blob digest, so its bytes are hashed once, not twice.
 pub fn scan_layer(blob: impl Read + Send, expected: &LayerInfo) -> Result<LayerIndex, ScanError> {
     let mut blob = Hashing::new(blob);
+    let mut sampler = super::sample::Sampler::default();
     let mut head = [0u8; 8];
     let mut got = 0;
     while got < head.len() {
@@ -149,7 +150,7 @@ pub fn scan_layer(blob: impl Read + Send, expected: &LayerInfo) -> Result<LayerI
             Ok(blob.finish())
         });
         let walked = (|| {
-            let mut tar = Hashing::new(reader);
+            let mut tar = Hashing::new(sampler.tap(reader));
             tar.enabled = compression != Compression::None;
             let (entries, captured) = walk_tar(&mut tar, compression)?;
             // The tar end marker may be followed by padding: the diff id covers it.
@@ -214,6 +215,7 @@ pub fn scan_layer(blob: impl Read + Send, expected: &LayerInfo) -> Result<LayerI
         uncompressed_bytes,
         entries,
         captured,
+        sample: Some(sampler.finish()),
     })
 }
 

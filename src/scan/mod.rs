@@ -6,12 +6,14 @@
 //! read (Python metadata) are captured, and ELF section headers are parsed,
 //! because the stream cannot be read twice. Nothing is extracted to disk.
 
+pub mod cache;
 pub mod capture;
 pub mod compression;
 pub mod elf;
 pub mod layer;
 pub mod path;
 pub mod pipe;
+pub mod sample;
 
 use serde::{Deserialize, Serialize};
 
@@ -38,6 +40,10 @@ pub struct LayerIndex {
     pub entries: Vec<Entry>,
     /// Contents kept for files matching [`capture::wants`], by entry index.
     pub captured: Vec<Captured>,
+    /// How well the uncompressed stream recompresses (see [`sample`]);
+    /// `None` in indexes cached before sampling existed.
+    #[serde(default)]
+    pub sample: Option<sample::CompressionSample>,
 }
 
 /// The kept contents of one small file.

@@ -82,6 +82,29 @@ impl TarMembers {
         })
     }
 
+    /// Indexes a tar already spooled to a temporary file, which is kept
+    /// (and deleted) with the result.
+    pub fn from_spool(
+        spool: tempfile::NamedTempFile,
+        input: String,
+    ) -> Result<TarMembers, SourceError> {
+        let path = spool.path().to_owned();
+        let members = index_tar(&path)
+            .map_err(|e| SourceError::invalid(&input, format!("not a tar archive: {e}")))?;
+        if members.is_empty() {
+            return Err(SourceError::invalid(
+                &input,
+                "not a tar archive (no members)",
+            ));
+        }
+        Ok(TarMembers {
+            path,
+            input,
+            members,
+            _spool: Some(spool),
+        })
+    }
+
     fn resolve(&self, name: &str) -> Option<(u64, u64)> {
         let mut name = normalize(name);
         for _ in 0..8 {
@@ -228,6 +251,26 @@ impl DockerArchive {
     pub fn open(path: &Path, options: &SourceOptions) -> Result<Self, SourceError> {
         let input = format!("docker-archive:{}", path.display());
         let members = TarMembers::open(path, input.clone())?;
+        Self::from_members(members, input, options)
+    }
+
+    /// Opens a `docker save` stream already spooled to a temporary file
+    /// (the Docker Engine API's export); the file lives as long as the
+    /// archive. `input` names the image in messages.
+    pub fn from_spool(
+        spool: tempfile::NamedTempFile,
+        input: String,
+        options: &SourceOptions,
+    ) -> Result<Self, SourceError> {
+        let members = TarMembers::from_spool(spool, input.clone())?;
+        Self::from_members(members, input, options)
+    }
+
+    fn from_members(
+        members: TarMembers,
+        input: String,
+        options: &SourceOptions,
+    ) -> Result<Self, SourceError> {
         if !members.exists("manifest.json") {
             if members.exists("index.json") {
                 // An OCI archive given as a docker archive: read it as one.

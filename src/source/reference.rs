@@ -55,7 +55,12 @@ impl Reference {
         if path.exists() {
             return Ok(detect(path));
         }
-        if input.contains('/') && (input.starts_with('.') || input.starts_with('/')) {
+        let looks_like_file = [".tar", ".tar.gz", ".tgz", ".oci"]
+            .iter()
+            .any(|ext| input.ends_with(ext));
+        if looks_like_file
+            || (input.contains('/') && (input.starts_with('.') || input.starts_with('/')))
+        {
             // Looks like a path, but nothing is there.
             return Err(SourceError::Io {
                 path: path.to_owned(),

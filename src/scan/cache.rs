@@ -1,0 +1,301 @@
+//! The layer index cache: a layer's [`LayerIndex`] depends only on its blob
+//! digest, so it is kept on disk by digest and never computed twice.
+//!
+//! Layout: `CACHE_DIR/layers-v{FORMAT}-{crate version}/sha256-{hex}.idx`,
+//! each file a short header (magic, format version) followed by the index as
+//! MessagePack (named fields, so a schema change fails to decode instead of
+//! decoding wrongly) compressed with zstd. Files are written to a temporary
+//! file in the same directory and renamed into place, so a reader never sees
+//! half a file, and concurrent writers of the same layer are harmless.
+//!
+//! Trust: an index is stored only when the scanner verified the blob's
+//! sha256 against the manifest digest it is filed under, and a hit is used
+//! only when the stored index names the same digest (and the same diff id
+//! when the config gives one). Anything unreadable, corrupt or from another
+//! format is a miss: the layer is scanned again and the file rewritten. The
+//! cache never fails an analysis.
+
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use super::LayerIndex;
+use crate::digest::Digest;
+use crate::source::LayerInfo;
+
+/// The on-disk format version. Bump it whenever [`LayerIndex`] (or anything
+/// inside it) changes meaning, so old files are ignored rather than misread.
+pub const FORMAT: u32 = 2;
+
+/// First bytes of every cache file.
+const MAGIC: &[u8; 8] = b"LSCIDX\0\x01";
+
+/// zstd level: fast to write, and the indexes compress well even so.
+const LEVEL: i32 = 3;
+
+/// Why an index could not be stored (never shown as an error to the user:
+/// the pipeline logs it and carries on).
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    /// Creating, writing or renaming the file failed.
+    #[error("writing the layer cache `{path}`: {source}")]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// The index could not be encoded.
+    #[error("encoding a layer index for the cache: {0}")]
+    Encode(String),
+}
+
+/// A directory of cached layer indexes.
+#[derive(Clone, Debug)]
+pub struct LayerCache {
+    dir: PathBuf,
+}
+
+impl LayerCache {
+    /// The cache under `root` (e.g. `$XDG_CACHE_HOME/layerscope`). Nothing
+    /// is created until the first [`LayerCache::put`].
+    pub fn new(root: &Path) -> LayerCache {
+        LayerCache {
+            dir: root.join(format!("layers-v{FORMAT}-{}", env!("CARGO_PKG_VERSION"))),
+        }
+    }
+
+    /// The versioned directory the files live in.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Where the index of the blob `digest` is kept (`None` for digests that
+    /// cannot be verified, which are never cached).
+    pub fn path(&self, digest: &Digest) -> Option<PathBuf> {
+        let hex = digest.as_str().strip_prefix("sha256:")?;
+        Some(self.dir.join(format!("sha256-{hex}.idx")))
+    }
+
+    /// The cached index of `layer`, if there is a trustworthy one.
+    pub fn get(&self, layer: &LayerInfo) -> Option<LayerIndex> {
+        let path = self.path(&layer.digest)?;
+        let bytes = fs::read(&path).ok()?;
+        match decode(&bytes) {
+            Ok(index) if matches(&index, layer) => Some(index),
+            Ok(_) => {
+                tracing::debug!(path = %path.display(), "layer cache entry names another layer; ignored");
+                None
+            }
+            Err(reason) => {
+                tracing::debug!(path = %path.display(), reason, "corrupt layer cache entry; ignored");
+                None
+            }
+        }
+    }
+
+    /// Stores the index of `layer`. Does nothing (and returns `Ok(false)`)
+    /// unless the index's verified digest is the manifest digest of `layer`.
+    pub fn put(&self, layer: &LayerInfo, index: &LayerIndex) -> Result<bool, CacheError> {
+        let Some(path) = self.path(&layer.digest) else {
+            return Ok(false);
+        };
+        if !matches(index, layer) {
+            return Ok(false);
+        }
+        let bytes = encode(index)?;
+        let io_err = |path: &Path| {
+            let path = path.to_owned();
+            move |source| CacheError::Io { path, source }
+        };
+        fs::create_dir_all(&self.dir).map_err(io_err(&self.dir))?;
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".tmp-")
+            .tempfile_in(&self.dir)
+            .map_err(io_err(&self.dir))?;
+        tmp.write_all(&bytes).map_err(io_err(tmp.path()))?;
+        tmp.persist(&path).map_err(|e| CacheError::Io {
+            path: path.clone(),
+            source: e.error,
+        })?;
+        Ok(true)
+    }
+}
+
+/// Whether `index` is the index of `layer`: the same verified blob digest,
+/// and the same diff id when the config names one.
+fn matches(index: &LayerIndex, layer: &LayerInfo) -> bool {
+    index.digest == layer.digest && layer.diff_id.as_ref().is_none_or(|d| *d == index.diff_id)
+}
+
+/// Header + zstd(MessagePack(index)). Encoded in memory first: feeding
+/// the codec MessagePack's many tiny writes costs more than the copy.
+pub fn encode(index: &LayerIndex) -> Result<Vec<u8>, CacheError> {
+    let packed = rmp_serde::to_vec_named(index).map_err(|e| CacheError::Encode(e.to_string()))?;
+    let mut out = Vec::with_capacity(packed.len() / 4 + 64);
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&FORMAT.to_le_bytes());
+    zstd::stream::copy_encode(packed.as_slice(), &mut out, LEVEL)
+        .map_err(|e| CacheError::Encode(e.to_string()))?;
+    Ok(out)
+}
+
+/// The inverse of [`encode`]; any defect is an error naming it.
+pub fn decode(bytes: &[u8]) -> Result<LayerIndex, String> {
+    let rest = bytes.strip_prefix(MAGIC.as_slice()).ok_or("bad magic")?;
+    let (version, body) = rest.split_at_checked(4).ok_or("truncated header")?;
+    if version != FORMAT.to_le_bytes() {
+        return Err("other format version".into());
+    }
+    let packed = zstd::decode_all(body).map_err(|e| e.to_string())?;
+    let mut de = rmp_serde::Deserializer::new(io::Cursor::new(packed.as_slice()));
+    let index: LayerIndex = serde::Deserialize::deserialize(&mut de).map_err(|e| e.to_string())?;
+    // Bytes after a valid index mean the file is not what we wrote.
+    if de.position() == packed.len() as u64 {
+        Ok(index)
+    } else {
+        Err("trailing data".into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::fixture::{file, layer, symlink, whiteout};
+    use crate::scan::{Compression, scan_layer};
+
+    fn scanned() -> (LayerInfo, LayerIndex) {
+        let l = layer(vec![
+            file(
+                "usr/lib/python3/site-packages/x-1.0.dist-info/RECORD",
+                b"x/__init__.py,,\n",
+            ),
+            file("a/b", b"hello"),
+            symlink("a/c", "b"),
+            whiteout("gone"),
+        ]);
+        let blob = l.blob(Compression::Gzip);
+        let info = LayerInfo {
+            digest: Digest::of(&blob),
+            diff_id: Some(crate::DiffId(Digest::of(&l.tar()))),
+            media_type: "application/vnd.oci.image.layer.v1.tar+gzip".into(),
+            compressed_bytes: blob.len() as u64,
+            created_by: None,
+        };
+        let index = scan_layer(blob.as_slice(), &info).unwrap();
+        (info, index)
+    }
+
+    #[test]
+    fn round_trip_equals_the_scan() {
+        let (info, index) = scanned();
+        let dir = tempfile::tempdir().unwrap();
+        let cache = LayerCache::new(dir.path());
+        assert!(cache.get(&info).is_none());
+        assert!(cache.put(&info, &index).unwrap());
+        let back = cache.get(&info).unwrap();
+        assert_eq!(format!("{back:?}"), format!("{index:?}"));
+        // Only the final file is left: no temporary files behind.
+        assert_eq!(fs::read_dir(cache.dir()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn corrupt_or_foreign_files_are_misses() {
+        let (info, index) = scanned();
+        let dir = tempfile::tempdir().unwrap();
+        let cache = LayerCache::new(dir.path());
+        cache.put(&info, &index).unwrap();
+        let path = cache.path(&info.digest).unwrap();
+        let good = fs::read(&path).unwrap();
+
+        for bad in [
+            Vec::new(),
+            b"garbage".to_vec(),
+            good[..good.len() / 2].to_vec(),
+            [good.as_slice(), b"x"].concat(),
+        ] {
+            fs::write(&path, &bad).unwrap();
+            assert!(cache.get(&info).is_none(), "{} bytes accepted", bad.len());
+        }
+        // A valid index filed under another layer's digest is not trusted.
+        let mut other = info.clone();
+        other.digest = Digest::of(b"another blob");
+        fs::write(cache.path(&other.digest).unwrap(), &good).unwrap();
+        assert!(cache.get(&other).is_none());
+        // Nor one whose diff id disagrees with the config.
+        fs::write(&path, &good).unwrap();
+        let mut wrong_diff = info.clone();
+        wrong_diff.diff_id = Some(crate::DiffId(Digest::of(b"other tar")));
+        assert!(cache.get(&wrong_diff).is_none());
+        assert!(cache.get(&info).is_some());
+    }
+
+    #[test]
+    fn unverified_digests_are_not_stored() {
+        let (mut info, index) = scanned();
+        let dir = tempfile::tempdir().unwrap();
+        let cache = LayerCache::new(dir.path());
+        info.digest = Digest::parse(&format!("sha512:{}", "a".repeat(128))).unwrap();
+        assert!(!cache.put(&info, &index).unwrap());
+        assert!(!dir.path().join(cache.dir()).exists());
+    }
+
+    /// Size and speed of candidate encodings for a 100 000-entry layer
+    /// (BENCHMARKS): `cargo test --release --lib -- --ignored cache_format_figures --nocapture`.
+    #[test]
+    #[ignore = "measurement, run by hand in release mode"]
+    #[allow(clippy::print_stderr)]
+    fn cache_format_figures() {
+        use std::time::Instant;
+
+        use crate::scan::{EntryKind, EntryPath};
+        let (_, mut index) = scanned();
+        let template = index
+            .entries
+            .iter()
+            .find(|e| e.kind == EntryKind::File)
+            .unwrap()
+            .clone();
+        index.entries = (0..100_000u32)
+            .map(|i| {
+                let mut e = template.clone();
+                e.path = EntryPath::normalize(
+                    format!("usr/lib/python3/site-packages/pkg{}/mod{i}.py", i % 1000).as_bytes(),
+                );
+                let mut sha = [0u8; 32];
+                sha[..4].copy_from_slice(&i.to_le_bytes());
+                sha[4..8].copy_from_slice(&i.wrapping_mul(2_654_435_761).to_le_bytes());
+                e.sha256 = Some(sha);
+                e.size = u64::from(i % 5000);
+                e
+            })
+            .collect();
+        let t = Instant::now();
+        let packed = encode(&index).unwrap();
+        let enc = t.elapsed();
+        let t = Instant::now();
+        let back = decode(&packed).unwrap();
+        let dec = t.elapsed();
+        assert_eq!(back.entries.len(), 100_000);
+        eprintln!(
+            "msgpack+zstd: {} bytes, encode {enc:?}, decode {dec:?}",
+            packed.len()
+        );
+
+        let t = Instant::now();
+        let json = zstd::encode_all(serde_json::to_vec(&index).unwrap().as_slice(), LEVEL).unwrap();
+        let enc = t.elapsed();
+        let t = Instant::now();
+        let back: LayerIndex =
+            serde_json::from_slice(&zstd::decode_all(json.as_slice()).unwrap()).unwrap();
+        let dec = t.elapsed();
+        assert_eq!(back.entries.len(), 100_000);
+        eprintln!(
+            "json+zstd:    {} bytes, encode {enc:?}, decode {dec:?}",
+            json.len()
+        );
+    }
+}
