@@ -129,6 +129,7 @@ fn index(entries: Vec<Entry>) -> LayerIndex {
         uncompressed_bytes: 1,
         entries,
         captured: Vec::new(),
+        sample: None,
     }
 }
 

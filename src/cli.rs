@@ -24,6 +24,13 @@ pub enum Command {
     Analyze(AnalyzeArgs),
     /// What pulling images costs: bytes, time, sharing, and how to cut it.
     Pull(PullArgs),
+    /// Advice for a Dockerfile, ranked by bytes saved; `--write` applies the
+    /// safe changes.
+    Optimize(OptimizeArgs),
+    /// Check an image against size budgets (exit 1 when one fails).
+    Check(Box<CheckArgs>),
+    /// Compare two images: layers, Python distributions, paths, findings.
+    Diff(DiffArgs),
 }
 
 /// Where the image comes from and how to read it (shared by all commands).
@@ -126,4 +133,117 @@ pub struct PullArgs {
     #[command(flatten)]
     #[allow(missing_docs)]
     pub pull: PullFlags,
+}
+
+/// `layerscope optimize`.
+#[derive(Debug, Args)]
+pub struct OptimizeArgs {
+    /// The image built from the Dockerfile (same forms as `analyze`).
+    pub image: String,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub source: ImageArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub output: OutputArgs,
+    /// The Dockerfile the image was built from (without it, advice comes
+    /// from the image history alone and nothing can be rewritten).
+    #[arg(long, value_name = "FILE")]
+    pub dockerfile: Option<PathBuf>,
+    /// Write the Dockerfile with the safe changes applied to FILE and print
+    /// a unified diff on standard output (the advice goes to standard error).
+    #[arg(long, value_name = "FILE", requires = "dockerfile")]
+    pub write: Option<PathBuf>,
+}
+
+/// `layerscope check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The image to check (same forms as `analyze`).
+    pub image: String,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub source: ImageArgs,
+    /// Budget file [default: ./layerscope.toml, else [tool.layerscope] in ./pyproject.toml].
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Total compressed bytes (pull size): 900MB, 1.2GiB, or bytes.
+    #[arg(long, value_name = "SIZE")]
+    pub max_compressed: Option<String>,
+    /// Total uncompressed bytes.
+    #[arg(long, value_name = "SIZE")]
+    pub max_uncompressed: Option<String>,
+    /// The largest layer, compressed.
+    #[arg(long, value_name = "SIZE")]
+    pub max_layer: Option<String>,
+    /// Number of layers.
+    #[arg(long, value_name = "N")]
+    pub max_layers: Option<u64>,
+    /// Shadowed bytes (deleted, replaced or rewritten by a later layer).
+    #[arg(long, value_name = "SIZE")]
+    pub max_shadowed: Option<String>,
+    /// Minimum efficiency, final bytes / content bytes (0.95 or 95%).
+    #[arg(long, value_name = "RATIO")]
+    pub min_efficiency: Option<String>,
+    /// Bytes allowed for a finding kind, e.g. pip-cache=0; repeatable.
+    #[arg(long, value_name = "KIND=SIZE")]
+    pub max_finding: Vec<String>,
+    /// Bytes allowed for a Python distribution, e.g. torch=900MB; repeatable.
+    #[arg(long, value_name = "NAME=SIZE")]
+    pub max_distribution: Vec<String>,
+    /// The image to measure growth against.
+    #[arg(long, value_name = "IMAGE")]
+    pub baseline: Option<String>,
+    /// Growth of the total compressed bytes since the baseline.
+    #[arg(long, value_name = "SIZE")]
+    pub max_growth: Option<String>,
+    /// Growth of any one layer (compressed, by position) since the baseline.
+    #[arg(long, value_name = "SIZE")]
+    pub max_layer_growth: Option<String>,
+    /// Growth of any one Python distribution since the baseline.
+    #[arg(long, value_name = "SIZE")]
+    pub max_distribution_growth: Option<String>,
+    /// Paths that count toward no waste budget (glob, e.g. '/opt/models/**'); repeatable.
+    #[arg(long, value_name = "GLOB")]
+    pub ignore: Vec<String>,
+    /// A finding kind that counts toward no budget; repeatable.
+    #[arg(long, value_name = "KIND")]
+    pub ignore_kind: Vec<String>,
+    /// Accept the layers this image shares with the base image IMAGE.
+    #[arg(long, value_name = "IMAGE", conflicts_with = "base_layers")]
+    pub base: Option<String>,
+    /// Accept the first N layers (the base image's).
+    #[arg(long, value_name = "N")]
+    pub base_layers: Option<u32>,
+    /// The Dockerfile the image was built from: findings get its line
+    /// numbers (SARIF, annotations), and the layers below the final stage's
+    /// first instruction are accepted as the base unless --base or
+    /// --base-layers says otherwise (`--base-layers 0` accepts none).
+    #[arg(long, value_name = "FILE")]
+    pub dockerfile: Option<PathBuf>,
+    /// Also write a report: json, sarif, junit, markdown or text, e.g.
+    /// `--output sarif=layerscope.sarif`; repeatable.
+    #[arg(long, short, value_name = "FORMAT=PATH")]
+    pub output: Vec<String>,
+    /// Format of the report on standard output.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+    /// Show sizes in KiB/MiB/GiB instead of kB/MB/GB.
+    #[arg(long)]
+    pub binary: bool,
+}
+
+/// `layerscope diff`.
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The old image.
+    pub old: String,
+    /// The new image.
+    pub new: String,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub source: ImageArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub output: OutputArgs,
 }

@@ -12,6 +12,7 @@
 pub mod analyze;
 pub mod cli;
 pub mod commands;
+pub mod diff;
 pub mod digest;
 pub mod dockerfile;
 pub mod error;

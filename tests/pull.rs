@@ -233,24 +233,30 @@ fn dominant_layer_time_and_split_estimate() {
 
 #[test]
 fn sampled_estimates_match_full_recompression() {
-    // An 8 MiB layer, four times the sample cap, mixing incompressible
-    // data, text and zeros, in files of various sizes.
+    // A 40 MB layer, more than twice the 16 MiB sample cap: files of
+    // random sizes (1 to 200 kB, like site-packages) and kinds
+    // (incompressible data, text, zeros) in random order, unlike a periodic
+    // pattern that regular sampling would alias with.
+    let r = noise(3 * 2000, 99);
     let mut items = Vec::new();
-    for i in 0..8u64 {
-        items.push(file(
-            format!("data/noise{i}.bin"),
-            noise(400_000 + 30_000 * i as usize, i),
-        ));
-        items.push(file(
-            format!("src/text{i}.py"),
-            words(500_000 + 20_000 * i as usize, 100 + i),
-        ));
-        items.push(file(format!("zero/{i}"), vec![0u8; 100_000]));
+    let mut total = 0;
+    let mut i = 0;
+    while total < 40_000_000 {
+        let size = 1_000
+            + (u32::from_le_bytes([r[3 * i], r[3 * i + 1], r[3 * i + 2], 0]) as usize % 200_000);
+        let item = match r[3 * i + 2] % 5 {
+            0 | 1 => file(format!("data/{i}.bin"), noise(size, i as u64)),
+            2 | 3 => file(format!("src/{i}.py"), words(size, 1000 + i as u64)),
+            _ => file(format!("zero/{i}"), vec![0u8; size]),
+        };
+        items.push(item);
+        total += size;
+        i += 1;
     }
     let l = layer(items);
     let tar = l.tar();
     assert!(
-        tar.len() > 4 * (2 << 20),
+        tar.len() > 2 * (16 << 20),
         "the layer must be larger than the sample"
     );
     let blob = l.blob(Compression::Gzip);
@@ -264,7 +270,8 @@ fn sampled_estimates_match_full_recompression() {
     let index = layerscope::scan::scan_layer(blob.as_slice(), &info).unwrap();
     let sample = index.sample.unwrap();
     assert_eq!(sample.stream_bytes, tar.len() as u64);
-    assert!(sample.sampled_bytes <= 2 << 20);
+    assert!(sample.sampled_bytes <= 16 << 20);
+    assert!(sample.gzip_sampled_bytes <= 2 << 20);
     let gzip = fixture::compress(&tar, Compression::Gzip).len() as f64;
     let zstd = fixture::compress(&tar, Compression::Zstd).len() as f64;
     let within = |est: u64, real: f64| {
@@ -281,10 +288,10 @@ fn sampled_estimates_match_full_recompression() {
 
 #[test]
 fn small_layers_are_recompressed_whole() {
-    // Below the cap the sample is the whole stream: the gzip-6 estimate is
-    // the fixture's own gzip-6 blob size up to the gzip header (equal here,
-    // as both use level 6 with the same backend).
-    let l = layer(vec![file("src/a.py", words(300_000, 7))]);
+    // Below one gzip slice (64 KiB) the sample is the whole stream: the
+    // gzip-6 estimate is the fixture's own gzip-6 blob size (both use level
+    // 6 with the same backend), the zstd-3 one its zstd-3 size.
+    let l = layer(vec![file("src/a.py", words(50_000, 7))]);
     let blob = l.blob(Compression::Gzip);
     let info = layerscope::source::LayerInfo {
         digest: layerscope::Digest::of(&blob),
@@ -299,10 +306,9 @@ fn small_layers_are_recompressed_whole() {
         .unwrap();
     assert_eq!(sample.sampled_bytes, l.tar().len() as u64);
     assert_eq!(sample.estimated_gzip_bytes(), blob.len() as u64);
-    assert_eq!(
-        sample.estimated_zstd_bytes(),
-        fixture::compress(&l.tar(), Compression::Zstd).len() as u64
-    );
+    // zstd frames differ by a few header bytes between encoders.
+    let zstd = fixture::compress(&l.tar(), Compression::Zstd).len() as f64;
+    assert!((sample.estimated_zstd_bytes() as f64 - zstd).abs() / zstd < 0.005);
 }
 
 #[test]
@@ -321,4 +327,131 @@ fn bad_bandwidth_is_a_usage_error() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(3));
+}
+
+#[test]
+fn dominant_chown_layer_is_advised_away_not_split() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = file("usr/lib/libbase.so", noise(1_000_000, 40));
+    let wheel = file(
+        "usr/lib/python3/site-packages/torch/lib.so",
+        noise(2_000_000, 41),
+    );
+    let img = image(vec![
+        layer(vec![base.clone()]).created_by("ADD rootfs /"),
+        layer(vec![wheel.clone()]).created_by("RUN pip install torch"),
+        layer(vec![
+            fixture::owned(base, 1000),
+            fixture::owned(wheel, 1000),
+        ])
+        .created_by("RUN chown -R app /usr"),
+    ]);
+    let r = write(&img, dir.path(), "img.tar");
+    let report = run_json(&["pull", &r, "--bandwidth", "1Mbit/s"]);
+    let pull = &report["images"][0]["pull"];
+    assert_eq!(pull["split"]["layer"], 2);
+    let f = report["images"][0]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["kind"] == "pull-dominant-layer")
+        .cloned()
+        .unwrap();
+    assert!(f["fix"].as_str().unwrap().contains("drop that step"), "{f}");
+    assert_eq!(f["bytes"], img.layers[2].tar().len() as u64);
+    assert_eq!(f["compressed_bytes"], blob_len(&img.layers[2]));
+}
+
+#[test]
+fn model_weights_that_dominate_are_advised_out_of_the_image() {
+    let dir = tempfile::tempdir().unwrap();
+    let img = image(vec![
+        layer(vec![sized_file("usr/lib/libpython.so", 20_000_000, 50)]).created_by("ADD rootfs /"),
+        layer(vec![
+            sized_file("models/bert/model.safetensors", 120_000_000, 51),
+            file("models/bert/config.json", b"{}"),
+        ])
+        .created_by("COPY models /models"),
+    ]);
+    let r = write(&img, dir.path(), "img.tar");
+    let report = run_json(&["pull", &r]);
+    let f = report["images"][0]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["kind"] == "model-weights")
+        .cloned()
+        .unwrap();
+    assert_eq!(f["bytes"], 120_000_000);
+    assert_eq!(f["layers"], serde_json::json!([1]));
+    assert_eq!(
+        f["paths"],
+        serde_json::json!(["/models/bert/model.safetensors"])
+    );
+    assert_eq!(
+        report["images"][0]["pull"]["compression"]["model_bytes"],
+        120_000_000
+    );
+}
+
+#[test]
+fn manifest_only_pull_needs_no_layer() {
+    let dir = tempfile::tempdir().unwrap();
+    let (old, new, changed) = releases();
+    let old_ref = write(&old, dir.path(), "old.tar");
+    let new_ref = write(&new, dir.path(), "new.tar");
+    let report = run_json(&["pull", &new_ref, "--have", &old_ref, "--manifest-only"]);
+    let pull = &report["images"][0]["pull"];
+    assert_eq!(
+        pull["download_bytes"],
+        changed.iter().map(blob_len).sum::<u64>()
+    );
+    assert_eq!(pull["disk_bytes"], Value::Null);
+    assert_eq!(pull["compression"], Value::Null);
+}
+
+#[test]
+fn analyze_text_has_the_pull_section() {
+    let dir = tempfile::tempdir().unwrap();
+    let (old, new, _) = releases();
+    let old_ref = write(&old, dir.path(), "old.tar");
+    let new_ref = write(&new, dir.path(), "new.tar");
+    let out = layerscope()
+        .args([
+            "analyze",
+            &new_ref,
+            "--have",
+            &old_ref,
+            "--no-cache",
+            "--bandwidth",
+            "1Gbit/s",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("Pull at 1 Gbit/s, 3 layers at a time"),
+        "{text}"
+    );
+    assert!(text.contains("already on the node"), "{text}");
+}
+
+#[test]
+fn have_matches_by_chain_id_across_compressions() {
+    // The previous release as a classic `docker save` archive (plain tar
+    // layers, other blob digests): the node has the same uncompressed base
+    // layers unpacked, so only the changed layers download.
+    let dir = tempfile::tempdir().unwrap();
+    let (old, new, changed) = releases();
+    let old_path = dir.path().join("old.docker.tar");
+    old.write_docker_archive(&old_path, "old:1").unwrap();
+    let old_ref = format!("docker-archive:{}", old_path.display());
+    let new_ref = write(&new, dir.path(), "new.tar");
+    let report = run_json(&["pull", &new_ref, "--have", &old_ref]);
+    let pull = &report["images"][0]["pull"];
+    assert_eq!(
+        pull["download_bytes"],
+        changed.iter().map(blob_len).sum::<u64>()
+    );
 }

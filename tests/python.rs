@@ -241,6 +241,36 @@ fn distributions_from_record_installed_files_and_top_level() {
 }
 
 #[test]
+fn conda_distribution_files_come_from_conda_meta() {
+    let sp = "opt/conda/lib/python3.11/site-packages";
+    let record = r#"{"name": "numpy", "version": "1.26.4", "build": "py311h", "files": ["bin/f2py", "lib/python3.11/site-packages/numpy/__init__.py", "lib/python3.11/site-packages/numpy-1.26.4.dist-info/METADATA", "lib/python3.11/site-packages/numpy/gone.py"]}"#;
+    let metadata = "Metadata-Version: 2.1\nName: numpy\nVersion: 1.26.4\n";
+    let l = vec![
+        file("opt/conda/conda-meta/numpy-1.26.4-py311h.json", record),
+        file("opt/conda/conda-meta/history", "+numpy\n"),
+        file(format!("{sp}/numpy-1.26.4.dist-info/METADATA"), metadata),
+        file(format!("{sp}/numpy-1.26.4.dist-info/INSTALLER"), "conda\n"),
+        sized_file(format!("{sp}/numpy/__init__.py"), 4321, 1),
+        sized_file("opt/conda/bin/f2py", 99, 2),
+        sized_file("opt/conda/pkgs/numpy-1.26.4-py311h.conda", 5000, 3),
+    ];
+    let a = run(&image(vec![layer(l)]));
+    let env = &a.python.environments[0];
+    assert_eq!(env.path, format!("/{sp}"));
+    let d = &env.distributions[0];
+    assert_eq!(
+        (d.name.as_str(), d.version.as_str(), d.files_from.as_str()),
+        ("numpy", "1.26.4", "conda-meta")
+    );
+    assert_eq!(d.installer.as_deref(), Some("conda"));
+    // The listed files that exist: f2py, __init__.py, METADATA (gone.py does not).
+    assert_eq!((d.bytes, d.files), (99 + 4321 + metadata.len() as u64, 3));
+    // INSTALLER is not in conda's list.
+    assert_eq!((env.unclaimed_bytes, env.unclaimed_files), (6, 1));
+    assert_eq!(one(&a, FindingKind::CondaPkgs).bytes, 5000);
+}
+
+#[test]
 fn duplicate_distribution_names_the_winner_and_costs_the_loser() {
     let apt_numpy = vec![
         file(

@@ -4,7 +4,10 @@ mod support;
 
 mod analyze;
 mod cache;
+mod check;
 mod daemon;
+mod diff;
+mod dockerfile;
 mod model;
 mod pull;
 mod python;

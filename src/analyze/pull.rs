@@ -7,7 +7,10 @@
 //! * **Download.** Layers start in manifest order (bottom first), at most
 //!   `concurrency` at a time (containerd's and Docker's default is 3); a
 //!   layer starts as soon as a slot frees. Layers the node already has
-//!   (`--have`, matched by blob digest) are not downloaded. The active
+//!   (`--have`) are not downloaded: the same blob digest (in the content
+//!   store), or the same chain id (the same uncompressed layer on the same
+//!   lower layers, already unpacked: containerd and Docker skip those
+//!   whatever the blob's compression). The active
 //!   downloads share the link (`bandwidth`) equally, and one download
 //!   never goes faster than one stream's rate, which is by default the
 //!   link divided by the concurrency: one HTTP stream per layer rarely fills
@@ -46,7 +49,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use serde::{Deserialize, Serialize};
 
 use super::{Finding, FindingKind, Severity};
-use crate::digest::Digest;
+use crate::digest::{DiffId, Digest};
 use crate::model::Image;
 use crate::scan::{Compression, EntryKind, LayerIndex};
 use crate::source::ImageInfo;
@@ -63,6 +66,10 @@ pub struct PullOptions {
     pub stream_bits_per_second: Option<u64>,
     /// Layer digests the node already has (`--have`).
     pub have: HashSet<Digest>,
+    /// Chain ids (OCI: a layer's diff id on top of its lower layers) the
+    /// node already has unpacked (`--have`): containerd and Docker skip
+    /// those layers whatever their blob's compression.
+    pub have_chains: HashSet<Digest>,
     /// The history entries (`created_by`) of the `--have` images' layers:
     /// a layer of this image with a different digest but the same
     /// instruction was rebuilt, not changed on purpose.
@@ -82,6 +89,7 @@ impl Default for PullOptions {
             concurrency: 3,
             stream_bits_per_second: None,
             have: HashSet::new(),
+            have_chains: HashSet::new(),
             have_created_by: HashSet::new(),
             have_images: Vec::new(),
             gzip_bytes_per_second: 250_000_000,
@@ -94,6 +102,11 @@ impl PullOptions {
     /// Adds the layers of an image the node already has.
     pub fn add_have(&mut self, info: &ImageInfo) {
         self.have_images.push(info.reference.clone());
+        self.have_chains.extend(
+            chain_ids(info.layers.iter().map(|l| l.diff_id.as_ref()))
+                .into_iter()
+                .flatten(),
+        );
         for l in &info.layers {
             self.have.insert(l.digest.clone());
             if let Some(c) = &l.created_by {
@@ -109,6 +122,30 @@ impl PullOptions {
             _ => None,
         }
     }
+}
+
+/// The OCI chain ids of a stack of layers given their diff ids, bottom
+/// first: `ChainID(L0) = DiffID(L0)`, `ChainID(Ln) = sha256(ChainID(Ln-1)
+/// + " " + DiffID(Ln))`. `None` from the first layer without a diff id on.
+pub fn chain_ids<'a>(diff_ids: impl Iterator<Item = Option<&'a DiffId>>) -> Vec<Option<Digest>> {
+    let mut prev: Option<Digest> = None;
+    let mut broken = false;
+    diff_ids
+        .map(|d| match d {
+            Some(d) if !broken => {
+                let next = match &prev {
+                    None => d.0.clone(),
+                    Some(p) => Digest::of(format!("{} {}", p.as_str(), d.0.as_str()).as_bytes()),
+                };
+                prev = Some(next.clone());
+                Some(next)
+            }
+            _ => {
+                broken = true;
+                None
+            }
+        })
+        .collect()
 }
 
 /// Why a `--bandwidth` value cannot be used.
@@ -469,6 +506,12 @@ pub fn report_from(
     options: &PullOptions,
 ) -> PullReport {
     let scanned = scanned.filter(|s| s.len() == info.layers.len());
+    let chains = chain_ids(
+        info.layers
+            .iter()
+            .enumerate()
+            .map(|(i, l)| scanned.map(|s| &s[i].diff_id).or(l.diff_id.as_ref())),
+    );
     let mut layers: Vec<PullLayer> = info
         .layers
         .iter()
@@ -483,7 +526,10 @@ pub fn report_from(
                 index: i as u32,
                 digest: l.digest.clone(),
                 compressed_bytes,
-                shared: options.have.contains(&l.digest),
+                shared: options.have.contains(&l.digest)
+                    || chains[i]
+                        .as_ref()
+                        .is_some_and(|c| options.have_chains.contains(c)),
                 created_by: l.created_by.clone(),
                 compression: index.map(|x| x.compression),
                 uncompressed_bytes: uncompressed,
@@ -734,18 +780,35 @@ pub fn findings(image: &Image, report: &PullReport, _options: &PullOptions) -> V
     let layer = |i: u32| &report.layers[i as usize];
     if let Some(s) = &report.split {
         let l = layer(s.layer);
+        let layer_bytes = l.uncompressed_bytes.unwrap_or(l.compressed_bytes);
+        // A layer that mostly rewrites lower files with a new owner or mode
+        // (chown -R, chmod -R) should go, not be split.
+        let rewritten: u64 = image
+            .shadowed
+            .iter()
+            .filter(|x| x.by_layer == s.layer && x.how == crate::model::ShadowKind::MetadataOnly)
+            .map(|x| image.entry(x.loc).size)
+            .sum();
+        let fix = if rewritten.saturating_mul(2)
+            >= crate::model::layer_content_bytes(&image.layers[s.layer as usize])
+            && rewritten > 0
+        {
+            "most of this layer rewrites files of lower layers with a new owner or mode: drop that step (`COPY --chown`, or set ownership in the RUN that creates the files) and the layer disappears from the pull".to_owned()
+        } else {
+            format!(
+                "split it into {} layers of similar size (separate RUN or COPY steps, e.g. one per group of packages) so they download in parallel",
+                s.parts
+            )
+        };
         let mut f = Finding::new(
             image,
             FindingKind::PullDominantLayer,
-            &[(s.layer, l.uncompressed_bytes.unwrap_or(l.compressed_bytes))],
+            &[(s.layer, layer_bytes)],
             format!(
                 "layer {} is still downloading, alone on one connection, long after the others finished: it sets the pull time",
                 s.layer
             ),
-            format!(
-                "split it into {} layers of similar size (separate RUN or COPY steps, e.g. one per group of packages) so they download in parallel",
-                s.parts
-            ),
+            fix,
         );
         f.compressed_bytes = l.compressed_bytes;
         out.push(f.with_paths(largest_paths(image, s.layer)));
@@ -1047,6 +1110,15 @@ mod tests {
         let t = simulate(&layers, LINK, 3, None);
         close(t.download_seconds, 24.0);
         close(t.ready_seconds, 39.0);
+    }
+
+    #[test]
+    fn chain_ids_follow_the_oci_definition() {
+        let d = |c: char| DiffId(Digest::of(c.to_string().as_bytes()));
+        let (a, b) = (d('a'), d('b'));
+        let chains = chain_ids([Some(&a), Some(&b), None, Some(&a)].into_iter());
+        let second = Digest::of(format!("{} {}", a.0.as_str(), b.0.as_str()).as_bytes());
+        assert_eq!(chains, vec![Some(a.0.clone()), Some(second), None, None]);
     }
 
     #[test]

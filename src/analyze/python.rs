@@ -6,7 +6,8 @@
 //! final filesystem. Its distributions come from the metadata the scanner
 //! captured: `*.dist-info` (`METADATA`, `RECORD`), `*.egg-info` (`PKG-INFO`,
 //! `installed-files.txt`, whose paths are relative to the egg-info
-//! directory), and for distro packages without a file list (Debian's
+//! directory), conda's `conda-meta/*.json` when the metadata lists no
+//! files, and for distro packages without a file list (Debian's
 //! egg-info directories) `top_level.txt`, which names the packages the
 //! distribution owns. A distribution's bytes are those of its listed files
 //! that are regular files of the final filesystem, each path counted once —
@@ -65,7 +66,8 @@ pub struct Distribution {
     #[serde(default)]
     pub metadata: String,
     /// Where its file list came from: `RECORD`, `installed-files.txt`,
-    /// `top_level.txt` (the named packages' directories) or `none`.
+    /// `conda-meta` (conda's record of the package), `top_level.txt` (the
+    /// named packages' directories) or `none`.
     #[serde(default)]
     pub files_from: String,
     /// The installer (`pip`, `uv`, `conda`, `debian` ...), when recorded.
@@ -241,6 +243,14 @@ fn text(data: Option<&&[u8]>) -> Option<String> {
     data.map(|d| String::from_utf8_lossy(d).into_owned())
 }
 
+/// The fields of a `conda-meta/*.json` record that matter here.
+#[derive(Deserialize)]
+struct CondaRecord {
+    name: String,
+    #[serde(default)]
+    files: Vec<String>,
+}
+
 /// The captured metadata files of one distribution directory, by name.
 type MetaFiles = HashMap<Vec<u8>, Loc>;
 
@@ -252,6 +262,28 @@ pub fn report(image: &Image) -> PythonReport {
         .map(|(loc, e)| (e.path.as_bytes(), loc))
         .collect();
     let is_file = |loc: Loc| image.entry(loc).kind == EntryKind::File;
+
+    // conda's records: `PREFIX/conda-meta/NAME-VERSION-BUILD.json` lists the
+    // package's files relative to PREFIX.
+    let mut conda: HashMap<(Vec<u8>, String), Vec<Vec<u8>>> = HashMap::new();
+    for (loc, e) in image.final_entries() {
+        let parent = e.path.parent();
+        let Some(prefix) = parent.strip_suffix(b"/conda-meta".as_slice()) else {
+            continue;
+        };
+        let Some(data) = captured.get(&loc) else {
+            continue;
+        };
+        let Ok(record) = serde_json::from_slice::<CondaRecord>(data) else {
+            continue;
+        };
+        let files = record
+            .files
+            .iter()
+            .filter_map(|f| resolve(prefix, f.as_bytes()))
+            .collect();
+        conda.insert((prefix.to_vec(), normalize_name(&record.name)), files);
+    }
 
     // Environments, and the metadata files of each distribution directory.
     let mut envs: BTreeMap<Vec<u8>, BTreeMap<Vec<u8>, MetaFiles>> = BTreeMap::new();
@@ -341,6 +373,17 @@ pub fn report(image: &Image) -> PythonReport {
                         paths.push(full);
                     }
                 }
+            } else if let Some(files) = conda
+                .iter()
+                .find(|((prefix, n), _)| {
+                    *n == normalize_name(&name)
+                        && env.starts_with(prefix)
+                        && env.get(prefix.len()) == Some(&b'/')
+                })
+                .map(|(_, files)| files)
+            {
+                files_from = "conda-meta";
+                paths.extend(files.iter().cloned());
             } else if let Some(tops) =
                 text(meta.get(b"top_level.txt".as_slice()).map(|l| &captured[l]))
             {
@@ -844,7 +887,7 @@ mod tests {
         );
         assert_eq!(
             soname_stem(b"libopenblasp-r0.3.21.so").as_deref(),
-            Some("openblasp-r0")
+            Some("openblasp-r0.3.21")
         );
         assert_eq!(soname_stem(b"libcudart.so.12").as_deref(), Some("cudart"));
         assert_eq!(soname_stem(b"libfoo.sort"), None);

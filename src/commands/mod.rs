@@ -2,6 +2,9 @@
 //! result to a reporter. Each returns the process exit code.
 
 pub mod analyze;
+pub mod check;
+pub mod diff;
+pub mod optimize;
 pub mod pull;
 
 use std::io::{IsTerminal, Read, Write};
@@ -19,6 +22,9 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
     match cli.command {
         Command::Analyze(args) => analyze::run(args),
         Command::Pull(args) => pull::run(args),
+        Command::Optimize(args) => optimize::run(args),
+        Command::Check(args) => check::run(*args),
+        Command::Diff(args) => diff::run(args),
     }
 }
 

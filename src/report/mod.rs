@@ -1,7 +1,12 @@
 //! Reporters render an [`Analysis`](crate::analyze::Analysis); they compute
 //! nothing. Every human-readable number is formatted here.
 
+pub mod check;
+pub mod diff;
 pub mod json;
+pub mod junit;
+pub mod markdown;
+pub mod sarif;
 pub mod text;
 pub mod units;
 

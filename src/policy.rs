@@ -1,1 +1,0 @@
-//! Size budgets and their evaluation into an exit code.

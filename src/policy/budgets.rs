@@ -1,0 +1,817 @@
+//! Budget evaluation. [`Measures`] are the figures budgets are judged on,
+//! taken from the model and the analysis after the check's filters (the
+//! accepted base layers, ignored paths and finding kinds); [`evaluate`]
+//! holds them against a [`Policy`] and, for growth, a baseline's measures.
+//!
+//! Filters, precisely:
+//! - base layers (the first N) count toward no size budget, their
+//!   findings (all of whose layers are base layers) and distributions are
+//!   dropped, and shadowed bytes count only when a non-base layer did the
+//!   shadowing. Growth budgets compare whole images and ignore the base.
+//! - an ignored path counts toward neither shadowed bytes nor efficiency;
+//!   a finding is dropped when every path it lists is ignored.
+
+use std::collections::BTreeMap;
+
+use globset::{GlobBuilder, GlobMatcher, GlobSet, GlobSetBuilder};
+use serde::Serialize;
+
+use super::{Policy, normalize_distribution};
+use crate::analyze::{Analysis, Finding};
+use crate::model::Image;
+use crate::scan::EntryKind;
+
+/// How many contributors a result names.
+pub const CONTRIBUTORS: usize = 3;
+
+/// Compiles one ignore glob. Globs match absolute paths (`/opt/models/**`;
+/// a leading `/` is added when missing); `*` stays within a directory,
+/// `**` crosses directories.
+pub fn glob(pattern: &str) -> Result<GlobMatcher, String> {
+    let p = if pattern.starts_with('/') {
+        pattern.to_owned()
+    } else {
+        format!("/{pattern}")
+    };
+    GlobBuilder::new(&p)
+        .literal_separator(true)
+        .build()
+        .map(|g| g.compile_matcher())
+        .map_err(|e| format!("`{pattern}` is not a glob: {e}"))
+}
+
+fn glob_set(patterns: &[String]) -> Result<GlobSet, String> {
+    let mut b = GlobSetBuilder::new();
+    for p in patterns {
+        let pat = if p.starts_with('/') {
+            p.clone()
+        } else {
+            format!("/{p}")
+        };
+        let g = GlobBuilder::new(&pat)
+            .literal_separator(true)
+            .build()
+            .map_err(|e| format!("`{p}` is not a glob: {e}"))?;
+        b.add(g);
+    }
+    b.build().map_err(|e| e.to_string())
+}
+
+/// One layer as budgets see it.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct LayerMeasure {
+    /// 0 = bottom.
+    pub index: u32,
+    /// Blob digest.
+    pub digest: String,
+    /// The history entry.
+    pub created_by: Option<String>,
+    /// Blob bytes.
+    pub compressed_bytes: u64,
+    /// Tar stream bytes.
+    pub uncompressed_bytes: u64,
+    /// One of the accepted base layers.
+    pub base: bool,
+}
+
+/// One Python distribution as budgets see it.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct DistributionMeasure {
+    /// The PEP 503 normalised name.
+    pub name: String,
+    /// The version.
+    pub version: String,
+    /// Its bytes in the final filesystem.
+    pub bytes: u64,
+    /// The environment it is installed in.
+    pub environment: String,
+    /// The layer that installed it.
+    pub layer: u32,
+}
+
+/// A path and its bytes.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct PathBytes {
+    /// The absolute path.
+    pub path: String,
+    /// Its content bytes.
+    pub bytes: u64,
+    /// The layer that wrote it.
+    pub layer: u32,
+}
+
+/// The figures budgets are judged on (see the module docs for the filters).
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct Measures {
+    /// How many bottom layers are accepted as the base.
+    pub base_layers: u32,
+    /// Every layer, base ones marked.
+    pub layers: Vec<LayerMeasure>,
+    /// Counted shadowed entries, largest first.
+    pub shadowed: Vec<PathBytes>,
+    /// Regular-file bytes of the non-base layers (ignored paths excluded).
+    pub content_bytes: u64,
+    /// Of those, the bytes still in the final filesystem.
+    pub final_bytes: u64,
+    /// The findings that count, largest first.
+    pub findings: Vec<Finding>,
+    /// Python distributions that count.
+    pub distributions: Vec<DistributionMeasure>,
+}
+
+impl Measures {
+    /// Takes the measures of an analysed image. `base_layers` is clamped to
+    /// the number of layers. Fails only on an invalid ignore glob.
+    pub fn new(
+        image: &Image,
+        analysis: &Analysis,
+        policy: &Policy,
+        base_layers: u32,
+    ) -> Result<Measures, String> {
+        let base = base_layers.min(image.layers.len() as u32);
+        let ignore = glob_set(&policy.ignore_paths)?;
+        let ignored = |path: &str| !policy.ignore_paths.is_empty() && ignore.is_match(path);
+        let layers = analysis
+            .layers
+            .iter()
+            .map(|l| LayerMeasure {
+                index: l.index,
+                digest: l.digest.to_string(),
+                created_by: l.created_by.clone(),
+                compressed_bytes: l.compressed_bytes,
+                uncompressed_bytes: l.uncompressed_bytes,
+                base: l.index < base,
+            })
+            .collect();
+        let mut shadowed: Vec<PathBytes> = image
+            .shadowed
+            .iter()
+            .filter(|s| s.by_layer >= base)
+            .map(|s| {
+                let e = image.entry(s.loc);
+                PathBytes {
+                    path: e.path.display(),
+                    bytes: e.size,
+                    layer: s.loc.layer,
+                }
+            })
+            .filter(|p| p.bytes > 0 && !ignored(&p.path))
+            .collect();
+        shadowed.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.path.cmp(&b.path)));
+        let content_bytes = image
+            .layers
+            .iter()
+            .skip(base as usize)
+            .flat_map(|l| &l.entries)
+            .filter(|e| e.kind == EntryKind::File && e.size > 0 && !ignored(&e.path.display()))
+            .map(|e| e.size)
+            .sum();
+        let final_bytes = image
+            .final_entries()
+            .filter(|(loc, e)| {
+                loc.layer >= base
+                    && e.kind == EntryKind::File
+                    && e.size > 0
+                    && !ignored(&e.path.display())
+            })
+            .map(|(_, e)| e.size)
+            .sum();
+        let findings = analysis
+            .findings
+            .iter()
+            .filter(|f| !policy.ignore_kinds.contains(&f.kind))
+            .filter(|f| f.layers.is_empty() || f.layers.iter().any(|&l| l >= base))
+            .filter(|f| f.paths.is_empty() || !f.paths.iter().all(|p| ignored(p)))
+            .cloned()
+            .collect();
+        let distributions = analysis
+            .python
+            .environments
+            .iter()
+            .flat_map(|env| {
+                env.distributions.iter().map(|d| DistributionMeasure {
+                    name: normalize_distribution(&d.name),
+                    version: d.version.clone(),
+                    bytes: d.bytes,
+                    environment: env.path.clone(),
+                    layer: d.layer,
+                })
+            })
+            .filter(|d| d.layer >= base)
+            .collect();
+        Ok(Measures {
+            base_layers: base,
+            layers,
+            shadowed,
+            content_bytes,
+            final_bytes,
+            findings,
+            distributions,
+        })
+    }
+
+    fn counted_layers(&self) -> impl Iterator<Item = &LayerMeasure> {
+        self.layers.iter().filter(|l| !l.base)
+    }
+
+    /// Bytes per distribution name (summed over environments).
+    fn distribution_bytes(&self) -> BTreeMap<&str, u64> {
+        let mut m: BTreeMap<&str, u64> = BTreeMap::new();
+        for d in &self.distributions {
+            *m.entry(&d.name).or_default() += d.bytes;
+        }
+        m
+    }
+}
+
+/// What a budget measures.
+#[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Unit {
+    /// Bytes (growth may be negative).
+    Bytes,
+    /// A count.
+    Count,
+    /// A ratio between 0 and 1.
+    Ratio,
+}
+
+/// A limit or a value: an integer (bytes, counts) or a ratio.
+#[derive(Clone, Copy, Debug, Serialize, PartialEq)]
+#[serde(untagged)]
+pub enum Amount {
+    /// Bytes or a count.
+    Int(i64),
+    /// A ratio.
+    Ratio(f64),
+}
+
+/// Which way a budget points.
+#[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Comparison {
+    /// The value must not exceed the limit.
+    AtMost,
+    /// The value must reach the limit.
+    AtLeast,
+}
+
+/// Something that makes up a budget's value.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Contributor {
+    /// What it is: a path, `layer 3`, a distribution.
+    pub name: String,
+    /// The layer it lives in, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub layer: Option<u32>,
+    /// Its share of the value (bytes, or bytes of growth).
+    pub bytes: i64,
+}
+
+/// The verdict on one budget.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct BudgetResult {
+    /// The budget's key as in the config file: `max-compressed`,
+    /// `findings.pip-cache`, `distributions.torch`, `growth.layer`.
+    pub budget: String,
+    /// What is measured, in words (no numbers).
+    pub measure: String,
+    /// Bytes, count or ratio.
+    pub unit: Unit,
+    /// Which way the budget points.
+    pub comparison: Comparison,
+    /// The limit.
+    pub limit: Amount,
+    /// The measured value.
+    pub value: Amount,
+    /// Whether the budget holds.
+    pub passed: bool,
+    /// The top contributors to the value, largest first (at most three).
+    pub contributors: Vec<Contributor>,
+}
+
+fn result(
+    budget: String,
+    measure: &str,
+    unit: Unit,
+    limit: i64,
+    value: i64,
+    contributors: Vec<Contributor>,
+) -> BudgetResult {
+    BudgetResult {
+        budget,
+        measure: measure.to_owned(),
+        unit,
+        comparison: Comparison::AtMost,
+        limit: Amount::Int(limit),
+        value: Amount::Int(value),
+        passed: value <= limit,
+        contributors: contributors.into_iter().take(CONTRIBUTORS).collect(),
+    }
+}
+
+fn int(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+fn layer_name(l: &LayerMeasure) -> String {
+    match l
+        .created_by
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        Some(by) => format!("layer {}: {}", l.index, shorten(by)),
+        None => format!("layer {}", l.index),
+    }
+}
+
+fn shorten(created_by: &str) -> String {
+    let s = created_by
+        .trim_start_matches("/bin/sh -c ")
+        .trim_start_matches("#(nop) ")
+        .trim();
+    let s: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    if s.chars().count() > 60 {
+        format!("{}…", s.chars().take(59).collect::<String>())
+    } else {
+        s
+    }
+}
+
+fn top_layers(m: &Measures, key: impl Fn(&LayerMeasure) -> u64) -> Vec<Contributor> {
+    let mut ls: Vec<&LayerMeasure> = m.counted_layers().collect();
+    ls.sort_by(|a, b| key(b).cmp(&key(a)).then(a.index.cmp(&b.index)));
+    ls.into_iter()
+        .map(|l| Contributor {
+            name: layer_name(l),
+            layer: Some(l.index),
+            bytes: int(key(l)),
+        })
+        .collect()
+}
+
+fn top_shadowed(m: &Measures) -> Vec<Contributor> {
+    m.shadowed
+        .iter()
+        .map(|p| Contributor {
+            name: p.path.clone(),
+            layer: Some(p.layer),
+            bytes: int(p.bytes),
+        })
+        .collect()
+}
+
+/// Holds `measures` to every budget of `policy`; growth budgets need the
+/// baseline's measures (without them they are not evaluated). Results come
+/// in a fixed order: sizes, waste, findings, distributions, growth.
+pub fn evaluate(policy: &Policy, m: &Measures, baseline: Option<&Measures>) -> Vec<BudgetResult> {
+    let mut out = Vec::new();
+    if let Some(limit) = policy.max_compressed {
+        let value: u64 = m.counted_layers().map(|l| l.compressed_bytes).sum();
+        out.push(result(
+            "max-compressed".into(),
+            "total compressed bytes (pull size)",
+            Unit::Bytes,
+            int(limit),
+            int(value),
+            top_layers(m, |l| l.compressed_bytes),
+        ));
+    }
+    if let Some(limit) = policy.max_uncompressed {
+        let value: u64 = m.counted_layers().map(|l| l.uncompressed_bytes).sum();
+        out.push(result(
+            "max-uncompressed".into(),
+            "total uncompressed bytes",
+            Unit::Bytes,
+            int(limit),
+            int(value),
+            top_layers(m, |l| l.uncompressed_bytes),
+        ));
+    }
+    if let Some(limit) = policy.max_layer {
+        let value = m
+            .counted_layers()
+            .map(|l| l.compressed_bytes)
+            .max()
+            .unwrap_or(0);
+        out.push(result(
+            "max-layer".into(),
+            "largest layer, compressed",
+            Unit::Bytes,
+            int(limit),
+            int(value),
+            top_layers(m, |l| l.compressed_bytes),
+        ));
+    }
+    if let Some(limit) = policy.max_layers {
+        let value = m.counted_layers().count() as u64;
+        out.push(result(
+            "max-layers".into(),
+            "number of layers",
+            Unit::Count,
+            int(limit),
+            int(value),
+            top_layers(m, |l| l.compressed_bytes),
+        ));
+    }
+    if let Some(limit) = policy.max_shadowed {
+        let value: u64 = m.shadowed.iter().map(|p| p.bytes).sum();
+        out.push(result(
+            "max-shadowed".into(),
+            "shadowed bytes",
+            Unit::Bytes,
+            int(limit),
+            int(value),
+            top_shadowed(m),
+        ));
+    }
+    if let Some(limit) = policy.min_efficiency {
+        let value = if m.content_bytes == 0 {
+            1.0
+        } else {
+            m.final_bytes as f64 / m.content_bytes as f64
+        };
+        out.push(BudgetResult {
+            budget: "min-efficiency".into(),
+            measure: "efficiency (final bytes / content bytes)".into(),
+            unit: Unit::Ratio,
+            comparison: Comparison::AtLeast,
+            limit: Amount::Ratio(limit),
+            value: Amount::Ratio(value),
+            passed: value >= limit,
+            contributors: top_shadowed(m).into_iter().take(CONTRIBUTORS).collect(),
+        });
+    }
+    for (&kind, &limit) in &policy.findings {
+        let of_kind: Vec<&Finding> = m.findings.iter().filter(|f| f.kind == kind).collect();
+        let value: u64 = of_kind.iter().map(|f| f.bytes).sum();
+        let mut contributors: Vec<Contributor> = of_kind
+            .iter()
+            .map(|f| Contributor {
+                name: f
+                    .paths
+                    .first()
+                    .cloned()
+                    .unwrap_or_else(|| f.message.clone()),
+                layer: f.layers.first().copied(),
+                bytes: int(f.bytes),
+            })
+            .collect();
+        // One finding: name its largest paths instead (their share is not known).
+        if let [only] = of_kind.as_slice()
+            && only.paths.len() > 1
+        {
+            contributors = only
+                .paths
+                .iter()
+                .map(|p| Contributor {
+                    name: p.clone(),
+                    layer: None,
+                    bytes: 0,
+                })
+                .collect();
+            contributors[0].bytes = int(only.bytes);
+        }
+        out.push(result(
+            format!("findings.{}", kind.id()),
+            &format!("bytes of `{}` findings", kind.id()),
+            Unit::Bytes,
+            int(limit),
+            int(value),
+            contributors,
+        ));
+    }
+    for (name, &limit) in &policy.distributions {
+        let mut of_name: Vec<&DistributionMeasure> =
+            m.distributions.iter().filter(|d| &d.name == name).collect();
+        of_name.sort_by_key(|d| std::cmp::Reverse(d.bytes));
+        let value: u64 = of_name.iter().map(|d| d.bytes).sum();
+        let contributors = of_name
+            .iter()
+            .map(|d| Contributor {
+                name: format!("{} {} in {}", d.name, d.version, d.environment),
+                layer: Some(d.layer),
+                bytes: int(d.bytes),
+            })
+            .collect();
+        out.push(result(
+            format!("distributions.{name}"),
+            &format!("bytes of Python distribution `{name}`"),
+            Unit::Bytes,
+            int(limit),
+            int(value),
+            contributors,
+        ));
+    }
+    if let Some(old) = baseline {
+        growth(policy, m, old, &mut out);
+    }
+    out
+}
+
+fn growth(policy: &Policy, m: &Measures, old: &Measures, out: &mut Vec<BudgetResult>) {
+    // Layer growth position by position: a new build changes every digest.
+    let per_layer: Vec<Contributor> = {
+        let mut v: Vec<Contributor> = m
+            .layers
+            .iter()
+            .map(|l| {
+                let before = old
+                    .layers
+                    .get(l.index as usize)
+                    .map_or(0, |o| o.compressed_bytes);
+                Contributor {
+                    name: layer_name(l),
+                    layer: Some(l.index),
+                    bytes: int(l.compressed_bytes) - int(before),
+                }
+            })
+            .collect();
+        v.sort_by(|a, b| b.bytes.cmp(&a.bytes).then(a.layer.cmp(&b.layer)));
+        v
+    };
+    if let Some(limit) = policy.growth.compressed {
+        let total = |x: &Measures| int(x.layers.iter().map(|l| l.compressed_bytes).sum());
+        let contributors = per_layer.iter().filter(|c| c.bytes > 0).cloned().collect();
+        out.push(result(
+            "growth.compressed".into(),
+            "growth of total compressed bytes since the baseline",
+            Unit::Bytes,
+            int(limit),
+            total(m) - total(old),
+            contributors,
+        ));
+    }
+    if let Some(limit) = policy.growth.layer {
+        let value = per_layer.first().map_or(0, |c| c.bytes.max(0));
+        let contributors = per_layer.iter().filter(|c| c.bytes > 0).cloned().collect();
+        out.push(result(
+            "growth.layer".into(),
+            "largest growth of one layer (compressed) since the baseline",
+            Unit::Bytes,
+            int(limit),
+            value,
+            contributors,
+        ));
+    }
+    if let Some(limit) = policy.growth.distribution {
+        let (new, before) = (m.distribution_bytes(), old.distribution_bytes());
+        let mut v: Vec<Contributor> = new
+            .iter()
+            .map(|(name, &b)| Contributor {
+                name: (*name).to_owned(),
+                layer: None,
+                bytes: int(b) - int(before.get(name).copied().unwrap_or(0)),
+            })
+            .filter(|c| c.bytes > 0)
+            .collect();
+        v.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.name.cmp(&b.name)));
+        let value = v.first().map_or(0, |c| c.bytes);
+        out.push(result(
+            "growth.distribution".into(),
+            "largest growth of one Python distribution since the baseline",
+            Unit::Bytes,
+            int(limit),
+            value,
+            v,
+        ));
+    }
+}
+
+/// Whether every result holds.
+pub fn all_passed(results: &[BudgetResult]) -> bool {
+    results.iter().all(|r| r.passed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyze::{FindingKind, Severity};
+
+    fn layer(index: u32, compressed: u64, uncompressed: u64, base: bool) -> LayerMeasure {
+        LayerMeasure {
+            index,
+            digest: format!("sha256:{index}"),
+            created_by: None,
+            compressed_bytes: compressed,
+            uncompressed_bytes: uncompressed,
+            base,
+        }
+    }
+
+    fn finding(kind: FindingKind, bytes: u64, paths: &[&str]) -> Finding {
+        Finding {
+            kind,
+            severity: Severity::Info,
+            bytes,
+            compressed_bytes: bytes,
+            layers: vec![1],
+            paths: paths.iter().map(|p| (*p).to_owned()).collect(),
+            path_count: paths.len() as u64,
+            message: "m".into(),
+            fix: "f".into(),
+            dockerfile_line: None,
+        }
+    }
+
+    fn dist(name: &str, bytes: u64) -> DistributionMeasure {
+        DistributionMeasure {
+            name: name.into(),
+            version: "1.0".into(),
+            bytes,
+            environment: "/site-packages".into(),
+            layer: 1,
+        }
+    }
+
+    fn measures() -> Measures {
+        Measures {
+            base_layers: 1,
+            layers: vec![
+                layer(0, 1000, 3000, true),
+                layer(1, 400, 900, false),
+                layer(2, 600, 1100, false),
+            ],
+            shadowed: vec![
+                PathBytes {
+                    path: "/a".into(),
+                    bytes: 50,
+                    layer: 1,
+                },
+                PathBytes {
+                    path: "/b".into(),
+                    bytes: 30,
+                    layer: 1,
+                },
+                PathBytes {
+                    path: "/c".into(),
+                    bytes: 20,
+                    layer: 2,
+                },
+                PathBytes {
+                    path: "/d".into(),
+                    bytes: 10,
+                    layer: 2,
+                },
+            ],
+            content_bytes: 1000,
+            final_bytes: 890,
+            findings: vec![
+                finding(FindingKind::PipCache, 70, &["/root/.cache/pip"]),
+                finding(FindingKind::PipCache, 5, &["/tmp/pip"]),
+            ],
+            distributions: vec![dist("torch", 800), dist("numpy", 100)],
+        }
+    }
+
+    fn one(policy: &Policy, m: &Measures, old: Option<&Measures>) -> BudgetResult {
+        let r = evaluate(policy, m, old);
+        assert_eq!(r.len(), 1, "{r:?}");
+        r.into_iter().next().unwrap_or_else(|| unreachable!())
+    }
+
+    #[test]
+    fn sizes_skip_base_layers() {
+        let m = measures();
+        let r = one(
+            &Policy {
+                max_compressed: Some(999),
+                ..Default::default()
+            },
+            &m,
+            None,
+        );
+        assert_eq!((r.value, r.passed), (Amount::Int(1000), false));
+        assert_eq!(
+            r.contributors.iter().map(|c| c.bytes).collect::<Vec<_>>(),
+            vec![600, 400]
+        );
+        let r = one(
+            &Policy {
+                max_uncompressed: Some(2000),
+                ..Default::default()
+            },
+            &m,
+            None,
+        );
+        assert_eq!((r.value, r.passed), (Amount::Int(2000), true));
+        let r = one(
+            &Policy {
+                max_layer: Some(599),
+                ..Default::default()
+            },
+            &m,
+            None,
+        );
+        assert_eq!((r.value, r.passed), (Amount::Int(600), false));
+        let r = one(
+            &Policy {
+                max_layers: Some(2),
+                ..Default::default()
+            },
+            &m,
+            None,
+        );
+        assert_eq!((r.value, r.passed), (Amount::Int(2), true));
+    }
+
+    #[test]
+    fn waste_budgets() {
+        let m = measures();
+        let r = one(
+            &Policy {
+                max_shadowed: Some(109),
+                ..Default::default()
+            },
+            &m,
+            None,
+        );
+        assert_eq!((r.value, r.passed), (Amount::Int(110), false));
+        assert_eq!(
+            r.contributors
+                .iter()
+                .map(|c| c.name.as_str())
+                .collect::<Vec<_>>(),
+            vec!["/a", "/b", "/c"]
+        );
+        let r = one(
+            &Policy {
+                min_efficiency: Some(0.9),
+                ..Default::default()
+            },
+            &m,
+            None,
+        );
+        assert_eq!((r.value, r.passed), (Amount::Ratio(0.89), false));
+        let mut findings = BTreeMap::new();
+        findings.insert(FindingKind::PipCache, 0);
+        let r = one(
+            &Policy {
+                findings,
+                ..Default::default()
+            },
+            &m,
+            None,
+        );
+        assert_eq!(
+            (r.value, r.passed, r.budget.as_str()),
+            (Amount::Int(75), false, "findings.pip-cache")
+        );
+    }
+
+    #[test]
+    fn distribution_and_growth() {
+        let m = measures();
+        let mut distributions = BTreeMap::new();
+        distributions.insert("torch".to_owned(), 800);
+        let r = one(
+            &Policy {
+                distributions,
+                ..Default::default()
+            },
+            &m,
+            None,
+        );
+        assert_eq!((r.value, r.passed), (Amount::Int(800), true));
+
+        let mut old = measures();
+        old.layers[2].compressed_bytes = 450;
+        old.layers.truncate(3);
+        old.distributions = vec![dist("torch", 700)];
+        let p = Policy {
+            growth: super::super::Growth {
+                compressed: Some(100),
+                layer: Some(150),
+                distribution: Some(99),
+            },
+            ..Default::default()
+        };
+        let r = evaluate(&p, &m, Some(&old));
+        assert_eq!(
+            r.iter().map(|r| (r.value, r.passed)).collect::<Vec<_>>(),
+            vec![
+                (Amount::Int(150), false),
+                (Amount::Int(150), true),
+                (Amount::Int(100), false), // numpy is new: 100 bytes
+            ]
+        );
+        assert_eq!(
+            r[2].contributors
+                .iter()
+                .map(|c| (c.name.as_str(), c.bytes))
+                .collect::<Vec<_>>(),
+            vec![("numpy", 100), ("torch", 100)]
+        );
+        // Without a baseline, growth budgets are not evaluated.
+        assert!(evaluate(&p, &m, None).is_empty());
+    }
+
+    #[test]
+    fn globs_match_absolute_paths() {
+        let g = glob("opt/models/**").unwrap_or_else(|e| panic!("{e}"));
+        assert!(g.is_match("/opt/models/a/b.bin"));
+        assert!(!g.is_match("/opt/other"));
+        assert!(glob("/a/[").is_err());
+    }
+}

@@ -1,0 +1,286 @@
+//! The report of `layerscope check`: the budget verdicts with the analysis
+//! they were judged on, rendered for the terminal and as JSON (the analysis
+//! contract plus a `check` object). The budget sentences every format
+//! shares (Markdown, SARIF, JUnit, GitHub annotations) are made here.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use super::units::{Units, percent};
+use crate::analyze::Analysis;
+use crate::diff::ImageDiff;
+use crate::policy::budgets::{Amount, BudgetResult, Comparison, Unit};
+
+/// Findings the terminal report lists under the budgets.
+const TOP_FINDINGS: usize = 5;
+
+/// Everything one check run reports.
+#[derive(Clone, Copy, Debug)]
+pub struct CheckReport<'a> {
+    /// The analysis of the checked image.
+    pub analysis: &'a Analysis,
+    /// The verdicts, in evaluation order.
+    pub results: &'a [BudgetResult],
+    /// How many bottom layers were accepted as the base image's.
+    pub base_layers: u32,
+    /// The comparison with the baseline, when one was given.
+    pub growth: Option<&'a ImageDiff>,
+    /// The Dockerfile path as given (SARIF locations).
+    pub dockerfile: Option<&'a str>,
+}
+
+impl CheckReport<'_> {
+    /// Whether every budget holds.
+    pub fn passed(&self) -> bool {
+        self.results.iter().all(|r| r.passed)
+    }
+
+    /// The failed budgets.
+    pub fn failures(&self) -> impl Iterator<Item = &BudgetResult> {
+        self.results.iter().filter(|r| !r.passed)
+    }
+}
+
+/// `value` in the budget's unit: `1.2 GB`, `7`, `81.2%`; byte growth signed.
+pub fn amount(a: Amount, unit: Unit, u: Units) -> String {
+    match (a, unit) {
+        (Amount::Ratio(r), _) => percent(r),
+        (Amount::Int(v), Unit::Bytes) if v < 0 => format!("-{}", u.bytes(v.unsigned_abs())),
+        (Amount::Int(v), Unit::Bytes) => u.bytes(v.unsigned_abs()),
+        (Amount::Int(v), _) => v.to_string(),
+    }
+}
+
+/// The top contributors on one line: `layer 3: RUN pip … (700.0 MB), /x (1 B)`.
+pub fn contributors(r: &BudgetResult, u: Units) -> String {
+    r.contributors
+        .iter()
+        .map(|c| {
+            if c.bytes == 0 {
+                c.name.clone()
+            } else {
+                format!(
+                    "{} ({})",
+                    c.name,
+                    amount(Amount::Int(c.bytes), Unit::Bytes, u)
+                )
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// One sentence for a verdict, naming the budget, the value, the limit and
+/// (on failure) the top contributors.
+pub fn message(r: &BudgetResult, u: Units) -> String {
+    let value = amount(r.value, r.unit, u);
+    let limit = amount(r.limit, r.unit, u);
+    let mut s = match (r.passed, r.comparison) {
+        (true, Comparison::AtMost) => format!(
+            "budget `{}` holds: {} is {value}, within the limit of {limit}",
+            r.budget, r.measure
+        ),
+        (true, Comparison::AtLeast) => format!(
+            "budget `{}` holds: {} is {value}, at least {limit}",
+            r.budget, r.measure
+        ),
+        (false, Comparison::AtMost) => format!(
+            "budget `{}` failed: {} is {value}, over the limit of {limit}",
+            r.budget, r.measure
+        ),
+        (false, Comparison::AtLeast) => format!(
+            "budget `{}` failed: {} is {value}, under the minimum of {limit}",
+            r.budget, r.measure
+        ),
+    };
+    if !r.passed && !r.contributors.is_empty() {
+        let _ = write!(s, "; top contributors: {}", contributors(r, u));
+    }
+    s
+}
+
+/// The terminal report.
+pub fn render_text(report: &CheckReport<'_>, u: Units) -> String {
+    let a = report.analysis;
+    let mut out = String::new();
+    let _ = writeln!(out, "Image     {}", a.image.reference);
+    let _ = writeln!(
+        out,
+        "Size      {} compressed, {} uncompressed, {} layers",
+        u.bytes(a.image.compressed_bytes),
+        u.bytes(a.image.uncompressed_bytes),
+        a.layers.len()
+    );
+    match report.base_layers {
+        0 => {}
+        1 => out.push_str("Base      the first layer is accepted as the base image\n"),
+        n => {
+            let _ = writeln!(
+                out,
+                "Base      the first {n} layers are accepted as the base image"
+            );
+        }
+    }
+    out.push('\n');
+    if report.results.is_empty() {
+        out.push_str("No budgets set: pass --max-compressed, --max-shadowed, ... or write a layerscope.toml\n");
+        return out;
+    }
+    for r in report.results {
+        let verdict = if r.passed { "PASS" } else { "FAIL" };
+        let _ = writeln!(out, "{verdict}  {}", message(r, u));
+    }
+    if !a.findings.is_empty() {
+        out.push_str("\nTop findings\n");
+        for f in a.findings.iter().take(TOP_FINDINGS) {
+            let place = f.paths.first().map_or("", String::as_str);
+            let _ = writeln!(
+                out,
+                "  {:>10}  {:<24} {place}",
+                u.bytes(f.bytes),
+                f.kind.id()
+            );
+        }
+    }
+    let failed = report.failures().count();
+    out.push('\n');
+    if failed == 0 {
+        let _ = writeln!(out, "All {} budgets hold", report.results.len());
+    } else {
+        let _ = writeln!(out, "{failed} of {} budgets failed", report.results.len());
+    }
+    out
+}
+
+#[derive(Serialize)]
+struct CheckJson<'a> {
+    passed: bool,
+    base_layers: u32,
+    budgets: &'a [BudgetResult],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    growth: Option<&'a ImageDiff>,
+}
+
+/// The JSON report: the analysis (the DESIGN.md contract) with a `check`
+/// object added: `passed`, `base_layers`, `budgets[]` and, with a baseline,
+/// `growth` (the diff).
+pub fn render_json(report: &CheckReport<'_>) -> String {
+    let mut value = serde_json::to_value(report.analysis).unwrap_or_default();
+    let check = CheckJson {
+        passed: report.passed(),
+        base_layers: report.base_layers,
+        budgets: report.results,
+        growth: report.growth,
+    };
+    if let serde_json::Value::Object(map) = &mut value {
+        map.insert(
+            "check".into(),
+            serde_json::to_value(check).unwrap_or_default(),
+        );
+    }
+    let mut out = serde_json::to_string_pretty(&value).unwrap_or_default();
+    out.push('\n');
+    out
+}
+
+/// GitHub Actions workflow commands: one `::error` per failed budget, and
+/// one `::warning` on its line for each finding tied to a Dockerfile line
+/// (when the Dockerfile is known), so the pull request shows it there.
+pub fn github_annotations(report: &CheckReport<'_>, u: Units) -> String {
+    let mut out = String::new();
+    for r in report.failures() {
+        let _ = writeln!(
+            out,
+            "::error title=layerscope budget {}::{}",
+            escape_property(&r.budget),
+            escape_data(&message(r, u))
+        );
+    }
+    if let Some(path) = report.dockerfile {
+        for f in &report.analysis.findings {
+            if let Some(line) = f.dockerfile_line {
+                let text = format!("{} ({}). {}", f.message, u.bytes(f.bytes), f.fix);
+                let _ = writeln!(
+                    out,
+                    "::warning file={},line={line},title=layerscope {}::{}",
+                    escape_property(path.trim_start_matches("./")),
+                    f.kind.id(),
+                    escape_data(&text)
+                );
+            }
+        }
+    }
+    out
+}
+
+/// Escapes a workflow-command message (`%`, CR, LF).
+fn escape_data(s: &str) -> String {
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+/// Escapes a workflow-command property (also `:` and `,`).
+fn escape_property(s: &str) -> String {
+    escape_data(s).replace(':', "%3A").replace(',', "%2C")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyze::{Finding, FindingKind, Severity};
+    use crate::policy::budgets::Contributor;
+
+    #[test]
+    fn annotations_for_failed_budgets_and_dockerfile_findings() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("i.tar");
+        crate::fixture::image(vec![crate::fixture::layer(vec![
+            crate::fixture::sized_file("a", 10, 1),
+        ])])
+        .write_oci_archive(&path, "x")
+        .unwrap_or_else(|e| panic!("{e}"));
+        let mut analysis = crate::pipeline::analyze(&path.to_string_lossy(), &Default::default())
+            .unwrap_or_else(|e| panic!("{e}"));
+        analysis.findings = vec![Finding {
+            kind: FindingKind::PipCache,
+            severity: Severity::Warning,
+            bytes: 2_000,
+            compressed_bytes: 1_000,
+            layers: vec![0],
+            paths: vec!["/root/.cache/pip".into()],
+            path_count: 1,
+            message: "a pip cache".into(),
+            fix: "use --no-cache-dir".into(),
+            dockerfile_line: Some(4),
+        }];
+        let results = [BudgetResult {
+            budget: "max-shadowed".into(),
+            measure: "shadowed bytes".into(),
+            unit: Unit::Bytes,
+            comparison: Comparison::AtMost,
+            limit: Amount::Int(1_000),
+            value: Amount::Int(1_500),
+            passed: false,
+            contributors: vec![Contributor {
+                name: "/a,b".into(),
+                layer: Some(1),
+                bytes: 1_500,
+            }],
+        }];
+        let report = CheckReport {
+            analysis: &analysis,
+            results: &results,
+            base_layers: 0,
+            growth: None,
+            dockerfile: Some("./Dockerfile"),
+        };
+        assert_eq!(
+            github_annotations(&report, Units::Si),
+            "::error title=layerscope budget max-shadowed::budget `max-shadowed` failed: shadowed bytes is 1.5 kB, \
+             over the limit of 1.0 kB; top contributors: /a,b (1.5 kB)\n\
+             ::warning file=Dockerfile,line=4,title=layerscope pip-cache::a pip cache (2.0 kB). use --no-cache-dir\n"
+        );
+    }
+}

@@ -1,0 +1,170 @@
+//! The Markdown report of `layerscope check`: a pull-request comment (and
+//! GitHub step summary) with the budgets table, the top findings and the
+//! growth since the baseline.
+
+use std::fmt::Write as _;
+
+use super::check::{CheckReport, amount, contributors};
+use super::units::{Units, percent};
+use crate::policy::budgets::Comparison;
+
+/// Findings listed in the comment.
+const TOP_FINDINGS: usize = 10;
+/// Rows of each growth list.
+const TOP_GROWTH: usize = 5;
+
+/// Escapes text for a table cell.
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+/// Renders the check as GitHub-flavoured Markdown.
+pub fn render(report: &CheckReport<'_>, u: Units) -> String {
+    let a = report.analysis;
+    let mut out = String::new();
+    let failed = report.failures().count();
+    let total = report.results.len();
+    let verdict = if failed == 0 {
+        format!("✅ all {total} budgets hold")
+    } else {
+        format!("❌ {failed} of {total} budgets failed")
+    };
+    let _ = writeln!(out, "## layerscope: {verdict}\n");
+    let _ = writeln!(
+        out,
+        "`{}` · {} compressed · {} uncompressed · {} layers · {} shadowed · efficiency {}\n",
+        a.image.reference.replace('`', "'"),
+        u.bytes(a.image.compressed_bytes),
+        u.bytes(a.image.uncompressed_bytes),
+        a.layers.len(),
+        u.bytes(a.image.shadowed_bytes),
+        percent(a.image.efficiency)
+    );
+    match report.base_layers {
+        0 => {}
+        1 => out.push_str("The first layer (the base image) is accepted as it is.\n\n"),
+        n => {
+            let _ = writeln!(
+                out,
+                "The first {n} layers (the base image) are accepted as they are.\n"
+            );
+        }
+    }
+    if total > 0 {
+        out.push_str("| Budget | Measure | Limit | Value | Result | Top contributors |\n|---|---|---:|---:|---|---|\n");
+        for r in report.results {
+            let limit = match r.comparison {
+                Comparison::AtMost => format!("≤ {}", amount(r.limit, r.unit, u)),
+                Comparison::AtLeast => format!("≥ {}", amount(r.limit, r.unit, u)),
+            };
+            let result = if r.passed { "✅ pass" } else { "❌ fail" };
+            let who = if r.passed {
+                String::new()
+            } else {
+                contributors(r, u)
+            };
+            let _ = writeln!(
+                out,
+                "| `{}` | {} | {} | {} | {} | {} |",
+                r.budget,
+                cell(&r.measure),
+                limit,
+                amount(r.value, r.unit, u),
+                result,
+                cell(&who)
+            );
+        }
+        out.push('\n');
+    }
+    if !a.findings.is_empty() {
+        out.push_str("### Top findings\n\n| Kind | Bytes | Compressed | Where | Fix |\n|---|---:|---:|---|---|\n");
+        for f in a.findings.iter().take(TOP_FINDINGS) {
+            let mut place = f
+                .paths
+                .first()
+                .map(|p| format!("`{}`", p.replace('`', "'")))
+                .unwrap_or_default();
+            if f.path_count > 1 {
+                let _ = write!(place, " and {} more", f.path_count - 1);
+            }
+            if let Some(line) = f.dockerfile_line {
+                let _ = write!(place, " (Dockerfile line {line})");
+            }
+            let _ = writeln!(
+                out,
+                "| `{}` | {} | {} | {} | {} |",
+                f.kind.id(),
+                u.bytes(f.bytes),
+                u.bytes(f.compressed_bytes),
+                cell(&place),
+                cell(&f.fix)
+            );
+        }
+        out.push('\n');
+    }
+    if let Some(d) = report.growth {
+        let signed = |v: i64| {
+            if v >= 0 {
+                format!("+{}", u.bytes(v.unsigned_abs()))
+            } else {
+                format!("-{}", u.bytes(v.unsigned_abs()))
+            }
+        };
+        let _ = writeln!(
+            out,
+            "### Growth since `{}`\n",
+            d.old.reference.replace('`', "'")
+        );
+        let _ = writeln!(
+            out,
+            "Compressed {} · uncompressed {} · {} layers shared, {} added, {} removed · a node with the old image downloads {}\n",
+            signed(d.layers.compressed_delta),
+            signed(d.layers.uncompressed_delta),
+            d.layers.shared.len(),
+            d.layers.added.len(),
+            d.layers.removed.len(),
+            u.bytes(d.layers.download_bytes)
+        );
+        let dists = &d.distributions;
+        if !(dists.added.is_empty() && dists.removed.is_empty() && dists.upgraded.is_empty()) {
+            out.push_str("| Distribution | Change | Size |\n|---|---|---:|\n");
+            for x in dists.added.iter().take(TOP_GROWTH) {
+                let _ = writeln!(
+                    out,
+                    "| {} | added {} | {} |",
+                    cell(&x.name),
+                    cell(&x.version),
+                    signed(x.bytes as i64)
+                );
+            }
+            for x in dists.upgraded.iter().take(TOP_GROWTH) {
+                let _ = writeln!(
+                    out,
+                    "| {} | {} → {} | {} |",
+                    cell(&x.name),
+                    cell(&x.old_version),
+                    cell(&x.new_version),
+                    signed(x.delta)
+                );
+            }
+            for x in dists.removed.iter().take(TOP_GROWTH) {
+                let _ = writeln!(
+                    out,
+                    "| {} | removed {} | {} |",
+                    cell(&x.name),
+                    cell(&x.version),
+                    signed(-(x.bytes as i64))
+                );
+            }
+            out.push('\n');
+        }
+        if !d.directories.is_empty() {
+            out.push_str("| Directory that grew | Growth |\n|---|---:|\n");
+            for p in d.directories.iter().take(TOP_GROWTH) {
+                let _ = writeln!(out, "| `{}` | {} |", cell(&p.path), signed(p.delta));
+            }
+            out.push('\n');
+        }
+    }
+    out
+}
