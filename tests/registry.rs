@@ -506,6 +506,97 @@ fn fault_429_with_retry_after_then_success() {
     assert!(started.elapsed() >= std::time::Duration::from_secs(1));
 }
 
+/// The time between the proxy's first request for `digest` that it answered
+/// with `status` and the next request for `digest`.
+fn gap_after(proxy: &FaultProxy, digest: &str, status: &str) -> std::time::Duration {
+    let log = proxy.timed_log();
+    let mine: Vec<&(std::time::Instant, String)> =
+        log.iter().filter(|(_, l)| l.contains(digest)).collect();
+    let i = mine
+        .iter()
+        .position(|(_, l)| l.ends_with(&format!("-> {status}")))
+        .unwrap_or_else(|| panic!("no {status} for {digest}: {log:?}"));
+    let next = mine
+        .get(i + 1)
+        .unwrap_or_else(|| panic!("no retry after the {status}: {log:?}"));
+    assert!(next.1.ends_with("-> ok"), "{log:?}");
+    next.0.duration_since(mine[i].0)
+}
+
+#[test]
+fn fault_429_retry_after_seconds_is_honoured() {
+    let Some((_registry, proxy, img)) = faulty() else {
+        return;
+    };
+    let digests = layer_digests(&img);
+    // More than the 1 s floor the client uses when it cannot read the header.
+    proxy.add(
+        &format!("/blobs/{}", digests[0]),
+        Fault::TooManyRequests(2),
+        Some(1),
+    );
+    let report = analyze_json(&format!("{}/team/app:1", proxy.host()), &[]);
+    assert_fixture_figures(&report);
+    let gap = gap_after(&proxy, &digests[0], "429");
+    assert!(gap >= std::time::Duration::from_secs(2), "{gap:?}");
+    assert!(gap < std::time::Duration::from_secs(10), "{gap:?}");
+}
+
+#[test]
+fn fault_429_retry_after_http_date_is_honoured() {
+    let Some((_registry, proxy, img)) = faulty() else {
+        return;
+    };
+    let digests = layer_digests(&img);
+    proxy.add(
+        &format!("/blobs/{}", digests[1]),
+        Fault::TooManyRequestsUntil(2),
+        Some(1),
+    );
+    let report = analyze_json(&format!("{}/team/app:1", proxy.host()), &[]);
+    assert_fixture_figures(&report);
+    let gap = gap_after(&proxy, &digests[1], "429");
+    assert!(gap >= std::time::Duration::from_secs(2), "{gap:?}");
+    assert!(gap < std::time::Duration::from_secs(10), "{gap:?}");
+}
+
+#[test]
+fn fault_503_retry_after_is_honoured() {
+    let Some((_registry, proxy, img)) = faulty() else {
+        return;
+    };
+    let digests = layer_digests(&img);
+    // Without the header a 503 is retried after 250 ms.
+    proxy.add(
+        &format!("/blobs/{}", digests[0]),
+        Fault::UnavailableFor(2),
+        Some(1),
+    );
+    let report = analyze_json(&format!("{}/team/app:1", proxy.host()), &[]);
+    assert_fixture_figures(&report);
+    let gap = gap_after(&proxy, &digests[0], "503");
+    assert!(gap >= std::time::Duration::from_secs(2), "{gap:?}");
+}
+
+#[test]
+fn harness_http_date_round_trips_through_the_parser() {
+    use layerscope::source::registry::retry::retry_after;
+    use std::time::{Duration, UNIX_EPOCH};
+    assert_eq!(
+        crate::support::registry::http_date(784_111_777),
+        "Sun, 06 Nov 1994 08:49:37 GMT"
+    );
+    assert_eq!(
+        crate::support::registry::http_date(951_782_400),
+        "Wed, 01 Mar 2000 00:00:00 GMT"
+    );
+    let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    assert_eq!(
+        retry_after(&crate::support::registry::http_date(1_700_000_007), now),
+        Some(Duration::from_secs(7))
+    );
+}
+
 #[test]
 fn fault_connection_cut_mid_blob_resumes() {
     let Some((_registry, proxy, img)) = faulty() else {

@@ -535,6 +535,11 @@ pub enum Fault {
     Unavailable,
     /// Answer 429 with `Retry-After: SECONDS`, then pass through.
     TooManyRequests(u32),
+    /// Answer 429 with `Retry-After:` an HTTP-date SECONDS from now (whole
+    /// seconds, rounded up), then pass through.
+    TooManyRequestsUntil(u32),
+    /// Answer 503 with `Retry-After: SECONDS`, then pass through.
+    UnavailableFor(u32),
     /// Pass the response head and half the body, then cut the connection.
     CutMidBody,
     /// Flip one byte in the middle of the body.
@@ -560,14 +565,14 @@ pub struct Rule {
 pub struct FaultProxy {
     server: Server,
     rules: Arc<Mutex<Vec<Rule>>>,
-    log: Arc<Mutex<Vec<String>>>,
+    log: Arc<Mutex<Vec<(Instant, String)>>>,
 }
 
 impl FaultProxy {
     /// A proxy forwarding to `upstream` (`127.0.0.1:PORT`).
     pub fn start(upstream: &str) -> FaultProxy {
         let rules: Arc<Mutex<Vec<Rule>>> = Arc::default();
-        let log: Arc<Mutex<Vec<String>>> = Arc::default();
+        let log: Arc<Mutex<Vec<(Instant, String)>>> = Arc::default();
         let (r, l, up) = (Arc::clone(&rules), Arc::clone(&log), upstream.to_owned());
         let server = serve(move |stream| proxy_one(stream, &up, &r, &l));
         FaultProxy { server, rules, log }
@@ -589,6 +594,11 @@ impl FaultProxy {
 
     /// Every request so far as `METHOD PATH -> what happened`.
     pub fn log(&self) -> Vec<String> {
+        self.timed_log().into_iter().map(|(_, l)| l).collect()
+    }
+
+    /// [`FaultProxy::log`] with the instant each request arrived.
+    pub fn timed_log(&self) -> Vec<(Instant, String)> {
         self.log.lock().unwrap().clone()
     }
 }
@@ -608,8 +618,9 @@ fn proxy_one(
     client: TcpStream,
     upstream: &str,
     rules: &Mutex<Vec<Rule>>,
-    log: &Mutex<Vec<String>>,
+    log: &Mutex<Vec<(Instant, String)>>,
 ) {
+    let arrived = Instant::now();
     let mut reader = BufReader::new(client.try_clone().unwrap());
     let Some((request_line, _, raw_headers)) = read_head(&mut reader) else {
         return;
@@ -625,7 +636,7 @@ fn proxy_one(
     let note = |what: &str| {
         log.lock()
             .unwrap()
-            .push(format!("{method} {asked} -> {what}"))
+            .push((arrived, format!("{method} {asked} -> {what}")))
     };
     match &fault {
         Some(Fault::Unavailable) => {
@@ -638,6 +649,29 @@ fn proxy_one(
             respond(
                 &mut client,
                 "429 Too Many Requests",
+                &[("Retry-After", secs.to_string())],
+                b"",
+            );
+            return;
+        }
+        Some(Fault::TooManyRequestsUntil(secs)) => {
+            note("429");
+            let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+            // Round up so the date is at least `secs` away.
+            let at = now.as_secs() + u64::from(*secs) + u64::from(now.subsec_nanos() > 0);
+            respond(
+                &mut client,
+                "429 Too Many Requests",
+                &[("Retry-After", http_date(at))],
+                b"",
+            );
+            return;
+        }
+        Some(Fault::UnavailableFor(secs)) => {
+            note("503");
+            respond(
+                &mut client,
+                "503 Service Unavailable",
                 &[("Retry-After", secs.to_string())],
                 b"",
             );
@@ -702,4 +736,33 @@ fn proxy_one(
         }
     }
     let _ = client.flush();
+}
+
+/// An IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`) for Unix time `secs`.
+pub fn http_date(secs: u64) -> String {
+    let days = secs / 86_400;
+    let rest = secs % 86_400;
+    // Civil from days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    // 1970-01-01 was a Thursday.
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    format!(
+        "{}, {day:02} {} {year} {:02}:{:02}:{:02} GMT",
+        DAYS[(days % 7) as usize],
+        MONTHS[(month - 1) as usize],
+        rest / 3600,
+        rest / 60 % 60,
+        rest % 60
+    )
 }

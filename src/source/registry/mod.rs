@@ -7,10 +7,12 @@
 //! that the scanner reads as a plain `Read` (see [`stream`]).
 //!
 //! Files: [`reference`] (names, loopback, insecure registries), [`auth`]
-//! (credentials), [`retry`] (backoff on temporary failures), [`stream`]
+//! (credentials), [`retry`] (backoff on temporary failures), [`blobs`]
+//! (layer blob requests with reqwest, honouring `Retry-After`), [`stream`]
 //! (blob -> channel -> `Read`).
 
 pub mod auth;
+pub mod blobs;
 pub mod reference;
 pub mod retry;
 pub mod stream;
@@ -43,8 +45,7 @@ const MAX_DEPTH: usize = 4;
 /// An image in a registry.
 pub struct RegistrySource {
     info: ImageInfo,
-    client: Arc<Client>,
-    reference: Reference,
+    blobs: Arc<blobs::BlobClient>,
     policy: Policy,
     runtime: tokio::runtime::Runtime,
 }
@@ -75,24 +76,31 @@ impl RegistrySource {
             || reference::is_insecure(reference.registry(), &options.registry.insecure_registries);
         let loopback = reference::is_loopback(&registry);
         let certs = read_certs(&options.registry.ca_certs)?;
-        let client = runtime.block_on(connect(
+        let lenience = Lenience {
+            allow_http: loopback || insecure,
+            skip_verify: insecure,
+        };
+        let (client, scheme, token) =
+            runtime.block_on(connect(&reference, &auth, &certs, lenience, policy))?;
+        let client = Arc::new(client);
+        let blobs = blobs::BlobClient::new(
+            Arc::clone(&client),
             &reference,
             &auth,
-            &certs,
-            Lenience {
-                allow_http: loopback || insecure,
-                skip_verify: insecure,
+            blobs::Settings {
+                scheme,
+                certs: &certs,
+                skip_verify: lenience.skip_verify && scheme == "https",
+                token,
             },
-            policy,
-        ))?;
-        let client = Arc::new(client);
+        )
+        .map_err(|e| SourceError::Remote(format!("`{shown}`: {e}")))?;
         let platform = options.platform.clone().unwrap_or_else(Platform::host);
         let info = runtime.block_on(resolve(&client, &reference, &shown, &platform, policy))?;
         tracing::debug!("opened {shown} ({} credentials)", auth::describe(&auth));
         Ok(RegistrySource {
             info,
-            client,
-            reference,
+            blobs: Arc::new(blobs),
             policy,
             runtime,
         })
@@ -110,8 +118,7 @@ impl ImageSource for RegistrySource {
         })?;
         let (tx, rx) = tokio::sync::mpsc::channel(stream::DEPTH);
         let blob = stream::Blob {
-            client: Arc::clone(&self.client),
-            reference: self.reference.clone(),
+            client: Arc::clone(&self.blobs),
             digest: layer.digest.to_string(),
             size: layer.compressed_bytes,
             policy: self.policy,
@@ -168,14 +175,15 @@ fn build_client(
 
 /// Builds the client and authenticates (which also pings `/v2/`). For a
 /// loopback or `--insecure-registry` registry, HTTPS is tried first and plain
-/// HTTP when the TLS connection fails, as Docker does.
+/// HTTP when the TLS connection fails, as Docker does. Returns the client,
+/// the scheme it uses and the bearer token the registry issued, if any.
 async fn connect(
     reference: &Reference,
     auth: &RegistryAuth,
     certs: &[Certificate],
     lenience: Lenience,
     policy: Policy,
-) -> Result<Client, SourceError> {
+) -> Result<(Client, &'static str, Option<String>), SourceError> {
     let allow_http = lenience.allow_http;
     let shown = reference.whole();
     let registry = reference.resolve_registry().to_owned();
@@ -197,7 +205,7 @@ async fn connect(
             .await
     };
     match first {
-        Ok(_) => Ok(https),
+        Ok(token) => Ok((https, "https", token)),
         // A server that speaks TLS with a certificate we do not trust is a
         // TLS server: report that rather than trying plain HTTP.
         Err(OciDistributionError::RequestError(e))
@@ -217,7 +225,7 @@ async fn connect(
                 })
                 .await
             {
-                Ok(_) => Ok(http),
+                Ok(token) => Ok((http, "http", token)),
                 Err(OciDistributionError::RequestError(_)) => {
                     Err(remote_error(&shown, &OciDistributionError::RequestError(e)))
                 }

@@ -1,15 +1,79 @@
 //! Retrying temporary registry failures: 429, 5xx, timeouts and dropped
 //! connections, with exponential backoff.
 //!
-//! oci-client does not hand back response headers with its errors, so a
-//! `Retry-After` value cannot be read; a 429 instead waits at least
-//! [`Policy::throttle_floor`] (one second, the smallest `Retry-After` a
-//! server can send), doubling on every further attempt.
+//! Layer blobs are fetched with reqwest directly ([`super::blobs`]), so a
+//! 429 or 503 there honours the server's `Retry-After` (delta-seconds or an
+//! HTTP-date, see [`retry_after`]), capped at [`MAX_RETRY_AFTER`].
+//!
+//! Manifests and the config go through oci-client, which does not hand back
+//! response headers with its errors, so there a `Retry-After` cannot be read;
+//! a 429 instead waits at least [`Policy::throttle_floor`] (one second, the
+//! smallest `Retry-After` a server can send), doubling on every further
+//! attempt.
 
 use std::future::Future;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use oci_client::errors::{OciDistributionError, OciErrorCode};
+
+/// The longest `Retry-After` honoured: a server asking for more gets this.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+
+/// Parses a `Retry-After` value, delta-seconds (`120`) or an IMF-fixdate
+/// HTTP-date (`Sun, 06 Nov 1994 08:49:37 GMT`), into a wait from `now`,
+/// capped at [`MAX_RETRY_AFTER`]. A date in the past means no wait;
+/// anything unparseable is `None`.
+pub fn retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    let wait = if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        Duration::from_secs(value.parse::<u64>().unwrap_or(u64::MAX))
+    } else {
+        let at = http_date(value)?;
+        let now = now.duration_since(UNIX_EPOCH).ok()?.as_secs();
+        Duration::from_secs(at.saturating_sub(now))
+    };
+    Some(wait.min(MAX_RETRY_AFTER))
+}
+
+/// Seconds since the Unix epoch of an IMF-fixdate
+/// (`Sun, 06 Nov 1994 08:49:37 GMT`).
+fn http_date(value: &str) -> Option<u64> {
+    let (_, rest) = value.split_once(", ")?;
+    let parts: Vec<&str> = rest.split(' ').collect();
+    let [day, month, year, time, "GMT"] = parts.as_slice() else {
+        return None;
+    };
+    let day: u64 = day.parse().ok()?;
+    let month = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ]
+    .iter()
+    .position(|m| m == month)? as u64
+        + 1;
+    let year: u64 = year.parse().ok()?;
+    let hms: Vec<u64> = time
+        .split(':')
+        .map(|t| t.parse().ok())
+        .collect::<Option<_>>()?;
+    let [h, m, s] = hms.as_slice() else {
+        return None;
+    };
+    if !(1..=31).contains(&day) || year < 1970 || *h > 23 || *m > 59 || *s > 60 {
+        return None;
+    }
+    // Days from civil (Howard Hinnant's algorithm), years from March.
+    let (y, mo) = if month <= 2 {
+        (year - 1, month + 9)
+    } else {
+        (year, month - 3)
+    };
+    let era = y / 400;
+    let yoe = y - era * 400;
+    let doy = (153 * mo + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = (era * 146_097 + doe).checked_sub(719_468)?;
+    Some(days * 86_400 + h * 3600 + m * 60 + s)
+}
 
 /// How often and how patiently to retry.
 #[derive(Clone, Copy, Debug)]
@@ -168,5 +232,35 @@ mod tests {
         assert_eq!(p.delay(2, Class::Temporary), Duration::from_secs(1));
         assert_eq!(p.delay(0, Class::Throttled), Duration::from_secs(1));
         assert_eq!(p.delay(10, Class::Temporary), Duration::from_secs(8));
+    }
+
+    #[test]
+    fn retry_after_seconds_and_dates() {
+        // 784111777 is Sun, 06 Nov 1994 08:49:37 GMT (RFC 9110's example).
+        let now = UNIX_EPOCH + Duration::from_secs(784_111_777);
+        assert_eq!(retry_after("2", now), Some(Duration::from_secs(2)));
+        assert_eq!(retry_after(" 0 ", now), Some(Duration::ZERO));
+        assert_eq!(retry_after("3600", now), Some(MAX_RETRY_AFTER));
+        assert_eq!(
+            retry_after("Sun, 06 Nov 1994 08:49:42 GMT", now),
+            Some(Duration::from_secs(5))
+        );
+        assert_eq!(
+            retry_after("Sun, 06 Nov 1994 08:49:00 GMT", now),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(
+            retry_after("Mon, 07 Nov 1994 08:49:37 GMT", now),
+            Some(MAX_RETRY_AFTER)
+        );
+        // 2000-03-01 (leap year boundary) is day 11017.
+        assert_eq!(
+            http_date("Wed, 01 Mar 2000 00:00:00 GMT"),
+            Some(11_017 * 86_400)
+        );
+        assert_eq!(retry_after("soon", now), None);
+        assert_eq!(retry_after("-1", now), None);
+        assert_eq!(retry_after("", now), None);
+        assert_eq!(retry_after("Sun, 06 Nov 1994 25:49:37 GMT", now), None);
     }
 }

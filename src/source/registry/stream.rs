@@ -4,18 +4,20 @@
 //!
 //! A connection dropped mid-blob resumes with a `Range` request from the
 //! last byte delivered; the scanner verifies the whole blob's digest, so a
-//! resumed download is checked like any other.
+//! resumed download is checked like any other. A 429 or 503 with
+//! `Retry-After` waits what the server asked (see [`wait_for`]).
 
 use std::io::{self, Read};
 use std::sync::Arc;
 
+use std::time::Duration;
+
 use bytes::Bytes;
 use futures_util::StreamExt;
-use oci_client::client::BlobResponse;
-use oci_client::{Client, Reference};
 use tokio::sync::mpsc;
 
-use super::retry::{Class, Policy, classify};
+use super::blobs::BlobClient;
+use super::retry::{Class, Policy};
 
 /// Chunks buffered between the download and the scanner.
 pub const DEPTH: usize = 8;
@@ -62,16 +64,28 @@ impl Read for ChannelReader {
 
 /// What to download.
 pub struct Blob {
-    /// The registry client.
-    pub client: Arc<Client>,
-    /// The image (for the repository and auth scope).
-    pub reference: Reference,
+    /// The blob client (repository, credentials, TLS settings).
+    pub client: Arc<BlobClient>,
     /// The blob digest.
     pub digest: String,
     /// The blob size from the manifest.
     pub size: u64,
     /// Retry policy.
     pub policy: Policy,
+}
+
+/// The wait before the next attempt: the server's `Retry-After` when it sent
+/// one (never less than the policy's first backoff), else the policy's.
+pub fn wait_for(
+    policy: &Policy,
+    attempt: u32,
+    class: Class,
+    retry_after: Option<Duration>,
+) -> Duration {
+    match retry_after {
+        Some(asked) => asked.max(policy.base),
+        None => policy.delay(attempt, class),
+    }
 }
 
 /// Downloads `blob` into `tx`, resuming after dropped connections. Ends
@@ -81,40 +95,27 @@ pub async fn download(blob: Blob, tx: mpsc::Sender<io::Result<Bytes>>) {
     let mut offset: u64 = 0;
     let mut attempt: u32 = 0;
     loop {
-        let opened = if offset == 0 {
-            blob.client
-                .pull_blob_stream(&blob.reference, blob.digest.as_str())
-                .await
-                .map(|s| (s, 0))
-        } else {
-            blob.client
-                .pull_blob_stream_partial(&blob.reference, blob.digest.as_str(), offset, None)
-                .await
-                .map(|r| match r {
-                    // The server ignored the range: skip what was delivered.
-                    BlobResponse::Full(s) => (s, offset),
-                    BlobResponse::Partial(s) => (s, 0),
-                })
-        };
-        let (mut stream, mut skip) = match opened {
-            Ok(s) => s,
-            Err(e) => {
-                let class = classify(&e);
-                if class != Class::Permanent && attempt + 1 < blob.policy.attempts {
-                    let wait = blob.policy.delay(attempt, class);
-                    tracing::info!("blob {}: {e}; retrying in {wait:?}", blob.digest);
+        let (response, mut skip) = match blob.client.open(&blob.digest, offset).await {
+            Ok(o) => (o.response, o.skip),
+            Err(failure) => {
+                if failure.class != Class::Permanent && attempt + 1 < blob.policy.attempts {
+                    let wait = wait_for(&blob.policy, attempt, failure.class, failure.retry_after);
+                    tracing::info!(
+                        "blob {}: {}; retrying in {wait:?}",
+                        blob.digest,
+                        failure.message
+                    );
                     tokio::time::sleep(wait).await;
                     attempt += 1;
                     continue;
                 }
-                let _ = tx
-                    .send(Err(io::Error::other(super::describe_error(&e))))
-                    .await;
+                let _ = tx.send(Err(io::Error::other(failure.message))).await;
                 return;
             }
         };
+        let mut stream = response.bytes_stream();
         let mut failed: Option<io::Error> = None;
-        while let Some(item) = stream.stream.next().await {
+        while let Some(item) = stream.next().await {
             match item {
                 Ok(mut chunk) => {
                     if skip > 0 {
@@ -131,7 +132,7 @@ pub async fn download(blob: Blob, tx: mpsc::Sender<io::Result<Bytes>>) {
                     }
                 }
                 Err(e) => {
-                    failed = Some(e);
+                    failed = Some(io::Error::other(crate::error::one_line(&e)));
                     break;
                 }
             }
@@ -146,8 +147,8 @@ pub async fn download(blob: Blob, tx: mpsc::Sender<io::Result<Bytes>>) {
                 ))
             }
             Some(_) if offset >= blob.size => {
-                // Every byte arrived and the stream still failed: a digest
-                // mismatch, which no retry fixes.
+                // Every byte arrived and the stream still failed: no retry
+                // fixes that.
                 let _ = tx
                     .send(Err(
                         failed.unwrap_or_else(|| io::Error::other("blob failed"))
@@ -206,5 +207,18 @@ mod tests {
         assert_eq!(err.to_string(), "boom");
         // After the error, the stream is over.
         assert_eq!(r.read(&mut [0u8; 4]).unwrap(), 0);
+    }
+
+    #[test]
+    fn retry_after_overrides_the_backoff() {
+        let p = Policy::default();
+        let secs = Duration::from_secs;
+        assert_eq!(wait_for(&p, 0, Class::Throttled, Some(secs(3))), secs(3));
+        assert_eq!(wait_for(&p, 3, Class::Temporary, Some(secs(2))), secs(2));
+        assert_eq!(
+            wait_for(&p, 0, Class::Throttled, Some(Duration::ZERO)),
+            p.base
+        );
+        assert_eq!(wait_for(&p, 0, Class::Throttled, None), secs(1));
     }
 }
