@@ -663,6 +663,72 @@ fn blob_redirect_to_another_host_is_followed() {
 }
 
 #[test]
+fn blob_redirect_elsewhere_drops_the_authorization_header() {
+    if !tools() {
+        return;
+    }
+    let registry = Registry::start(Setup {
+        tls: false,
+        basic: None,
+        token: Some(("bob".into(), "tok-pass".into())),
+        anonymous_pull: false,
+    });
+    let img = fixture();
+    registry.push_fixture(&img, "team/app:1", &[]);
+    let digests = layer_digests(&img);
+    let front = FaultProxy::start(&registry.host);
+    // "Blob storage" on another port: a second proxy that records headers.
+    let storage = FaultProxy::start(&registry.host);
+    front.add(
+        &format!("/blobs/{}", digests[0]),
+        Fault::Location(format!(
+            "http://{}/v2/team/app/blobs/{}",
+            storage.host(),
+            digests[0]
+        )),
+        Some(1),
+    );
+    let out = layerscope()
+        .args([
+            "analyze",
+            &format!("{}/team/app:1", front.host()),
+            "--format",
+            "json",
+            "--no-cache",
+            "--username",
+            "bob",
+            "--password-stdin",
+        ])
+        .write_stdin("tok-pass")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_fixture_figures(&report);
+    // The registry's host saw the token; the other host got the redirected
+    // request without it.
+    assert!(
+        front.authorized().iter().any(|p| p.contains(&digests[1])),
+        "{:?}",
+        front.log()
+    );
+    assert!(
+        storage.log().iter().any(|l| l.contains(&digests[0])),
+        "{:?}",
+        storage.log()
+    );
+    assert!(
+        storage.authorized().is_empty(),
+        "{:?}",
+        storage.authorized()
+    );
+}
+
+#[test]
 fn fault_manifest_digest_mismatch_fails() {
     let Some((registry, proxy, img)) = faulty() else {
         return;

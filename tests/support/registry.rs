@@ -566,6 +566,7 @@ pub struct FaultProxy {
     server: Server,
     rules: Arc<Mutex<Vec<Rule>>>,
     log: Arc<Mutex<Vec<(Instant, String)>>>,
+    authorized: Arc<Mutex<Vec<String>>>,
 }
 
 impl FaultProxy {
@@ -573,9 +574,20 @@ impl FaultProxy {
     pub fn start(upstream: &str) -> FaultProxy {
         let rules: Arc<Mutex<Vec<Rule>>> = Arc::default();
         let log: Arc<Mutex<Vec<(Instant, String)>>> = Arc::default();
-        let (r, l, up) = (Arc::clone(&rules), Arc::clone(&log), upstream.to_owned());
-        let server = serve(move |stream| proxy_one(stream, &up, &r, &l));
-        FaultProxy { server, rules, log }
+        let authorized: Arc<Mutex<Vec<String>>> = Arc::default();
+        let (r, l, a, up) = (
+            Arc::clone(&rules),
+            Arc::clone(&log),
+            Arc::clone(&authorized),
+            upstream.to_owned(),
+        );
+        let server = serve(move |stream| proxy_one(stream, &up, &r, &l, &a));
+        FaultProxy {
+            server,
+            rules,
+            log,
+            authorized,
+        }
     }
 
     /// `127.0.0.1:PORT` of the proxy.
@@ -595,6 +607,11 @@ impl FaultProxy {
     /// Every request so far as `METHOD PATH -> what happened`.
     pub fn log(&self) -> Vec<String> {
         self.timed_log().into_iter().map(|(_, l)| l).collect()
+    }
+
+    /// Paths of the requests that carried an `Authorization` header.
+    pub fn authorized(&self) -> Vec<String> {
+        self.authorized.lock().unwrap().clone()
     }
 
     /// [`FaultProxy::log`] with the instant each request arrived.
@@ -619,10 +636,11 @@ fn proxy_one(
     upstream: &str,
     rules: &Mutex<Vec<Rule>>,
     log: &Mutex<Vec<(Instant, String)>>,
+    authorized: &Mutex<Vec<String>>,
 ) {
     let arrived = Instant::now();
     let mut reader = BufReader::new(client.try_clone().unwrap());
-    let Some((request_line, _, raw_headers)) = read_head(&mut reader) else {
+    let Some((request_line, parsed, raw_headers)) = read_head(&mut reader) else {
         return;
     };
     let mut parts = request_line.split_whitespace();
@@ -630,6 +648,9 @@ fn proxy_one(
         parts.next().unwrap_or("GET").to_owned(),
         parts.next().unwrap_or("/").to_owned(),
     );
+    if parsed.iter().any(|(k, _)| k == "authorization") {
+        authorized.lock().unwrap().push(asked.clone());
+    }
     let fault = take_fault(rules, &asked);
     let mut path = asked.clone();
     let mut client = client;
