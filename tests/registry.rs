@@ -579,6 +579,18 @@ fn fault_503_retry_after_is_honoured() {
 }
 
 #[test]
+fn fault_429_on_the_manifest_honours_retry_after() {
+    let Some((_registry, proxy, _)) = faulty() else {
+        return;
+    };
+    proxy.add("/manifests/1", Fault::TooManyRequests(2), Some(1));
+    let report = analyze_json(&format!("{}/team/app:1", proxy.host()), &[]);
+    assert_fixture_figures(&report);
+    let gap = gap_after(&proxy, "/manifests/1", "429");
+    assert!(gap >= std::time::Duration::from_secs(2), "{gap:?}");
+}
+
+#[test]
 fn harness_http_date_round_trips_through_the_parser() {
     use layerscope::source::registry::retry::retry_after;
     use std::time::{Duration, UNIX_EPOCH};

@@ -1,6 +1,7 @@
-//! Layer blob requests made with `reqwest` directly, so the response
-//! headers oci-client hides are visible: a 429 or 503's `Retry-After` is
-//! honoured (see [`retry::retry_after`](super::retry::retry_after)).
+//! Manifest, config and layer blob requests made with `reqwest` directly
+//! (oci-client only authenticates), so the response headers oci-client
+//! hides are visible: a 429 or 503's `Retry-After` is honoured (see
+//! [`retry::retry_after`](super::retry::retry_after) and [`fetch`]).
 //!
 //! The client copies the oci-client client's settings: the same scheme
 //! (HTTPS, or plain HTTP for a loopback / `--insecure-registry` registry that
@@ -16,10 +17,10 @@ use std::time::{Duration, SystemTime};
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference, RegistryOperation};
 use reqwest::StatusCode;
-use reqwest::header::{AUTHORIZATION, RANGE, RETRY_AFTER};
+use reqwest::header::{ACCEPT, AUTHORIZATION, RANGE, RETRY_AFTER};
 use tokio::sync::Mutex;
 
-use super::retry::{self, Class};
+use super::retry::{self, Class, Policy};
 
 /// What the blob client needs to copy from the oci-client one.
 pub struct Settings<'a> {
@@ -33,9 +34,10 @@ pub struct Settings<'a> {
     pub token: Option<String>,
 }
 
-/// Downloads blobs of one repository.
+/// Manifests and blobs of one repository.
 pub struct BlobClient {
     http: reqwest::Client,
+    /// `SCHEME://REGISTRY/v2/REPOSITORY/`.
     base: String,
     namespace: Option<String>,
     oci: std::sync::Arc<Client>,
@@ -44,9 +46,11 @@ pub struct BlobClient {
     token: Mutex<Option<String>>,
 }
 
-/// Why opening a blob failed.
+/// Why a request failed.
 #[derive(Debug)]
 pub struct Failure {
+    /// The HTTP status, when the server answered.
+    pub status: Option<u16>,
     /// Whether to retry.
     pub class: Class,
     /// The server's `Retry-After`, parsed and capped.
@@ -95,7 +99,7 @@ impl BlobClient {
         Ok(BlobClient {
             http,
             base: format!(
-                "{}://{}/v2/{}/blobs/",
+                "{}://{}/v2/{}/",
                 settings.scheme,
                 reference.resolve_registry(),
                 reference.repository()
@@ -111,7 +115,44 @@ impl BlobClient {
     /// `GET`s blob `digest` from byte `offset` (a `Range` request when not
     /// 0). A 401 refreshes the token and tries once more.
     pub async fn open(&self, digest: &str, offset: u64) -> Result<Opened, Failure> {
-        let mut url = format!("{}{digest}", self.base);
+        self.get(&format!("blobs/{digest}"), offset, &[], digest)
+            .await
+    }
+
+    /// The whole body of `manifests/{tag or digest}` or `blobs/{digest}`
+    /// (`path`), sent with `accept`; at most `limit` bytes.
+    pub async fn bytes(&self, path: &str, accept: &[&str], limit: u64) -> Result<Vec<u8>, Failure> {
+        let opened = self.get(path, 0, accept, path).await?;
+        let mut body = Vec::new();
+        let mut stream = opened.response.bytes_stream();
+        while let Some(chunk) = futures_util::StreamExt::next(&mut stream).await {
+            let chunk = chunk.map_err(|e| Failure {
+                status: None,
+                class: Class::Temporary,
+                retry_after: None,
+                message: crate::error::one_line(&e),
+            })?;
+            if body.len() as u64 + chunk.len() as u64 > limit {
+                return Err(Failure {
+                    status: None,
+                    class: Class::Permanent,
+                    retry_after: None,
+                    message: format!("{path} is larger than {limit} bytes"),
+                });
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
+    }
+
+    async fn get(
+        &self,
+        path: &str,
+        offset: u64,
+        accept: &[&str],
+        what: &str,
+    ) -> Result<Opened, Failure> {
+        let mut url = format!("{}{path}", self.base);
         if let Some(ns) = &self.namespace {
             url.push_str("?ns=");
             url.push_str(ns);
@@ -121,6 +162,9 @@ impl BlobClient {
             let mut request = self.http.get(&url);
             if offset > 0 {
                 request = request.header(RANGE, format!("bytes={offset}-"));
+            }
+            if !accept.is_empty() {
+                request = request.header(ACCEPT, accept.join(", "));
             }
             let token = self.token.lock().await.clone();
             request = match (&token, &self.auth) {
@@ -134,6 +178,7 @@ impl BlobClient {
                 (None, RegistryAuth::Anonymous) => request,
             };
             let response = request.send().await.map_err(|e| Failure {
+                status: None,
                 class: if retry::is_tls(&e) {
                     Class::Permanent
                 } else if e.is_timeout() || e.is_connect() || e.is_request() || e.is_body() {
@@ -160,6 +205,7 @@ impl BlobClient {
                         .auth(&self.reference, &self.auth, RegistryOperation::Pull)
                         .await
                         .map_err(|e| Failure {
+                            status: Some(401),
                             class: Class::Permanent,
                             retry_after: None,
                             message: format!(
@@ -185,11 +231,51 @@ impl BlobClient {
                         None
                     };
                     return Err(Failure {
+                        status: Some(status.as_u16()),
                         class,
                         retry_after,
-                        message: format!("the registry answered {status} for blob {digest}"),
+                        message: format!("the registry answered {status} for {what}"),
                     });
                 }
+            }
+        }
+    }
+}
+
+/// The wait before the next attempt: the server's `Retry-After` when it sent
+/// one (never less than the policy's first backoff), else the policy's.
+pub fn wait_for(
+    policy: &Policy,
+    attempt: u32,
+    class: Class,
+    retry_after: Option<Duration>,
+) -> Duration {
+    match retry_after {
+        Some(asked) => asked.max(policy.base),
+        None => policy.delay(attempt, class),
+    }
+}
+
+/// Runs `op` until it succeeds, fails permanently, or `policy`'s attempts
+/// run out, waiting [`wait_for`] between attempts; `what` names the
+/// operation in logs.
+pub async fn fetch<T, F, Fut>(policy: &Policy, what: &str, mut op: F) -> Result<T, Failure>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, Failure>>,
+{
+    let mut attempt = 0;
+    loop {
+        match op().await {
+            Ok(v) => return Ok(v),
+            Err(f) if f.class == Class::Permanent || attempt + 1 >= policy.attempts => {
+                return Err(f);
+            }
+            Err(f) => {
+                let wait = wait_for(policy, attempt, f.class, f.retry_after);
+                tracing::info!("{what}: {}; retrying in {wait:?}", f.message);
+                tokio::time::sleep(wait).await;
+                attempt += 1;
             }
         }
     }

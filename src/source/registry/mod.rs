@@ -96,7 +96,7 @@ impl RegistrySource {
         )
         .map_err(|e| SourceError::Remote(format!("`{shown}`: {e}")))?;
         let platform = options.platform.clone().unwrap_or_else(Platform::host);
-        let info = runtime.block_on(resolve(&client, &reference, &shown, &platform, policy))?;
+        let info = runtime.block_on(resolve(&blobs, &reference, &shown, &platform, policy))?;
         tracing::debug!("opened {shown} ({} credentials)", auth::describe(&auth));
         Ok(RegistrySource {
             info,
@@ -236,10 +236,16 @@ async fn connect(
     }
 }
 
+/// Largest manifest or index accepted.
+const MAX_MANIFEST: u64 = 4 << 20;
+
+/// Largest config blob accepted.
+const MAX_CONFIG: u64 = 64 << 20;
+
 /// Fetches the manifest (once per level), resolves indexes, verifies
 /// digests and fetches the config.
 async fn resolve(
-    client: &Client,
+    client: &blobs::BlobClient,
     reference: &Reference,
     shown: &str,
     wanted: &Platform,
@@ -247,12 +253,17 @@ async fn resolve(
 ) -> Result<ImageInfo, SourceError> {
     let mut current = reference.clone();
     for _ in 0..MAX_DEPTH {
-        let (body, _) = policy
-            .run("fetching the manifest", || {
-                client.pull_manifest_raw(&current, &RegistryAuth::Anonymous, &ACCEPT)
-            })
-            .await
-            .map_err(|e| remote_error(shown, &e))?;
+        let path = format!(
+            "manifests/{}",
+            current
+                .digest()
+                .unwrap_or_else(|| current.tag().unwrap_or("latest"))
+        );
+        let body = blobs::fetch(&policy, "fetching the manifest", || {
+            client.bytes(&path, &ACCEPT, MAX_MANIFEST)
+        })
+        .await
+        .map_err(|f| failure_error(shown, &f))?;
         let digest = Digest::of(&body);
         if let Some(asked) = current.digest()
             && asked != digest.as_str()
@@ -285,16 +296,12 @@ async fn resolve(
             }
             ManifestOrIndex::Manifest(manifest) => {
                 let config_digest = manifest.config.digest.to_string();
-                let bytes = policy
-                    .run("fetching the config", || async {
-                        let mut bytes: Vec<u8> = Vec::new();
-                        client
-                            .pull_blob(&current, config_digest.as_str(), &mut bytes)
-                            .await
-                            .map(|()| bytes)
-                    })
-                    .await
-                    .map_err(|e| remote_error(shown, &e))?;
+                let path = format!("blobs/{config_digest}");
+                let bytes = blobs::fetch(&policy, "fetching the config", || {
+                    client.bytes(&path, &[], MAX_CONFIG)
+                })
+                .await
+                .map_err(|f| failure_error(shown, &f))?;
                 if Digest::of(&bytes) != manifest.config.digest {
                     return Err(SourceError::Remote(format!(
                         "`{shown}`: config blob digest mismatch: the manifest says {config_digest}"
@@ -316,6 +323,20 @@ async fn resolve(
 /// One line about a registry failure; never includes credentials.
 pub fn describe_error(error: &OciDistributionError) -> String {
     crate::error::one_line(error)
+}
+
+/// Maps a failed manifest or config request to a [`SourceError`] with a
+/// hint.
+fn failure_error(shown: &str, failure: &blobs::Failure) -> SourceError {
+    match failure.status {
+        Some(401 | 403) => SourceError::Remote(format!(
+            "`{shown}`: access denied by the registry (401/403); give credentials with `--username NAME --password-stdin` or `docker login`"
+        )),
+        Some(404) => SourceError::Remote(format!(
+            "`{shown}`: not found in the registry (no such image or tag)"
+        )),
+        _ => SourceError::Remote(format!("`{shown}`: {}", failure.message)),
+    }
 }
 
 /// Maps an oci-client error to a [`SourceError`] with a hint.

@@ -1,15 +1,16 @@
 //! Retrying temporary registry failures: 429, 5xx, timeouts and dropped
 //! connections, with exponential backoff.
 //!
-//! Layer blobs are fetched with reqwest directly ([`super::blobs`]), so a
-//! 429 or 503 there honours the server's `Retry-After` (delta-seconds or an
-//! HTTP-date, see [`retry_after`]), capped at [`MAX_RETRY_AFTER`].
+//! Manifests, the config and layer blobs are fetched with reqwest directly
+//! ([`super::blobs`]), so a 429 or 503 there honours the server's
+//! `Retry-After` (delta-seconds or an HTTP-date, see [`retry_after`]),
+//! capped at [`MAX_RETRY_AFTER`] ([`super::blobs::fetch`]).
 //!
-//! Manifests and the config go through oci-client, which does not hand back
-//! response headers with its errors, so there a `Retry-After` cannot be read;
-//! a 429 instead waits at least [`Policy::throttle_floor`] (one second, the
-//! smallest `Retry-After` a server can send), doubling on every further
-//! attempt.
+//! Authentication (the `/v2/` ping and the token request) still goes through
+//! oci-client ([`Policy::run`]), which does not hand back response headers
+//! with its errors, so there a `Retry-After` cannot be read; a 429 instead
+//! waits at least [`Policy::throttle_floor`] (one second, the smallest
+//! `Retry-After` a server can send), doubling on every further attempt.
 
 use std::future::Future;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

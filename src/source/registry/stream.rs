@@ -5,18 +5,16 @@
 //! A connection dropped mid-blob resumes with a `Range` request from the
 //! last byte delivered; the scanner verifies the whole blob's digest, so a
 //! resumed download is checked like any other. A 429 or 503 with
-//! `Retry-After` waits what the server asked (see [`wait_for`]).
+//! `Retry-After` waits what the server asked (see [`wait_for`](super::blobs::wait_for)).
 
 use std::io::{self, Read};
 use std::sync::Arc;
-
-use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
 use tokio::sync::mpsc;
 
-use super::blobs::BlobClient;
+use super::blobs::{BlobClient, wait_for};
 use super::retry::{Class, Policy};
 
 /// Chunks buffered between the download and the scanner.
@@ -72,20 +70,6 @@ pub struct Blob {
     pub size: u64,
     /// Retry policy.
     pub policy: Policy,
-}
-
-/// The wait before the next attempt: the server's `Retry-After` when it sent
-/// one (never less than the policy's first backoff), else the policy's.
-pub fn wait_for(
-    policy: &Policy,
-    attempt: u32,
-    class: Class,
-    retry_after: Option<Duration>,
-) -> Duration {
-    match retry_after {
-        Some(asked) => asked.max(policy.base),
-        None => policy.delay(attempt, class),
-    }
 }
 
 /// Downloads `blob` into `tx`, resuming after dropped connections. Ends
@@ -186,6 +170,7 @@ pub async fn download(blob: Blob, tx: mpsc::Sender<io::Result<Bytes>>) {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn reader_concatenates_chunks_and_surfaces_errors() {
