@@ -215,7 +215,10 @@ pub struct CheckArgs {
     /// Accept the first N layers (the base image's).
     #[arg(long, value_name = "N")]
     pub base_layers: Option<u32>,
-    /// The Dockerfile the image was built from (SARIF locations).
+    /// The Dockerfile the image was built from: findings get its line
+    /// numbers (SARIF, annotations), and the layers below the final stage's
+    /// first instruction are accepted as the base unless --base or
+    /// --base-layers says otherwise (`--base-layers 0` accepts none).
     #[arg(long, value_name = "FILE")]
     pub dockerfile: Option<PathBuf>,
     /// Also write a report: json, sarif, junit, markdown or text, e.g.

@@ -394,13 +394,8 @@ mod tests {
     use crate::fixture::{image, layer, sized_file};
 
     fn dist(name: &str, version: &str, bytes: u64) -> Distribution {
-        Distribution {
-            name: name.into(),
-            version: version.into(),
-            bytes,
-            files: 1,
-            layer: 0,
-        }
+        let v = serde_json::json!({"name": name, "version": version, "bytes": bytes, "files": 1, "layer": 0});
+        serde_json::from_value(v).unwrap_or_else(|e| panic!("{e}"))
     }
 
     fn env(dists: Vec<Distribution>) -> Environment {

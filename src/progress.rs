@@ -43,7 +43,7 @@ impl Progress {
             return LayerBar { bar: None };
         };
         let style = ProgressStyle::with_template(
-            "{prefix:>9} {msg:19} [{bar:30}] {bytes:>10}/{total_bytes:<10} {bytes_per_sec:>12} ETA {eta}",
+            "{prefix:>9} {msg:19} [{bar:30}] {decimal_bytes:>9}/{decimal_total_bytes:<9} {decimal_bytes_per_sec:>11} ETA {eta}",
         )
         .unwrap_or_else(|_| ProgressStyle::default_bar())
         .progress_chars("=> ");

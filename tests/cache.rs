@@ -224,3 +224,118 @@ fn piped_text_output_has_no_progress_escape_codes() {
     );
     assert!(!out.stdout.contains(&0x1b), "stdout has escape codes");
 }
+
+/// Against a real registry: the second analysis downloads no blob at all,
+/// and an image on the same base downloads only its own top layer.
+#[test]
+fn warm_registry_analysis_downloads_no_layer() {
+    if !crate::support::registry::tools() {
+        return;
+    }
+    let registry = crate::support::registry::Registry::plain();
+    let first = image(vec![
+        base(),
+        layer(vec![sized_file("wheels/x-1.0-py3-none-any.whl", 30_000, 2)]),
+    ]);
+    let second = image(vec![
+        base(),
+        layer(vec![file("app/main.py", b"print(22)\n")]),
+    ]);
+    registry.push_fixture(&first, "team/app:1", &[]);
+    registry.push_fixture(&second, "team/app:2", &[]);
+    let proxy = crate::support::registry::FaultProxy::start(&registry.host);
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let flags = ["--cache-dir", cache.to_str().unwrap()];
+    let blob_gets = |log: &[String]| {
+        log.iter()
+            .filter(|l| l.contains("/blobs/sha256:"))
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    let digest = |l: &Layer| layerscope::digest::Digest::of(&l.blob(Compression::Gzip)).to_string();
+
+    let cold = analyze_ref(&format!("{}/team/app:1", proxy.host()), &flags);
+    assert_eq!(counters(&cold), (2, 0));
+    let after_cold = proxy.log().len();
+    let warm = analyze_ref(&format!("{}/team/app:1", proxy.host()), &flags);
+    assert_eq!(counters(&warm), (0, 2));
+    assert_eq!(warm["image"]["shadowed_bytes"], 0);
+    assert_eq!(warm["image"]["content_bytes"], 40_000 + 8 + 30_000);
+    let log = proxy.log();
+    // Only the config blob is fetched again (it names the layers); no layer blob.
+    let layer_gets: Vec<String> = blob_gets(&log[after_cold..])
+        .into_iter()
+        .filter(|l| first.layers.iter().any(|layer| l.contains(&digest(layer))))
+        .collect();
+    assert!(layer_gets.is_empty(), "{layer_gets:?}");
+
+    let before = proxy.log().len();
+    let other = analyze_ref(&format!("{}/team/app:2", proxy.host()), &flags);
+    assert_eq!(counters(&other), (1, 1));
+    let log = proxy.log();
+    let gets = blob_gets(&log[before..]);
+    assert!(
+        !gets.iter().any(|l| l.contains(&digest(&second.layers[0]))),
+        "{gets:?}"
+    );
+    assert!(
+        gets.iter().any(|l| l.contains(&digest(&second.layers[1]))),
+        "{gets:?}"
+    );
+}
+
+fn analyze_ref(reference: &str, flags: &[&str]) -> Value {
+    let out = layerscope()
+        .arg("analyze")
+        .arg(reference)
+        .args(["--format", "json"])
+        .args(flags)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "analyze failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Writes the ~1 GB benchmark image of BENCHMARKS (not a test): a 100 000-file
+/// layer of small files and four layers of 1 MB files, gzip-compressed.
+///
+/// `LAYERSCOPE_BENCH_IMAGE=/work/bench-data/big.oci.tar cargo test --test tests -- --ignored write_benchmark_image`
+#[test]
+#[ignore = "writes a 1 GB benchmark image; run by hand"]
+fn write_benchmark_image() {
+    let Some(path) = std::env::var_os("LAYERSCOPE_BENCH_IMAGE") else {
+        return;
+    };
+    let small = (0..100_000u64)
+        .map(|i| {
+            sized_file(
+                format!("usr/lib/python3/site-packages/pkg{}/mod{i}.py", i % 1000),
+                2_000,
+                i,
+            )
+        })
+        .collect();
+    let mut layers = vec![layer(small)];
+    for l in 0..4u64 {
+        layers.push(layer(
+            (0..200u64)
+                .map(|i| {
+                    sized_file(
+                        format!("opt/l{l}/blob{i}.bin"),
+                        1_000_000,
+                        1_000_000 + l * 1000 + i,
+                    )
+                })
+                .collect(),
+        ));
+    }
+    image(layers)
+        .compressed(Compression::Gzip)
+        .write_oci_archive(Path::new(&path), "big")
+        .unwrap();
+}

@@ -501,11 +501,17 @@ fn validate(schema: &Path, instance: &Path) -> bool {
     true
 }
 
+/// The Dockerfile of [`sample`]: layer 0 comes from the base image.
+const DOCKERFILE: &str =
+    "FROM base:1\nCOPY . /\nRUN rm -rf /wheels /opt/models && chown -R app /app\n";
+
 fn all_outputs(f: &Fixture, extra: &[&str]) -> (i32, PathBuf) {
     let out_dir = f.dir.path().join("reports");
     std::fs::create_dir_all(&out_dir).unwrap();
+    std::fs::write(f.dir.path().join("Dockerfile"), DOCKERFILE).unwrap();
     let arg = |fmt: &str, name: &str| format!("{fmt}={}", out_dir.join(name).display());
     let out = layerscope()
+        .current_dir(f.dir.path())
         .env_remove("GITHUB_ACTIONS")
         .args([
             "check",
@@ -550,8 +556,10 @@ fn json_and_sarif_validate_against_their_schemas() {
         serde_json::from_slice(&std::fs::read(dir.join("r.sarif")).unwrap()).unwrap();
     assert_eq!(sarif["version"], "2.1.0");
     let results = sarif["runs"][0]["results"].as_array().unwrap();
-    // Three findings (shadowed-files; leftover-wheel, the deleted wheel that
-    // still ships; metadata-rewrite) and one failed budget.
+    // The Dockerfile's FROM accounts for layer 0.
+    assert_eq!(json["check"]["base_layers"], 1);
+    // Three findings (the deleted wheel is also a left-over wheel) and one
+    // failed budget.
     let rules: Vec<&str> = results
         .iter()
         .map(|r| r["ruleId"].as_str().unwrap())
@@ -563,13 +571,17 @@ fn json_and_sarif_validate_against_their_schemas() {
             "leftover-wheel",
             "metadata-rewrite",
             "budget/max-shadowed"
-        ]
+        ],
+        "{sarif:#}"
     );
-    assert_eq!(
-        results[0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
-        "Dockerfile"
-    );
+    let location = |i: usize| &results[i]["locations"][0]["physicalLocation"];
+    assert_eq!(location(0)["artifactLocation"]["uri"], "Dockerfile");
     assert_eq!(results[0]["properties"]["bytes"], 23_000);
+    // Every finding sits on a line of the final stage (COPY is line 2, RUN line 3).
+    for i in 0..3 {
+        let line = location(i)["region"]["startLine"].as_u64().unwrap();
+        assert!(line == 2 || line == 3, "{sarif:#}");
+    }
     let text = std::fs::read_to_string(dir.join("r.txt")).unwrap();
     assert!(
         text.contains("FAIL  budget `max-shadowed` failed"),
@@ -633,14 +645,28 @@ fn markdown_comment_has_budgets_findings_and_growth() {
     let f = write(&new, "new.tar");
     let baseline = f.dir.path().join("old.tar");
     old.write_oci_archive(&baseline, "old").unwrap();
-    let (_, dir) = all_outputs(&f, &["--baseline", baseline.to_str().unwrap(), "--binary"]);
+    // The grown image no longer matches the sample's Dockerfile: name the base.
+    let (_, dir) = all_outputs(
+        &f,
+        &[
+            "--baseline",
+            baseline.to_str().unwrap(),
+            "--binary",
+            "--base-layers",
+            "1",
+        ],
+    );
     let md = std::fs::read_to_string(dir.join("r.md")).unwrap();
     assert!(
-        md.starts_with("## layerscope: ❌ 2 of 2 budgets failed"),
+        md.starts_with("## layerscope: ❌ 1 of 2 budgets failed"),
         "{md}"
     );
     assert!(
-        md.contains("| `max-layers` | number of layers | ≤ 3 | 4 | ❌ fail |"),
+        md.contains("| `max-layers` | number of layers | ≤ 3 | 3 | ✅ pass |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("The first layer (the base image) is accepted as it is."),
         "{md}"
     );
     assert!(md.contains("| `shadowed-files` | 22.5 KiB |"), "{md}"); // 23 000 B
@@ -833,4 +859,69 @@ fn real_image_built_with_buildah() {
     assert_eq!(names, ["/app/model.bin", "/wheels/x.whl"]);
     // Storage under vfs is owned by root and holds read-only files; remove it with buildah.
     let _ = store("buildah").args(["rmi", "--all", "--force"]).output();
+}
+
+const SITE: &str = "usr/local/lib/python3.11/site-packages";
+
+/// A base layer and a layer installing torch `version` whose RECORD lists
+/// a 100-byte `__init__.py` and a `lib_size`-byte `libtorch.so`: the
+/// distribution's bytes are `100 + lib_size`.
+pub(crate) fn torch_image(version: &str, lib_size: usize) -> Image {
+    let di = format!("{SITE}/torch-{version}.dist-info");
+    let record = "torch/__init__.py,,\ntorch/lib/libtorch.so,,\n";
+    image(vec![
+        layer(vec![sized_file("bin/busybox", 30_000, 1)]).created_by("ADD rootfs.tar /"),
+        layer(vec![
+            sized_file(format!("{SITE}/torch/__init__.py"), 100, 2),
+            sized_file(format!("{SITE}/torch/lib/libtorch.so"), lib_size, 3),
+            file(
+                format!("{di}/METADATA"),
+                format!("Metadata-Version: 2.1\nName: torch\nVersion: {version}\n\n"),
+            ),
+            file(format!("{di}/RECORD"), record),
+        ])
+        .created_by("RUN pip install torch"),
+    ])
+}
+
+#[test]
+fn distribution_budgets_and_growth() {
+    let f = write(&torch_image("2.2.0", 50_000), "new.tar");
+    let (code, r) = check(&f, &["--max-distribution", "torch=50100"]);
+    assert_eq!(
+        (code, budget(&r, "distributions.torch")["value"].as_u64()),
+        (0, Some(50_100))
+    );
+    let (code, r) = check(&f, &["--max-distribution", "Torch=50099"]);
+    assert_eq!(code, 1);
+    let who = budget(&r, "distributions.torch")["contributors"][0]["name"].clone();
+    assert_eq!(who, format!("torch 2.2.0 in /{SITE}"), "{}", r["python"]);
+    let baseline = f.dir.path().join("old.tar");
+    torch_image("2.1.0", 40_000)
+        .write_oci_archive(&baseline, "old")
+        .unwrap();
+    let (code, r) = check(
+        &f,
+        &[
+            "--baseline",
+            baseline.to_str().unwrap(),
+            "--max-distribution-growth",
+            "9999",
+        ],
+    );
+    assert_eq!(code, 1);
+    assert_eq!(budget(&r, "growth.distribution")["value"], 10_000);
+    let upgraded = &r["check"]["growth"]["distributions"]["upgraded"][0];
+    assert_eq!(
+        (
+            &upgraded["old_version"],
+            &upgraded["new_version"],
+            &upgraded["delta"]
+        ),
+        (
+            &Value::from("2.1.0"),
+            &Value::from("2.2.0"),
+            &Value::from(10_000)
+        )
+    );
 }

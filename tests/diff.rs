@@ -147,3 +147,46 @@ fn text_report() {
     assert!(out.contains("+6.5 kB  /app\n"), "{out}");
     assert!(out.contains("appeared  metadata-rewrite"), "{out}");
 }
+
+#[test]
+fn python_distributions_upgraded_with_size_change() {
+    // torch 2.1.0 (100 + 40 000 bytes) -> 2.2.0 (100 + 50 000 bytes).
+    let dir = tempfile::tempdir().unwrap();
+    let (old, new) = (dir.path().join("old.tar"), dir.path().join("new.tar"));
+    crate::check::torch_image("2.1.0", 40_000)
+        .write_oci_archive(&old, "1")
+        .unwrap();
+    crate::check::torch_image("2.2.0", 50_000)
+        .write_oci_archive(&new, "2")
+        .unwrap();
+    let out = layerscope()
+        .args(["diff", "--no-cache", "--format", "json"])
+        .arg(&old)
+        .arg(&new)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let d: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let p = &d["distributions"];
+    assert!(p["added"].as_array().unwrap().is_empty(), "{p}");
+    assert!(p["removed"].as_array().unwrap().is_empty(), "{p}");
+    let up = &p["upgraded"][0];
+    assert_eq!(up["name"], "torch");
+    assert_eq!(
+        (up["old_bytes"].as_u64(), up["new_bytes"].as_u64()),
+        (Some(40_100), Some(50_100))
+    );
+    assert_eq!(up["delta"], 10_000);
+    let out = layerscope()
+        .args(["diff", "--no-cache"])
+        .arg(&old)
+        .arg(&new)
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("~ torch 2.1.0 -> 2.2.0  +10.0 kB"), "{text}");
+}

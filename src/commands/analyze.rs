@@ -25,14 +25,28 @@ pub fn run(args: AnalyzeArgs) -> Result<i32, Error> {
         let (image, stats) = pipeline::load(&args.image, &settings)?;
         let mut analysis = analyze::run(&image, &settings.analyze, stats);
         if let Some(dockerfile) = &dockerfile {
-            analysis.findings = Plan::new(&image, &analysis.findings, Some(dockerfile))
-                .annotate(&analysis.findings);
+            let plan = Plan::new(&image, &analysis.findings, Some(dockerfile));
+            if !plan.dockerfile_matched {
+                anstream::eprintln!(
+                    "warning: `{}` does not match the history of `{}`; findings carry no Dockerfile lines",
+                    dockerfile.path,
+                    args.image
+                );
+            }
+            analysis.findings = plan.annotate(&analysis.findings);
         }
         analysis
     };
     let rendered = match args.output.format {
         Format::Json => json::render(&analysis),
         Format::Text => text::render(&analysis, &super::text_options(&args.output)),
+    };
+    let rendered = if analysis.manifest_only && matches!(args.output.format, Format::Text) {
+        format!(
+            "note: --manifest-only: no layer was read; uncompressed sizes, waste and findings need a full analysis\n\n{rendered}"
+        )
+    } else {
+        rendered
     };
     super::emit(&rendered, args.output.output.as_deref())?;
     Ok(0)

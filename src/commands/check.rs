@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use crate::analyze::{self, FindingKind};
 use crate::cli::CheckArgs;
 use crate::diff::{Side, diff};
+use crate::dockerfile::{Dockerfile, Plan, base_layer_count};
 use crate::error::Error;
 use crate::pipeline;
 use crate::policy::{self, Growth, Measures, Policy, config, normalize_distribution, size};
@@ -166,13 +167,26 @@ pub fn run(args: CheckArgs) -> Result<i32, Error> {
         Some((_, from_file)) => from_file.merge(flags),
         None => flags,
     };
+    // A bad Dockerfile is a config error: report it before reading the image.
+    let dockerfile = args
+        .dockerfile
+        .as_deref()
+        .map(Dockerfile::read)
+        .transpose()
+        .map_err(|e| Error::Config(e.to_string()))?;
     let settings = super::settings(&args.source)?;
     let (image, stats) = pipeline::load(&args.image, &settings)?;
-    let analysis = analyze::run(&image, &settings.analyze, stats);
-    let base_layers = match (&policy.base_image, policy.base_layers) {
-        (_, Some(n)) => n.min(image.layers.len() as u32),
-        (Some(base), None) => shared_prefix(&image, base, &settings)?,
-        (None, None) => 0,
+    let mut analysis = analyze::run(&image, &settings.analyze, stats);
+    if let Some(d) = &dockerfile {
+        analysis.findings =
+            Plan::new(&image, &analysis.findings, Some(d)).annotate(&analysis.findings);
+    }
+    let base_layers = match (&policy.base_image, policy.base_layers, &dockerfile) {
+        (_, Some(n), _) => n.min(image.layers.len() as u32),
+        (Some(base), None, _) => shared_prefix(&image, base, &settings)?,
+        // With a Dockerfile: the layers below the final stage's first instruction.
+        (None, None, Some(d)) => base_layer_count(&image.info, Some(d)) as u32,
+        (None, None, None) => 0,
     };
     let measures = Measures::new(&image, &analysis, &policy, base_layers).map_err(Error::Config)?;
     let baseline = match &policy.baseline {

@@ -53,6 +53,16 @@ pub fn run(args: OptimizeArgs) -> Result<i32, Error> {
     let (image, stats) = pipeline::load(&args.image, &settings)?;
     let analysis = analyze::run(&image, &settings.analyze, stats);
     let plan = Plan::new(&image, &analysis.findings, dockerfile.as_ref());
+    if !plan.dockerfile_matched {
+        anstream::eprintln!(
+            "warning: `{}` does not match the history of `{}`; advice comes from the history alone and nothing is rewritten",
+            args.dockerfile
+                .as_deref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+            args.image
+        );
+    }
     let (promised_bytes, promised_compressed_bytes) = plan.promised();
     let units = if args.output.binary {
         Units::Binary
@@ -90,7 +100,11 @@ pub fn run(args: OptimizeArgs) -> Result<i32, Error> {
             s.push('\n');
             s
         }
-        Format::Text => render(&plan, dockerfile.as_ref(), units),
+        Format::Text => render(
+            &plan,
+            dockerfile.as_ref().filter(|_| plan.dockerfile_matched),
+            units,
+        ),
     };
     match diff {
         // With --write, stdout carries the diff; the advice goes to stderr

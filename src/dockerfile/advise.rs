@@ -87,10 +87,8 @@ pub enum Edit {
         copy: usize,
         /// The chown/chmod RUN.
         remove: usize,
-        /// `chown` or `chmod`.
-        name: String,
-        /// The owner or mode.
-        value: String,
+        /// (`chown` or `chmod`, owner or mode).
+        flags: Vec<(String, String)>,
     },
     /// Add `--no-cache-dir` to every `pip install` of the RUN.
     PipNoCache {
@@ -422,51 +420,67 @@ fn rewrite(cx: &Context<'_>, f: &Finding) -> Option<Advice> {
             command: br.command().to_owned(),
         });
     } else if matches!(wr.keyword, Keyword::Copy | Keyword::Add) {
-        // One `chown [-R] OWNER PATH` (or chmod) over what the COPY wrote.
-        let p = parts(br.command());
-        let words: Vec<&str> = p
-            .first()
-            .map(|p| p.split_whitespace().collect())
-            .unwrap_or_default();
-        let args: Vec<&str> = words
-            .iter()
-            .skip(1)
-            .filter(|w| !w.starts_with('-'))
-            .copied()
-            .collect();
-        let recursive = words.iter().any(|w| *w == "-R" || *w == "--recursive");
-        let only_flags_ok = words
-            .iter()
-            .skip(1)
-            .filter(|w| w.starts_with('-'))
-            .all(|w| *w == "-R" || *w == "--recursive");
+        // `chown -R OWNER DEST` and/or `chmod -R MODE DEST` over exactly
+        // what the COPY wrote: the same as `COPY --chown/--chmod`.
         let dest = wr
             .copy_args()
             .map(|(_, d)| d.trim_end_matches('/').to_owned())
             .unwrap_or_default();
-        let targets_dest = args.get(1..).is_some_and(|t| {
-            t.iter().all(|t| {
-                t.trim_end_matches('/') == dest
-                    || t.trim_end_matches('/').starts_with(&format!("{dest}/"))
-            })
+        let mut flags: Vec<(String, String)> = Vec::new();
+        let mut ok = !dest.is_empty();
+        for part in parts(br.command()) {
+            let words: Vec<&str> = part.split_whitespace().collect();
+            let (name, rest) = words.split_first().map_or(("", &[][..]), |(n, r)| (*n, r));
+            let recursive = rest.iter().any(|w| *w == "-R" || *w == "--recursive");
+            let other_flags = rest
+                .iter()
+                .any(|w| w.starts_with('-') && *w != "-R" && *w != "--recursive");
+            let args: Vec<&str> = rest
+                .iter()
+                .filter(|w| !w.starts_with('-'))
+                .copied()
+                .collect();
+            let valid_value = match (name, args.first()) {
+                ("chown", Some(v)) => !v.contains('$'),
+                ("chmod", Some(v)) => {
+                    v.chars().all(|c| c.is_ascii_digit() && c < '8') && v.len() <= 4
+                }
+                _ => false,
+            };
+            let exact = args.len() == 2 && args[1].trim_end_matches('/') == dest;
+            if !(recursive && !other_flags && valid_value && exact)
+                || wr.flag(name).is_some()
+                || flags.iter().any(|f| f.0 == name)
+            {
+                ok = false;
+                break;
+            }
+            flags.push((name.to_owned(), args[0].to_owned()));
+        }
+        // Every file the COPY wrote must be rewritten, or `--chown` would
+        // change more than the chown did.
+        let copied = cx.image.layers.get(w as usize).map_or(0, |l| {
+            l.entries
+                .iter()
+                .filter(|e| e.kind == EntryKind::File)
+                .count()
         });
-        let name = words.first().copied().unwrap_or_default();
-        let has_flag = wr.flag(name).is_some();
-        if p.len() == 1
-            && args.len() >= 2
-            && targets_dest
-            && only_flags_ok
-            && !has_flag
-            && !dest.is_empty()
-            && (recursive || args.len() >= 2)
-            && name == "chown"
-        {
+        let rewritten_files = cx
+            .image
+            .shadowed
+            .iter()
+            .filter(|s| {
+                s.loc.layer == w
+                    && s.by_layer == b
+                    && s.how == crate::model::ShadowKind::MetadataOnly
+            })
+            .count();
+        if ok && !flags.is_empty() && copied == rewritten_files {
             a.automated = true;
             a.edit = Some(Edit::CopyFlag {
                 copy: wi,
                 remove: bi,
-                name: name.to_owned(),
-                value: args[0].to_owned(),
+                flags,
             });
         }
     }
@@ -515,7 +529,15 @@ fn cache(cx: &Context<'_>, f: &Finding) -> Option<Advice> {
         change.to_owned(),
     );
     a.line = step.line;
+    // The finding's bytes are per kind, over all its layers: only when one
+    // instruction holds all of them is the saving of its edit known.
+    let single = f.layers.len() == 1;
+    if !single {
+        a.problem
+            .push_str("; the finding spans several layers, each needs the change");
+    }
     if let (Some(i), Some(inst)) = (step.instruction, inst)
+        && single
         && inst.is_plain_shell_run()
     {
         match f.kind {

@@ -47,7 +47,12 @@ pub fn parse_created_by(created_by: &str) -> HistoryStep {
     }
     if let Some(step) = keyword_step(s) {
         if step.keyword == Keyword::Run {
-            let cmd = strip_build_args(&step.text);
+            // Flags (`--mount=...`, `--network=...`) some builders record.
+            let mut text = step.text.as_str();
+            while text.starts_with("--") {
+                text = text.split_once(' ').map_or("", |x| x.1).trim_start();
+            }
+            let cmd = strip_build_args(text);
             let cmd = cmd.strip_prefix("/bin/sh -c ").unwrap_or(cmd);
             return run(cmd);
         }
@@ -120,6 +125,12 @@ mod tests {
         assert_eq!(
             parse_created_by("COPY . . # buildkit"),
             step(Keyword::Copy, ". .")
+        );
+        assert_eq!(
+            parse_created_by(
+                "RUN --mount=type=cache,target=/root/.cache/pip /bin/sh -c pip install x # buildkit"
+            ),
+            step(Keyword::Run, "pip install x")
         );
         assert_eq!(
             parse_created_by("WORKDIR /app"),

@@ -5,7 +5,7 @@
 //! everything below the first matched entry is the base image.
 
 use super::history::{HistoryStep, parse_created_by};
-use super::parse::{Dockerfile, Keyword};
+use super::parse::{Args, Dockerfile, Instruction, Keyword};
 use crate::source::ImageInfo;
 
 /// One instruction of the image's build, tied to its layer when it made one.
@@ -121,12 +121,29 @@ pub fn map(info: &ImageInfo, dockerfile: Option<&Dockerfile>) -> Mapping {
                     layer: None,
                 })
                 .collect();
+            // The WORKDIR in effect at each instruction (classic builders
+            // record `COPY . .` with its resolved destination).
+            let mut workdirs = Vec::with_capacity(stage.instructions.len());
+            let mut cwd = "/".to_owned();
+            for inst in &stage.instructions {
+                workdirs.push(cwd.clone());
+                if let (Keyword::Workdir, Args::Text(dir)) = (inst.keyword, &inst.args) {
+                    cwd = join(&cwd, dir);
+                }
+            }
             let mut ptr = recorded.len();
             for step in steps.iter_mut().rev() {
                 let mut j = ptr;
                 while j > 0 {
                     j -= 1;
-                    if compatible(step.keyword, recorded[j].keyword) {
+                    let inst = step.instruction.and_then(|i| stage.instructions.get(i));
+                    let cwd = step
+                        .instruction
+                        .and_then(|i| workdirs.get(i))
+                        .map_or("/", String::as_str);
+                    if compatible(step.keyword, recorded[j].keyword)
+                        && inst.is_none_or(|inst| same_text(inst, &recorded[j], cwd))
+                    {
                         step.history = Some(j);
                         ptr = j;
                         break;
@@ -193,6 +210,62 @@ pub fn map(info: &ImageInfo, dockerfile: Option<&Dockerfile>) -> Mapping {
             }
         }
     }
+}
+
+/// Whether a history entry records this very instruction: a `RUN`'s
+/// command (whitespace collapsed, either containing the other, since
+/// builders differ in what they strip), a `COPY`/`ADD`'s destination.
+/// Other instructions match on the keyword alone.
+fn same_text(inst: &Instruction, recorded: &HistoryStep, cwd: &str) -> bool {
+    let norm = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+    match &inst.args {
+        Args::Command {
+            command,
+            exec,
+            heredocs,
+        } if inst.keyword == Keyword::Run => {
+            if *exec || !heredocs.is_empty() {
+                return true;
+            }
+            let (a, b) = (norm(command), norm(&recorded.text));
+            a == b || (!a.is_empty() && b.contains(&a)) || (!b.is_empty() && a.contains(&b))
+        }
+        Args::Copy { dest, .. } => match recorded.copy_dest() {
+            Some(d) => {
+                let (a, b) = (dest.trim_end_matches('/'), d.trim_end_matches('/'));
+                a == b
+                    || join(cwd, a).trim_end_matches('/') == b
+                    || b.contains('$')
+                    || a.is_empty()
+                    || b.is_empty()
+            }
+            None => true,
+        },
+        _ => true,
+    }
+}
+
+/// `dir` resolved against `cwd` (`.` and `./x` included).
+fn join(cwd: &str, dir: &str) -> String {
+    if dir.starts_with('/') {
+        return dir.to_owned();
+    }
+    let mut out = cwd.trim_end_matches('/').to_owned();
+    for part in dir.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                if let Some(i) = out.rfind('/') {
+                    out.truncate(i);
+                }
+            }
+            p => {
+                out.push('/');
+                out.push_str(p);
+            }
+        }
+    }
+    if out.is_empty() { "/".to_owned() } else { out }
 }
 
 fn compatible(instruction: Keyword, recorded: Keyword) -> bool {

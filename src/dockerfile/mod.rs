@@ -64,19 +64,39 @@ pub struct Plan {
     pub mapping: Mapping,
     /// The advice, largest compressed saving first.
     pub advice: Vec<Advice>,
+    /// False when a Dockerfile was given but none of its final stage's
+    /// file-writing instructions matches the image's history (another
+    /// Dockerfile, or a squashed image): the advice then comes from the
+    /// history alone, without lines, and nothing is rewritten.
+    pub dockerfile_matched: bool,
 }
 
 impl Plan {
     /// Maps and advises: `findings` are the analysis's findings for `image`.
     pub fn new(image: &Image, findings: &[Finding], dockerfile: Option<&Dockerfile>) -> Plan {
-        let mapping = map::map(&image.info, dockerfile);
+        let mut mapping = map::map(&image.info, dockerfile);
+        let mut dockerfile = dockerfile;
+        let writes = mapping.steps.iter().any(|s| s.keyword.makes_layer());
+        let matched = mapping
+            .steps
+            .iter()
+            .any(|s| s.keyword.makes_layer() && s.layer.is_some());
+        let dockerfile_matched = dockerfile.is_none() || !writes || matched;
+        if !dockerfile_matched {
+            mapping = map::map(&image.info, None);
+            dockerfile = None;
+        }
         let advice = advise::advise(&advise::Context {
             image,
             findings,
             mapping: &mapping,
             dockerfile,
         });
-        Plan { mapping, advice }
+        Plan {
+            mapping,
+            advice,
+            dockerfile_matched,
+        }
     }
 
     /// The findings with their Dockerfile lines, the advice's fix where it

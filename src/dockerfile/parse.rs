@@ -250,7 +250,11 @@ impl Dockerfile {
         // A Windows-style file parses like a Unix one; spans refer to the
         // normalised text.
         let text = text.replace("\r\n", "\n");
-        let parsed = pd::parse(&text).map_err(|e| DockerfileError::Syntax {
+        // parse-dockerfile reads a heredoc only right after `RUN`; BuildKit
+        // takes one anywhere (`RUN python3 - <<EOF`). Mask those bodies as
+        // comments (same length, so spans hold) and attach them afterwards.
+        let (masked, inline) = mask_inline_heredocs(&text);
+        let parsed = pd::parse(&masked).map_err(|e| DockerfileError::Syntax {
             path: path.to_owned(),
             line: e.line(),
             column: e.column(),
@@ -293,6 +297,19 @@ impl Dockerfile {
                 instructions,
             });
         }
+        for inst in stages.iter_mut().flat_map(|s| s.instructions.iter_mut()) {
+            let Some(h) = inline
+                .iter()
+                .find(|h| h.run_line == inst.line && inst.keyword == Keyword::Run)
+            else {
+                continue;
+            };
+            if let Args::Command { heredocs, .. } = &mut inst.args {
+                heredocs.extend(h.bodies.iter().cloned());
+            }
+            inst.span.end = h.end;
+            inst.end_line = h.end_line;
+        }
         Ok(Dockerfile {
             path: path.to_owned(),
             text: text.clone(),
@@ -318,6 +335,130 @@ impl Dockerfile {
             })
             .or_else(|| name.parse::<usize>().ok().and_then(|i| self.stages.get(i)))
     }
+}
+
+/// A heredoc whose `<<WORD` is not the first argument of its `RUN`.
+struct InlineHeredoc {
+    /// 1-based line of the `RUN`.
+    run_line: u32,
+    /// The bodies, in order.
+    bodies: Vec<String>,
+    /// Byte offset of the end of the last terminator line.
+    end: usize,
+    /// 1-based line of the last terminator.
+    end_line: u32,
+}
+
+/// The text with the bodies of inline heredocs turned into comment lines
+/// (first byte of each non-empty line replaced by `#`; lengths unchanged),
+/// and the bodies found.
+fn mask_inline_heredocs(text: &str) -> (String, Vec<InlineHeredoc>) {
+    let mut lines: Vec<(usize, &str)> = Vec::new();
+    let mut offset = 0;
+    for line in text.split('\n') {
+        lines.push((offset, line));
+        offset += line.len() + 1;
+    }
+    let mut bytes = text.as_bytes().to_vec();
+    let mut found = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        let t = lines[i].1.trim_start();
+        let is_run = t.len() > 4 && t.is_char_boundary(4) && t[..4].eq_ignore_ascii_case("RUN ");
+        let mut rest = if is_run { t[4..].trim_start() } else { "" };
+        while rest.starts_with("--") {
+            rest = rest
+                .split_once(char::is_whitespace)
+                .map_or("", |x| x.1)
+                .trim_start();
+        }
+        let markers = if rest.starts_with("<<") {
+            Vec::new()
+        } else {
+            heredoc_markers(rest)
+        };
+        if markers.is_empty() {
+            i += 1;
+            continue;
+        }
+        let mut j = i + 1;
+        let mut bodies = Vec::new();
+        let mut masks = Vec::new();
+        let mut complete = true;
+        'markers: for (word, strip_tabs) in markers {
+            let mut body = String::new();
+            loop {
+                let Some(&(start, line)) = lines.get(j) else {
+                    complete = false;
+                    break 'markers;
+                };
+                j += 1;
+                if !line.is_empty() {
+                    masks.push((start, line.chars().next().map_or(1, char::len_utf8)));
+                }
+                let cmp = if strip_tabs {
+                    line.trim_start_matches('\t')
+                } else {
+                    line
+                };
+                if cmp == word {
+                    break;
+                }
+                body.push_str(line);
+                body.push('\n');
+            }
+            bodies.push(body);
+        }
+        if !complete {
+            // Unterminated: leave it to the parser to report.
+            i += 1;
+            continue;
+        }
+        for (start, len) in masks {
+            bytes[start..start + len].fill(b'#');
+        }
+        let (last_start, last) = lines[j - 1];
+        found.push(InlineHeredoc {
+            run_line: i as u32 + 1,
+            bodies,
+            end: last_start + last.len(),
+            end_line: j as u32,
+        });
+        i = j;
+    }
+    // Only whole characters were replaced by ASCII: still UTF-8.
+    (
+        String::from_utf8(bytes).unwrap_or_else(|_| text.to_owned()),
+        found,
+    )
+}
+
+/// The `<<WORD`, `<<-WORD`, `<<'WORD'` markers of a command line (not
+/// `<<<` here-strings), with whether leading tabs are stripped.
+fn heredoc_markers(line: &str) -> Vec<(String, bool)> {
+    let mut out = Vec::new();
+    let mut rest = line;
+    while let Some(p) = rest.find("<<") {
+        let after = &rest[p + 2..];
+        if after.starts_with('<') {
+            rest = after.trim_start_matches('<');
+            continue;
+        }
+        let (strip, after) = match after.strip_prefix('-') {
+            Some(a) => (true, a),
+            None => (false, after),
+        };
+        let unquoted = after.trim_start_matches(['\'', '"']);
+        let word: String = unquoted
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        if !word.is_empty() {
+            out.push((word.clone(), strip));
+        }
+        rest = &unquoted[word.len()..];
+    }
+    out
 }
 
 /// Byte offset -> 1-based line.
@@ -816,6 +957,23 @@ pub fn expand(s: &str, vars: &BTreeMap<String, String>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_heredocs_anywhere_in_a_run() {
+        let text =
+            "FROM a\nRUN python3 - <<'PY' && cat <<-EOT > /x\nprint(1)\nPY\n\tline\n\tEOT\nCMD x\n";
+        let df = Dockerfile::parse("Dockerfile", text).unwrap_or_else(|e| panic!("{e}"));
+        let i = &df.stages[0].instructions;
+        assert_eq!(i.len(), 2);
+        assert_eq!((i[0].line, i[0].end_line, i[1].line), (2, 6, 7));
+        assert!(
+            matches!(&i[0].args, Args::Command { heredocs, .. } if heredocs == &["print(1)\n".to_owned(), "\tline\n".to_owned()])
+        );
+        assert_eq!(
+            &df.text[i[0].span.clone()],
+            "RUN python3 - <<'PY' && cat <<-EOT > /x\nprint(1)\nPY\n\tline\n\tEOT"
+        );
+    }
 
     #[test]
     fn expands_like_the_builder() {

@@ -89,12 +89,12 @@ pub fn rewrite(df: &Dockerfile, edits: &[&Edit]) -> String {
             Edit::CopyFlag {
                 copy,
                 remove,
-                name,
-                value,
+                flags,
             } => {
                 let body = &bodies[*copy];
                 let kw = body.find(char::is_whitespace).unwrap_or(body.len());
-                bodies[*copy] = format!("{} --{name}={value}{}", &body[..kw], &body[kw..]);
+                let added: String = flags.iter().map(|(n, v)| format!(" --{n}={v}")).collect();
+                bodies[*copy] = format!("{}{added}{}", &body[..kw], &body[kw..]);
                 removed[*remove] = true;
             }
             Edit::PipNoCache { run } => {
@@ -224,8 +224,7 @@ mod tests {
             Edit::CopyFlag {
                 copy: 4,
                 remove: 5,
-                name: "chown".into(),
-                value: "app".into(),
+                flags: vec![("chown".into(), "app".into())],
             },
         ];
         let out = rewrite(&d, &edits.iter().collect::<Vec<_>>());

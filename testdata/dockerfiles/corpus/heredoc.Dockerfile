@@ -10,7 +10,7 @@ EOT
 COPY <<EOF /srv/app.conf
 port = 8080
 EOF
-RUN <<'PY' python3 -
+RUN python3 - <<'PY'
 print("no $expansion here")
 PY
 CMD ["python3", "-m", "http.server"]
