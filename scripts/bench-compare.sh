@@ -23,7 +23,7 @@ RUNS="${RUNS:-3}"
 TIME=/usr/bin/time
 LS="$here/target/release/layerscope"
 
-(cd "$here" && cargo build --release --quiet --bin layerscope --example gen_bench_image)
+[ -n "${SKIP_BUILD:-}" ] || (cd "$here" && cargo build --release --quiet --bin layerscope --example gen_bench_image)
 
 ci_config="$(mktemp /tmp/dive-ci.XXXXXX)"
 trap 'rm -f "$ci_config"' EXIT
@@ -33,20 +33,21 @@ printf 'rules:\n  lowestEfficiency: "disabled"\n  highestWastedBytes: "disabled"
 # measure NAME CMD...: runs CMD $RUNS times, prints "NAME median_s median_MB".
 measure() {
   local name="$1"; shift
-  local walls=() rss=() i out
+  local walls=() rss=() cpus=() i out
   for ((i = 0; i < RUNS; i++)); do
     out="$(mktemp)"
-    if ! "$TIME" -f '%e %M' -o "$out" "$@" >/dev/null 2>/tmp/bench-compare.stderr; then
+    if ! "$TIME" -f '%e %M %U %S' -o "$out" "$@" >/dev/null 2>/tmp/bench-compare.stderr; then
       echo "$name: failed (see /tmp/bench-compare.stderr)" >&2
     fi
-    read -r w r <"$out"; rm -f "$out"
-    walls+=("$w"); rss+=("$r")
+    read -r w r u sy <"$out"; rm -f "$out"
+    walls+=("$w"); rss+=("$r"); cpus+=("$(echo "$u + $sy" | bc)")
   done
-  local mw mr
+  local mw mr mc
   mw="$(printf '%s\n' "${walls[@]}" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')"
   mr="$(printf '%s\n' "${rss[@]}" | sort -g | awk '{a[NR]=$1} END {printf "%.0f", a[int((NR+1)/2)]/1024}')"
-  printf '%-44s %8.2f s %8s MB   (runs: %s)\n' "$name" "$mw" "$mr" "${walls[*]}"
-  echo "$name|$mw|$mr" >>"$results"
+  mc="$(printf '%s\n' "${cpus[@]}" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')"
+  printf '%-44s %8.2f s wall %8.2f s cpu %8s MB rss   (wall of each run: %s)\n' "$name" "$mw" "$mc" "$mr" "${walls[*]}"
+  printf '%s\t%s\t%s\t%s\n' "$name" "$mw" "$mr" "$mc" >>"$results"
 }
 
 # compare LABEL DOCKER_ARCHIVE OCI_ARCHIVE GZ_BLOBS...
@@ -66,13 +67,14 @@ compare() {
   measure "rapidgzip -d -P 1 (all layers)" sh -c 'for f; do rapidgzip -d -P 1 -c "$f"; done' sh "${blobs[@]}"
   measure "rapidgzip -d -P 1 (largest layer)" rapidgzip -d -P 1 -c "$largest"
   measure "sha256sum docker-archive" sha256sum "$docker"
-  awk -F'|' '
+  awk -F'\t' '
     NR == 1 { base = $2; brss = $3 }
     NR == 2 { plain = $2 }
-    { t[NR] = $2; n[NR] = $1; m[NR] = $3 }
+    NR == 1 { bcpu = $4 }
+    { t[NR] = $2; n[NR] = $1; m[NR] = $3; c[NR] = $4 }
     END {
-      print "ratios (time of X / time of layerscope oci-archive; dive against the docker-archive run too):"
-      for (i = 3; i <= NR; i++) printf "  %-42s %6.2fx time  %6.2fx rss\n", n[i], t[i] / base, m[i] / brss
+      print "ratios (X / layerscope oci-archive; dive against the docker-archive run too):"
+      for (i = 3; i <= NR; i++) printf "  %-42s %6.2fx wall  %6.2fx cpu  %6.2fx rss\n", n[i], t[i] / base, c[i] / bcpu, m[i] / brss
       if (plain > 0) printf "  %-42s %6.2fx time\n", "dive / layerscope docker-archive", t[3] / plain
     }' "$results"
   rm -f "$results"

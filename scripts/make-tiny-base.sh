@@ -4,7 +4,8 @@
 # "installs" `name==version` lines of requirements files into
 # /usr/lib/python3/site-packages (a package dir with a native blob and a
 # dist-info) and, unless `--no-cache-dir` or PIP_NO_CACHE_DIR is given, leaves
-# a pip HTTP cache in /root/.cache/pip like the real one.
+# a pip HTTP cache in /root/.cache/pip like the real one; and a fake
+# `apt-get` whose `update` leaves package lists in /var/lib/apt/lists.
 #
 # Usage: scripts/make-tiny-base.sh [IMAGE]   (default localhost/layerscope-df-base:1)
 set -eu
@@ -57,5 +58,30 @@ for r in $reqs; do
 done
 PIP
 chmod 755 "$root/usr/local/bin/pip"
-tar --numeric-owner -C "$root" -c . | podman import -q - "$image" >/dev/null
+cat > "$root/usr/local/bin/apt-get" <<'APT'
+#!/bin/sh
+# A fake apt-get for offline tests (see scripts/make-tiny-base.sh): `update`
+# writes package lists, `install` puts a 100 000-byte /usr/bin/NAME per
+# package.
+set -eu
+cmd=${1:-}; shift || true
+case "$cmd" in
+  update)
+    mkdir -p /var/lib/apt/lists
+    head -c 250000 /bin/busybox > /var/lib/apt/lists/deb.debian.org_debian_dists_bookworm_main_binary-amd64_Packages ;;
+  install)
+    mkdir -p /usr/bin
+    for p in "$@"; do
+      case "$p" in -*) continue ;; esac
+      tail -c 100000 /bin/busybox > "/usr/bin/$p"
+      chmod 755 "/usr/bin/$p"
+    done ;;
+  clean) rm -rf /var/cache/apt/archives ;;
+  *) echo "fake apt-get: unsupported command $cmd" >&2; exit 2 ;;
+esac
+APT
+chmod 755 "$root/usr/local/bin/apt-get"
+# The label lets the tests rebuild the base only when this script changes.
+tar --numeric-owner -C "$root" -c . \
+  | podman import -q --change "LABEL layerscope.script=${LAYERSCOPE_SCRIPT_SHA:-unknown}" - "$image" >/dev/null
 echo "$image"

@@ -188,6 +188,7 @@ fn basic_auth_over_tls_with_generated_ca() {
         tls: true,
         basic: Some(("alice".into(), password.into())),
         token: None,
+        anonymous_pull: false,
     });
     registry.push_fixture(&fixture(), "private/app:1", &[]);
     let reference = registry.reference("private/app:1");
@@ -247,6 +248,26 @@ fn basic_auth_over_tls_with_generated_ca() {
     assert_eq!(out.status.code(), Some(3));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("TLS") && err.contains("--ca-cert"), "{err}");
+    // `--insecure-registry` accepts the unverified certificate (still TLS).
+    let out = layerscope()
+        .args([
+            "analyze",
+            &reference,
+            "--no-cache",
+            "--manifest-only",
+            "--username",
+            "alice",
+            "--password-stdin",
+        ])
+        .args(["--insecure-registry", &registry.host])
+        .write_stdin(password)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     // Credentials from a docker config.json (`DOCKER_CONFIG`).
     let config = tempfile::tempdir().unwrap();
@@ -274,6 +295,64 @@ fn basic_auth_over_tls_with_generated_ca() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // Credentials from a `credsStore` helper (`docker-credential-NAME get`).
+    let helper = config.path().join("docker-credential-fake");
+    let script = format!(
+        "#!/bin/sh\nread server\nif [ \"$server\" = \"{}\" ]; then echo '{{\"Username\":\"alice\",\"Secret\":\"{password}\"}}'; else echo 'credentials not found in native keychain'; exit 1; fi\n",
+        registry.host
+    );
+    std::fs::write(&helper, script).unwrap();
+    std::fs::set_permissions(&helper, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    std::fs::write(
+        config.path().join("config.json"),
+        r#"{"credsStore":"fake"}"#,
+    )
+    .unwrap();
+    let path = format!(
+        "{}:{}",
+        config.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = layerscope()
+        .args([
+            "analyze",
+            &reference,
+            "--format",
+            "json",
+            "--no-cache",
+            "--ca-cert",
+        ])
+        .arg(&ca)
+        .env("DOCKER_CONFIG", config.path())
+        .env("PATH", &path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!String::from_utf8_lossy(&out.stderr).contains(password));
+    // The same helper knows nothing of another registry: anonymous, not an error.
+    let public = Registry::plain();
+    public.push_fixture(&fixture(), "pub/app:1", &[]);
+    let out = layerscope()
+        .args([
+            "analyze",
+            &public.reference("pub/app:1"),
+            "--format",
+            "json",
+            "--no-cache",
+        ])
+        .env("DOCKER_CONFIG", config.path())
+        .env("PATH", &path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -285,6 +364,7 @@ fn token_auth_with_harness_issuer() {
         tls: false,
         basic: None,
         token: Some(("bob".into(), "tok-pass".into())),
+        anonymous_pull: false,
     });
     let archive = registry.push_fixture(&fixture(), "team/tok:1", &[]);
     let reference = registry.reference("team/tok:1");
@@ -317,6 +397,37 @@ fn token_auth_with_harness_issuer() {
         .unwrap();
     assert_eq!(out.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&out.stderr).contains("access denied"));
+}
+
+#[test]
+fn anonymous_pull_through_the_bearer_token_dance() {
+    if !tools() {
+        return;
+    }
+    let registry = Registry::start(Setup {
+        tls: false,
+        basic: None,
+        token: Some(("carol".into(), "push-pass".into())),
+        anonymous_pull: true,
+    });
+    registry.push_fixture(&fixture(), "library/public:1", &[]);
+    let out = layerscope()
+        .args([
+            "analyze",
+            &registry.reference("library/public:1"),
+            "--format",
+            "json",
+            "--no-cache",
+        ])
+        .env("DOCKER_CONFIG", "/nonexistent")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_fixture_figures(&serde_json::from_slice(&out.stdout).unwrap());
 }
 
 #[test]

@@ -49,7 +49,8 @@ pub fn findings(image: &Image, options: &AnalyzeOptions) -> Vec<Finding> {
             small_paths.extend(paths);
         }
     }
-    if !small.is_empty() {
+    // Small groups are reported together, and only when they add up.
+    if small.iter().map(|&(_, b)| b).sum::<u64>() >= options.min_group_bytes {
         out.push(
             Finding::new(
                 image,

@@ -62,7 +62,11 @@ impl LayerCache {
     /// is created until the first [`LayerCache::put`].
     pub fn new(root: &Path) -> LayerCache {
         LayerCache {
-            dir: root.join(format!("layers-v{FORMAT}-{}", env!("CARGO_PKG_VERSION"))),
+            dir: root.join(format!(
+                "layers-v{FORMAT}-{}-{}",
+                env!("CARGO_PKG_VERSION"),
+                schema_tag()
+            )),
         }
     }
 
@@ -121,6 +125,48 @@ impl LayerCache {
         })?;
         Ok(true)
     }
+}
+
+/// A fingerprint of what the scanner produces: the encoded index of a
+/// small probe layer (files, links, whiteouts, Python metadata), hashed. A
+/// new, renamed or re-typed field, or a scanner that records something
+/// differently, changes it, so indexes written by another build are never
+/// misread even when nobody remembered to bump [`FORMAT`]. Computed once per
+/// process (a few microseconds).
+pub fn schema_tag() -> &'static str {
+    static TAG: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TAG.get_or_init(|| {
+        use crate::fixture::{dir, file, hardlink, layer, opaque, symlink, whiteout};
+        let probe = layer(vec![
+            dir("usr/lib/python3/site-packages"),
+            file(
+                "usr/lib/python3/site-packages/p-1.0.dist-info/METADATA",
+                b"Name: p\nVersion: 1.0\n",
+            ),
+            file(
+                "usr/lib/python3/site-packages/p-1.0.dist-info/RECORD",
+                b"p/__init__.py,,\n",
+            ),
+            file("usr/lib/python3/site-packages/p/__init__.py", b"x = 1\n"),
+            symlink("usr/bin/p", "../lib/p"),
+            hardlink("usr/bin/q", "usr/lib/python3/site-packages/p/__init__.py"),
+            whiteout("tmp/gone"),
+            opaque("var/cache"),
+        ]);
+        let blob = probe.blob(super::Compression::Gzip);
+        let info = LayerInfo {
+            digest: Digest::of(&blob),
+            diff_id: None,
+            media_type: String::new(),
+            compressed_bytes: blob.len() as u64,
+            created_by: None,
+        };
+        match super::scan_layer(blob.as_slice(), &info).map(|index| rmp_serde::to_vec_named(&index))
+        {
+            Ok(Ok(bytes)) => Digest::of(&bytes).hex()[..12].to_owned(),
+            _ => "noprobe".to_owned(),
+        }
+    })
 }
 
 /// Whether `index` is the index of `layer`: the same verified blob digest,
@@ -231,6 +277,19 @@ mod tests {
         wrong_diff.diff_id = Some(crate::DiffId(Digest::of(b"other tar")));
         assert!(cache.get(&wrong_diff).is_none());
         assert!(cache.get(&info).is_some());
+    }
+
+    #[test]
+    fn schema_tag_comes_from_a_real_probe_scan() {
+        let tag = schema_tag();
+        assert_eq!(tag.len(), 12, "{tag}");
+        assert!(tag.bytes().all(|b| b.is_ascii_hexdigit()), "{tag}");
+        let dir = LayerCache::new(Path::new("/c")).dir().to_owned();
+        assert!(
+            dir.to_string_lossy().ends_with(&format!("-{tag}")),
+            "{}",
+            dir.display()
+        );
     }
 
     #[test]

@@ -24,6 +24,9 @@ pub struct Setup {
     /// Token auth with the harness's issuer, which grants pull and push to
     /// this user and password (and nothing to anonymous callers).
     pub token: Option<(String, String)>,
+    /// With token auth: grant `pull` to anonymous callers too (Docker Hub's
+    /// public images).
+    pub anonymous_pull: bool,
 }
 
 /// A running registry.
@@ -110,7 +113,12 @@ impl Registry {
             creds = Some((user.clone(), password.clone()));
         } else if let Some((user, password)) = &setup.token {
             let signer = Signer::new(dir.path());
-            let server = token_issuer(signer.clone(), user.clone(), password.clone());
+            let server = token_issuer(
+                signer.clone(),
+                user.clone(),
+                password.clone(),
+                setup.anonymous_pull,
+            );
             config.push_str(&format!(
                 "auth:\n  token:\n    realm: http://{}/token\n    service: layerscope-test\n    issuer: layerscope-issuer\n    rootcertbundle: {}\n",
                 server.addr,
@@ -437,8 +445,9 @@ fn respond(stream: &mut TcpStream, status: &str, headers: &[(&str, String)], bod
 }
 
 /// The token endpoint of the Docker Hub flow: `GET /token?scope=...&service=...`
-/// with basic auth; grants the scope's actions to `user`, nothing otherwise.
-fn token_issuer(signer: Signer, user: String, password: String) -> Server {
+/// with basic auth; grants the scope's actions to `user`; to anonymous
+/// callers, `pull` when `anonymous_pull`, nothing otherwise.
+fn token_issuer(signer: Signer, user: String, password: String, anonymous_pull: bool) -> Server {
     let expected = format!(
         "Basic {}",
         base64_std(format!("{user}:{password}").as_bytes())
@@ -465,11 +474,14 @@ fn token_issuer(signer: Signer, user: String, password: String) -> Server {
         }
         let mut access = Vec::new();
         for (k, v) in query.split('&').filter_map(|kv| kv.split_once('=')) {
-            if k == "scope" && authorized {
+            if k == "scope" && (authorized || anonymous_pull) {
                 let scope = percent_decode(v);
                 let parts: Vec<&str> = scope.split(':').collect();
                 if parts.len() == 3 {
-                    let actions: Vec<&str> = parts[2].split(',').collect();
+                    let actions: Vec<&str> = parts[2]
+                        .split(',')
+                        .filter(|a| authorized || *a == "pull")
+                        .collect();
                     access.push(
                         serde_json::json!({"type": parts[0], "name": parts[1], "actions": actions}),
                     );

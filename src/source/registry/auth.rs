@@ -36,16 +36,27 @@ pub fn resolve(registry: &str, options: &RegistryOptions) -> Result<RegistryAuth
             | CredentialRetrievalError::ConfigReadError
             | CredentialRetrievalError::NoCredentialConfigured,
         ) => Ok(RegistryAuth::Anonymous),
+        // Helpers answer "credentials not found" for registries they do
+        // not know: that means anonymous, as with Docker.
+        Err(CredentialRetrievalError::HelperFailure { stdout, stderr, .. })
+            if not_found(&stdout) || not_found(&stderr) =>
+        {
+            Ok(RegistryAuth::Anonymous)
+        }
         // Helper output may hold secrets: name the helper, never its output.
         Err(CredentialRetrievalError::HelperFailure { helper, .. }) => {
             Err(SourceError::Remote(format!(
-                "`{registry}`: the credential helper `docker-credential-{helper}` failed (check `docker login {registry}`)"
+                "`{registry}`: the credential helper `{helper}` failed (check `docker login {registry}`)"
             )))
         }
         Err(e) => Err(SourceError::Remote(format!(
             "`{registry}`: cannot read its credentials from the docker config: {e}"
         ))),
     }
+}
+
+fn not_found(output: &str) -> bool {
+    output.to_ascii_lowercase().contains("not found")
 }
 
 /// A label for logs and errors that never includes the secret.

@@ -18,7 +18,7 @@ use tokio::sync::mpsc;
 use super::retry::{Class, Policy, classify};
 
 /// Chunks buffered between the download and the scanner.
-pub const DEPTH: usize = 32;
+pub const DEPTH: usize = 8;
 
 /// The reading end: a `Read` over the chunks of one blob.
 pub struct ChannelReader {
