@@ -53,3 +53,19 @@ impl Error {
         }
     }
 }
+
+/// An error and its causes on one line, `a: b: c`, skipping a cause whose
+/// text its parent already repeats.
+pub fn one_line(err: &dyn std::error::Error) -> String {
+    let mut out = err.to_string();
+    let mut cause = err.source();
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        cause = c.source();
+    }
+    out.replace('\n', " ")
+}

@@ -22,24 +22,9 @@ fn main() -> ExitCode {
             let code = err.exit_code();
             #[allow(clippy::print_stderr)]
             {
-                eprintln!("error: {}", chain(&err));
+                eprintln!("error: {}", layerscope::error::one_line(&err));
             }
             ExitCode::from(code as u8)
         }
     }
-}
-
-/// The error and its causes on one line: `a: b: c`.
-fn chain(err: &dyn std::error::Error) -> String {
-    let mut out = err.to_string();
-    let mut cause = err.source();
-    while let Some(c) = cause {
-        let text = c.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        cause = c.source();
-    }
-    out.replace('\n', " ")
 }

@@ -6,8 +6,8 @@ use std::fmt::Write as _;
 use comfy_table::{CellAlignment, LineStyle, Table, TableStyle};
 
 use super::units::{Units, percent};
-use crate::analyze::Analysis;
 use crate::analyze::pull::{PullOutput, PullReport};
+use crate::analyze::{Analysis, Finding};
 
 /// Knobs of the text report.
 #[derive(Clone, Copy, Debug)]
@@ -47,6 +47,50 @@ fn table(options: &TextOptions, header: &[&str], right: &[usize]) -> Table {
         if let Some(col) = t.column_mut(c) {
             col.set_cell_alignment(CellAlignment::Right);
         }
+    }
+    t
+}
+
+/// The findings table: kind, bytes, compressed bytes, layers, and what to
+/// do, with the Dockerfile line and a sample path when there are.
+fn findings_table(findings: &[Finding], options: &TextOptions) -> Table {
+    let u = options.units;
+    let mut t = table(
+        options,
+        &[
+            "kind",
+            "bytes",
+            "compressed",
+            "layers",
+            "what and how to fix",
+        ],
+        &[1, 2],
+    );
+    for f in findings.iter().take(options.top) {
+        let layers = f
+            .layers
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        let mut what = format!("{}\nfix: {}", f.message, f.fix);
+        if let Some(line) = f.dockerfile_line {
+            what.push_str(&format!("\nDockerfile line {line}"));
+        }
+        if let Some(p) = f.paths.first() {
+            let more = f.path_count.saturating_sub(1);
+            what.push_str(&format!("\ne.g. {p}"));
+            if more > 0 {
+                what.push_str(&format!(" (+{more} more)"));
+            }
+        }
+        t.add_row(vec![
+            f.kind.id(),
+            u.bytes(f.bytes),
+            u.bytes(f.compressed_bytes),
+            layers,
+            what,
+        ]);
     }
     t
 }
@@ -126,43 +170,7 @@ pub fn render(a: &Analysis, options: &TextOptions) -> String {
     if a.findings.is_empty() {
         let _ = writeln!(out, "  none: nothing to reclaim");
     } else {
-        let mut t = table(
-            options,
-            &[
-                "kind",
-                "bytes",
-                "compressed",
-                "layers",
-                "what and how to fix",
-            ],
-            &[1, 2],
-        );
-        for f in a.findings.iter().take(options.top) {
-            let layers = f
-                .layers
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(",");
-            let mut what = format!("{}\nfix: {}", f.message, f.fix);
-            if let Some(line) = f.dockerfile_line {
-                what.push_str(&format!("\nDockerfile line {line}"));
-            }
-            if let Some(p) = f.paths.first() {
-                let more = f.path_count.saturating_sub(1);
-                what.push_str(&format!("\ne.g. {p}"));
-                if more > 0 {
-                    what.push_str(&format!(" (+{more} more)"));
-                }
-            }
-            t.add_row(vec![
-                f.kind.id(),
-                u.bytes(f.bytes),
-                u.bytes(f.compressed_bytes),
-                layers,
-                what,
-            ]);
-        }
+        let t = findings_table(&a.findings, options);
         let _ = writeln!(out, "{t}");
         if a.findings.len() > options.top {
             let _ = writeln!(
@@ -407,32 +415,7 @@ pub fn render_pull(output: &PullOutput, options: &TextOptions) -> String {
         }
         pull_section(&mut out, &img.pull, options);
         if !img.findings.is_empty() {
-            let mut t = table(
-                options,
-                &[
-                    "kind",
-                    "bytes",
-                    "compressed",
-                    "layers",
-                    "what and how to fix",
-                ],
-                &[1, 2],
-            );
-            for f in img.findings.iter().take(options.top) {
-                let layers = f
-                    .layers
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join(",");
-                t.add_row(vec![
-                    f.kind.id(),
-                    u.bytes(f.bytes),
-                    u.bytes(f.compressed_bytes),
-                    layers,
-                    format!("{}\nfix: {}", f.message, f.fix),
-                ]);
-            }
+            let t = findings_table(&img.findings, options);
             let _ = writeln!(out, "{t}");
         }
         out.push('\n');

@@ -307,17 +307,7 @@ async fn resolve(
 
 /// One line about a registry failure; never includes credentials.
 pub fn describe_error(error: &OciDistributionError) -> String {
-    let mut out = error.to_string();
-    let mut cause = std::error::Error::source(error);
-    while let Some(c) = cause {
-        let text = c.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        cause = c.source();
-    }
-    out.replace('\n', " ")
+    crate::error::one_line(error)
 }
 
 /// Maps an oci-client error to a [`SourceError`] with a hint.
