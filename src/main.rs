@@ -7,11 +7,11 @@ use clap::Parser;
 fn main() -> ExitCode {
     let cli = layerscope::cli::Cli::parse();
     tracing_subscriber::fmt()
-        // Our own warnings by default; dependencies (rustls, hyper) stay quiet
+        // Only our own errors by default; dependencies (rustls, hyper) stay quiet
         // so an error is one line. `LAYERSCOPE_LOG=debug` shows everything.
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("LAYERSCOPE_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("layerscope=warn")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("layerscope=error")),
         )
         .with_writer(std::io::stderr)
         .without_time()

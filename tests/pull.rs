@@ -455,3 +455,38 @@ fn have_matches_by_chain_id_across_compressions() {
         changed.iter().map(blob_len).sum::<u64>()
     );
 }
+
+#[test]
+fn registry_pull_new_with_old_downloads_exactly_the_changed_layers() {
+    use crate::support::registry::{Registry, tools};
+    if !tools() {
+        return;
+    }
+    let registry = Registry::plain();
+    let (old, new, changed) = releases();
+    registry.push_fixture(&old, "team/app:1", &[]);
+    registry.push_fixture(&new, "team/app:2", &[]);
+    let old_ref = format!("docker://{}", registry.reference("team/app:1"));
+    let new_ref = format!("docker://{}", registry.reference("team/app:2"));
+    let expected: u64 = changed.iter().map(blob_len).sum();
+    let shared: u64 = base_layers().iter().map(blob_len).sum();
+
+    let report = run_json(&["pull", &new_ref, "--have", &old_ref]);
+    let pull = &report["images"][0]["pull"];
+    assert_eq!(pull["download_bytes"], expected);
+    assert_eq!(pull["shared_bytes"], shared);
+    let disk: u64 = changed.iter().map(|l| l.tar().len() as u64).sum();
+    assert_eq!(pull["disk_bytes"], disk);
+    assert_eq!(
+        pull["reorder"]["redownload_bytes_after"],
+        blob_len(&changed[0])
+    );
+
+    // From the manifests alone: the same bytes, no layer read.
+    let report = run_json(&["pull", &new_ref, "--have", &old_ref, "--manifest-only"]);
+    assert_eq!(report["images"][0]["pull"]["download_bytes"], expected);
+
+    // Both releases at once: the base layers are shared.
+    let report = run_json(&["pull", &old_ref, &new_ref, "--manifest-only"]);
+    assert_eq!(report["sharing"]["shared_bytes"][0][1], shared);
+}
