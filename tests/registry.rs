@@ -523,23 +523,25 @@ fn gap_after(proxy: &FaultProxy, digest: &str, status: &str) -> std::time::Durat
     next.0.duration_since(mine[i].0)
 }
 
+/// Injects `fault` once on requests for `path`, analyzes through the proxy,
+/// and checks the exact figures and that the retry waited what the header
+/// asked (two seconds, more than the client's own backoff).
+fn assert_retry_waits(proxy: &FaultProxy, path: &str, fault: Fault, status: &str) {
+    proxy.add(path, fault, Some(1));
+    let report = analyze_json(&format!("{}/team/app:1", proxy.host()), &[]);
+    assert_fixture_figures(&report);
+    let gap = gap_after(proxy, path, status);
+    assert!(gap >= std::time::Duration::from_secs(2), "{gap:?}");
+    assert!(gap < std::time::Duration::from_secs(10), "{gap:?}");
+}
+
 #[test]
 fn fault_429_retry_after_seconds_is_honoured() {
     let Some((_registry, proxy, img)) = faulty() else {
         return;
     };
-    let digests = layer_digests(&img);
-    // More than the 1 s floor the client uses when it cannot read the header.
-    proxy.add(
-        &format!("/blobs/{}", digests[0]),
-        Fault::TooManyRequests(2),
-        Some(1),
-    );
-    let report = analyze_json(&format!("{}/team/app:1", proxy.host()), &[]);
-    assert_fixture_figures(&report);
-    let gap = gap_after(&proxy, &digests[0], "429");
-    assert!(gap >= std::time::Duration::from_secs(2), "{gap:?}");
-    assert!(gap < std::time::Duration::from_secs(10), "{gap:?}");
+    let blob = format!("/blobs/{}", layer_digests(&img)[0]);
+    assert_retry_waits(&proxy, &blob, Fault::TooManyRequests(2), "429");
 }
 
 #[test]
@@ -547,17 +549,8 @@ fn fault_429_retry_after_http_date_is_honoured() {
     let Some((_registry, proxy, img)) = faulty() else {
         return;
     };
-    let digests = layer_digests(&img);
-    proxy.add(
-        &format!("/blobs/{}", digests[1]),
-        Fault::TooManyRequestsUntil(2),
-        Some(1),
-    );
-    let report = analyze_json(&format!("{}/team/app:1", proxy.host()), &[]);
-    assert_fixture_figures(&report);
-    let gap = gap_after(&proxy, &digests[1], "429");
-    assert!(gap >= std::time::Duration::from_secs(2), "{gap:?}");
-    assert!(gap < std::time::Duration::from_secs(10), "{gap:?}");
+    let blob = format!("/blobs/{}", layer_digests(&img)[1]);
+    assert_retry_waits(&proxy, &blob, Fault::TooManyRequestsUntil(2), "429");
 }
 
 #[test]
@@ -565,17 +558,9 @@ fn fault_503_retry_after_is_honoured() {
     let Some((_registry, proxy, img)) = faulty() else {
         return;
     };
-    let digests = layer_digests(&img);
     // Without the header a 503 is retried after 250 ms.
-    proxy.add(
-        &format!("/blobs/{}", digests[0]),
-        Fault::UnavailableFor(2),
-        Some(1),
-    );
-    let report = analyze_json(&format!("{}/team/app:1", proxy.host()), &[]);
-    assert_fixture_figures(&report);
-    let gap = gap_after(&proxy, &digests[0], "503");
-    assert!(gap >= std::time::Duration::from_secs(2), "{gap:?}");
+    let blob = format!("/blobs/{}", layer_digests(&img)[0]);
+    assert_retry_waits(&proxy, &blob, Fault::UnavailableFor(2), "503");
 }
 
 #[test]
@@ -583,11 +568,7 @@ fn fault_429_on_the_manifest_honours_retry_after() {
     let Some((_registry, proxy, _)) = faulty() else {
         return;
     };
-    proxy.add("/manifests/1", Fault::TooManyRequests(2), Some(1));
-    let report = analyze_json(&format!("{}/team/app:1", proxy.host()), &[]);
-    assert_fixture_figures(&report);
-    let gap = gap_after(&proxy, "/manifests/1", "429");
-    assert!(gap >= std::time::Duration::from_secs(2), "{gap:?}");
+    assert_retry_waits(&proxy, "/manifests/1", Fault::TooManyRequests(2), "429");
 }
 
 #[test]
