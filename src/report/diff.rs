@@ -122,29 +122,19 @@ pub fn render_text(d: &ImageDiff, u: Units) -> String {
     let f = &d.findings;
     if !(f.appeared.is_empty() && f.vanished.is_empty() && f.changed.is_empty()) {
         out.push_str("\nFindings:\n");
-        for x in &f.appeared {
-            let _ = writeln!(
-                out,
-                "  appeared  {:<26} {}",
-                x.kind.id(),
-                signed(u, x.delta)
-            );
-        }
-        for x in &f.vanished {
-            let _ = writeln!(
-                out,
-                "  vanished  {:<26} {}",
-                x.kind.id(),
-                signed(u, x.delta)
-            );
-        }
-        for x in &f.changed {
-            let _ = writeln!(
-                out,
-                "  changed   {:<26} {}",
-                x.kind.id(),
-                signed(u, x.delta)
-            );
+        for (label, list) in [
+            ("appeared", &f.appeared),
+            ("vanished", &f.vanished),
+            ("changed", &f.changed),
+        ] {
+            for x in list {
+                let _ = writeln!(
+                    out,
+                    "  {label:<8}  {:<26} {}",
+                    x.kind.id(),
+                    signed(u, x.delta)
+                );
+            }
         }
     }
     out
