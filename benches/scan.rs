@@ -16,7 +16,7 @@ use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_mai
 use layerscope::analyze::{self, AnalyzeOptions, ScanStats};
 use layerscope::fixture::{self, Item, file, layer};
 use layerscope::model::Image;
-use layerscope::scan::{Compression, Entry, EntryKind, EntryPath, LayerIndex, scan_layer};
+use layerscope::scan::{Compression, Entry, EntryKind, EntryPath, LayerIndex, Verify, scan_layer};
 use layerscope::source::{ImageConfig, ImageInfo, LayerInfo};
 use layerscope::{DiffId, Digest};
 
@@ -97,7 +97,7 @@ fn scan(c: &mut Criterion) {
         let blob = l.blob(comp);
         let info = info_for(&blob);
         group.bench_function(name, |b| {
-            b.iter(|| scan_layer(black_box(blob.as_slice()), &info).unwrap())
+            b.iter(|| scan_layer(black_box(blob.as_slice()), &info, Verify::default()).unwrap())
         });
     }
     group.finish();

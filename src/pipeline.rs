@@ -10,7 +10,7 @@ use crate::analyze::{self, Analysis, AnalyzeOptions, ScanStats};
 use crate::error::Error;
 use crate::model::Image;
 use crate::progress::Progress;
-use crate::scan::{self, LayerIndex, cache::LayerCache};
+use crate::scan::{self, LayerIndex, Verify, cache::LayerCache};
 use crate::source::{self, ImageSource, SourceOptions};
 
 /// Everything the pipeline needs besides the reference.
@@ -31,6 +31,9 @@ pub struct ScanOptions {
     pub cache_dir: Option<std::path::PathBuf>,
     /// Draw per-layer progress bars on stderr (only ever true on a terminal).
     pub progress: bool,
+    /// What to verify. [`Verify::DiffIds`] also rescans cached layers, since
+    /// a cached index may hold a diff id that was not computed.
+    pub verify: Verify,
 }
 
 /// Opens, scans and stacks the image at `reference`.
@@ -61,12 +64,16 @@ pub fn load_from(
         .map(|i| {
             let layer = &info.layers[i];
             let bar = progress.layer(i, layer.compressed_bytes, layer.digest.short());
-            if let Some(index) = cache.as_ref().and_then(|c| c.get(layer)) {
+            let cached_index = match options.verify {
+                Verify::BlobDigest => cache.as_ref().and_then(|c| c.get(layer)),
+                Verify::DiffIds => None,
+            };
+            if let Some(index) = cached_index {
                 cached.fetch_add(1, Ordering::Relaxed);
                 bar.finish("cached");
                 return Ok((i, index));
             }
-            let index = scan_one(source, i, |stream| bar.wrap(stream))?;
+            let index = scan_one(source, i, options.verify, |stream| bar.wrap(stream))?;
             bar.finish("scanned");
             if let Some(Err(e)) = cache.as_ref().map(|c| c.put(layer, &index)) {
                 // The cache never fails an analysis.
@@ -88,6 +95,7 @@ pub fn load_from(
 fn scan_one(
     source: &dyn ImageSource,
     index: usize,
+    verify: Verify,
     wrap_stream: impl FnOnce(Box<dyn Read + Send + '_>) -> Box<dyn Read + Send + '_>,
 ) -> Result<LayerIndex, Error> {
     let info = source.info();
@@ -99,7 +107,7 @@ fn scan_one(
         source,
     };
     let stream = wrap_stream(source.open_layer(index)?);
-    scan::scan_layer(stream, layer).map_err(wrap)
+    scan::scan_layer(stream, layer, verify).map_err(wrap)
 }
 
 /// Loads and analyses the image at `reference` (from the manifest and

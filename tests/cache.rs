@@ -98,7 +98,11 @@ fn second_run_scans_no_layer() {
     // By construction: the deleted wheel is the only shadowed file.
     assert_eq!(warm["image"]["shadowed_bytes"], 30_000);
     assert_eq!(warm["image"]["content_bytes"], 40_000 + 8 + 30_000 + 9);
-    assert_eq!(without_scan(warm), without_scan(cold));
+    assert_eq!(without_scan(warm), without_scan(cold.clone()));
+    // Strict verification does not trust cached diff ids: it rescans.
+    let strict = analyze(&img, &[&flags[..], &["--verify-diff-ids"]].concat());
+    assert_eq!(counters(&strict), (3, 0));
+    assert_eq!(without_scan(strict), without_scan(cold));
 }
 
 #[test]

@@ -267,7 +267,9 @@ fn sampled_estimates_match_full_recompression() {
         compressed_bytes: blob.len() as u64,
         created_by: None,
     };
-    let index = layerscope::scan::scan_layer(blob.as_slice(), &info).unwrap();
+    let index =
+        layerscope::scan::scan_layer(blob.as_slice(), &info, layerscope::scan::Verify::DiffIds)
+            .unwrap();
     let sample = index.sample.unwrap();
     assert_eq!(sample.stream_bytes, tar.len() as u64);
     assert!(sample.sampled_bytes <= 16 << 20);
@@ -300,10 +302,11 @@ fn small_layers_are_recompressed_whole() {
         compressed_bytes: blob.len() as u64,
         created_by: None,
     };
-    let sample = layerscope::scan::scan_layer(blob.as_slice(), &info)
-        .unwrap()
-        .sample
-        .unwrap();
+    let sample =
+        layerscope::scan::scan_layer(blob.as_slice(), &info, layerscope::scan::Verify::DiffIds)
+            .unwrap()
+            .sample
+            .unwrap();
     assert_eq!(sample.sampled_bytes, l.tar().len() as u64);
     assert_eq!(sample.estimated_gzip_bytes(), blob.len() as u64);
     // zstd frames differ by a few header bytes between encoders.

@@ -5,7 +5,7 @@
 use std::io::Write;
 
 use layerscope::fixture::{self, layer, sized_file};
-use layerscope::scan::{Compression, EntryKind, scan_layer};
+use layerscope::scan::{Compression, EntryKind, Verify, scan_layer};
 use layerscope::source::LayerInfo;
 use layerscope::{DiffId, Digest};
 
@@ -32,7 +32,7 @@ fn multi_member_gzip_is_read_to_the_end() {
     // Split at a non-block boundary: the second member continues mid-entry.
     let cut = tar.len() / 2 + 77;
     let blob = [gzip(&tar[..cut]), gzip(&tar[cut..])].concat();
-    let index = scan_layer(blob.as_slice(), &info_for(&blob, &tar)).unwrap();
+    let index = scan_layer(blob.as_slice(), &info_for(&blob, &tar), Verify::DiffIds).unwrap();
     assert_eq!(index.compression, Compression::Gzip);
     assert_eq!(index.entries.len(), 40);
     assert_eq!(index.entries.iter().map(|e| e.size).sum::<u64>(), 400_000);
@@ -92,7 +92,7 @@ fn pax_and_gnu_long_names_and_global_headers() {
     b.append_data(&mut h, &gnu, &b"12345"[..]).unwrap();
     let tar = b.into_inner().unwrap();
     let blob = gzip(&tar);
-    let index = scan_layer(blob.as_slice(), &info_for(&blob, &tar)).unwrap();
+    let index = scan_layer(blob.as_slice(), &info_for(&blob, &tar), Verify::DiffIds).unwrap();
     let got: Vec<(String, u64)> = index
         .entries
         .iter()
@@ -108,12 +108,42 @@ fn digest_and_diff_id_are_verified() {
     let blob = gzip(&tar);
     let mut info = info_for(&blob, &tar);
     info.digest = Digest::of(b"something else");
-    let err = scan_layer(blob.as_slice(), &info).unwrap_err().to_string();
+    let err = scan_layer(blob.as_slice(), &info, Verify::DiffIds)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("blob digest mismatch"), "{err}");
 
     let mut info = info_for(&blob, &tar);
     info.diff_id = Some(DiffId(Digest::of(b"other")));
-    let err = scan_layer(blob.as_slice(), &info).unwrap_err().to_string();
+    let err = scan_layer(blob.as_slice(), &info, Verify::DiffIds)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("diff id mismatch"), "{err}");
+}
+
+/// By default a compressed layer's diff id is the config's, not hashed
+/// again; it is computed when the config names none, and an uncompressed
+/// blob (its own tar stream) is always checked against it.
+#[test]
+fn default_verification_trusts_the_configs_diff_id_of_a_verified_gzip_blob() {
+    let tar = layer(vec![sized_file("a", 1000, 1)]).tar();
+    let blob = gzip(&tar);
+    let claimed = DiffId(Digest::of(b"claimed by the config"));
+    let mut info = info_for(&blob, &tar);
+    info.diff_id = Some(claimed.clone());
+    let index = scan_layer(blob.as_slice(), &info, Verify::BlobDigest).unwrap();
+    assert_eq!(index.diff_id, claimed);
+    assert_eq!(index.uncompressed_bytes, tar.len() as u64);
+
+    info.diff_id = None;
+    let index = scan_layer(blob.as_slice(), &info, Verify::BlobDigest).unwrap();
+    assert_eq!(index.diff_id, DiffId(Digest::of(&tar)));
+
+    let mut plain = info_for(&tar, &tar);
+    plain.diff_id = Some(claimed);
+    let err = scan_layer(tar.as_slice(), &plain, Verify::BlobDigest)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("diff id mismatch"), "{err}");
 }
 
@@ -122,6 +152,8 @@ fn unsupported_compression_is_named() {
     let mut blob = b"BZh91AY&SY".to_vec();
     blob.flush().unwrap();
     let info = info_for(&blob, b"");
-    let err = scan_layer(blob.as_slice(), &info).unwrap_err().to_string();
+    let err = scan_layer(blob.as_slice(), &info, Verify::DiffIds)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("bzip2"), "{err}");
 }

@@ -62,6 +62,11 @@ pub fn settings(args: &ImageArgs) -> Result<Settings, Error> {
                 args.cache_dir.clone().or_else(default_cache_dir)
             },
             progress,
+            verify: if args.verify_diff_ids {
+                crate::scan::Verify::DiffIds
+            } else {
+                crate::scan::Verify::BlobDigest
+            },
         },
         analyze: Default::default(),
     })

@@ -240,7 +240,7 @@ mod tests {
                     compressed_bytes: blob.len() as u64,
                     created_by: None,
                 };
-                scan_layer(blob.as_slice(), &li).unwrap()
+                scan_layer(blob.as_slice(), &li, crate::scan::Verify::DiffIds).unwrap()
             })
             .collect();
         let image_info = crate::source::ImageInfo {

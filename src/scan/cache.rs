@@ -161,7 +161,8 @@ pub fn schema_tag() -> &'static str {
             compressed_bytes: blob.len() as u64,
             created_by: None,
         };
-        match super::scan_layer(blob.as_slice(), &info).map(|index| rmp_serde::to_vec_named(&index))
+        match super::scan_layer(blob.as_slice(), &info, super::Verify::default())
+            .map(|index| rmp_serde::to_vec_named(&index))
         {
             Ok(Ok(bytes)) => Digest::of(&bytes).hex()[..12].to_owned(),
             _ => "noprobe".to_owned(),
@@ -231,7 +232,7 @@ mod tests {
             compressed_bytes: blob.len() as u64,
             created_by: None,
         };
-        let index = scan_layer(blob.as_slice(), &info).unwrap();
+        let index = scan_layer(blob.as_slice(), &info, crate::scan::Verify::DiffIds).unwrap();
         (info, index)
     }
 

@@ -2,7 +2,7 @@
 //!
 //! It sniffs the compression from magic bytes, inflates, walks the tar and
 //! records every entry with the sha256 of its content, verifying the blob
-//! digest and the diff id on the way. Small files a later stage needs to
+//! digest on the way (and the diff id, see [`Verify`]). Small files a later stage needs to
 //! read (Python metadata) are captured, and ELF section headers are parsed,
 //! because the stream cannot be read twice. Nothing is extracted to disk.
 
@@ -23,12 +23,32 @@ pub use path::EntryPath;
 
 use crate::digest::{DiffId, Digest};
 
+/// What the scanner checks besides every file's own sha256.
+///
+/// The blob digest is always verified. For a compressed blob that proves
+/// the uncompressed stream too: inflating is deterministic, and gzip's
+/// CRC-32 and length trailer are checked. Hashing the uncompressed stream
+/// again only catches a config whose `diff_ids` lie, and costs a fifth of
+/// the CPU of a gzip layer, so it is opt-in.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Verify {
+    /// The blob digest. A compressed layer's diff id is the config's
+    /// (hashed only when the config names none, or the blob digest is not
+    /// sha256 and so cannot be checked).
+    #[default]
+    BlobDigest,
+    /// The blob digest, and the diff id of every layer computed from its
+    /// uncompressed stream and checked against the config.
+    DiffIds,
+}
+
 /// Everything known about one layer after reading it once.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct LayerIndex {
     /// The sha256 of the blob as read (verified against the manifest).
     pub digest: Digest,
-    /// The sha256 of the uncompressed tar stream.
+    /// The sha256 of the uncompressed tar stream: computed, or for a
+    /// compressed blob under [`Verify::BlobDigest`] the config's.
     pub diff_id: DiffId,
     /// The compression found in the bytes.
     pub compression: Compression,
