@@ -25,7 +25,7 @@ use crate::source::LayerInfo;
 
 /// The on-disk format version. Bump it whenever [`LayerIndex`] (or anything
 /// inside it) changes meaning, so old files are ignored rather than misread.
-pub const FORMAT: u32 = 2;
+pub const FORMAT: u32 = 3;
 
 /// First bytes of every cache file.
 const MAGIC: &[u8; 8] = b"LSCIDX\0\x01";
@@ -162,7 +162,7 @@ pub fn schema_tag() -> &'static str {
             created_by: None,
         };
         match super::scan_layer(blob.as_slice(), &info, super::Verify::default())
-            .map(|index| rmp_serde::to_vec_named(&index))
+            .map(|index| rmp_serde::to_vec(&index))
         {
             Ok(Ok(bytes)) => Digest::of(&bytes).hex()[..12].to_owned(),
             _ => "noprobe".to_owned(),
@@ -179,7 +179,7 @@ fn matches(index: &LayerIndex, layer: &LayerInfo) -> bool {
 /// Header + zstd(MessagePack(index)). Encoded in memory first: feeding
 /// the codec MessagePack's many tiny writes costs more than the copy.
 pub fn encode(index: &LayerIndex) -> Result<Vec<u8>, CacheError> {
-    let packed = rmp_serde::to_vec_named(index).map_err(|e| CacheError::Encode(e.to_string()))?;
+    let packed = rmp_serde::to_vec(index).map_err(|e| CacheError::Encode(e.to_string()))?;
     let mut out = Vec::with_capacity(packed.len() / 4 + 64);
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&FORMAT.to_le_bytes());
@@ -196,10 +196,12 @@ pub fn decode(bytes: &[u8]) -> Result<LayerIndex, String> {
         return Err("other format version".into());
     }
     let packed = zstd::decode_all(body).map_err(|e| e.to_string())?;
-    let mut de = rmp_serde::Deserializer::new(io::Cursor::new(packed.as_slice()));
-    let index: LayerIndex = serde::Deserialize::deserialize(&mut de).map_err(|e| e.to_string())?;
+    let mut rest = packed.as_slice();
+    let index: LayerIndex =
+        serde::Deserialize::deserialize(&mut rmp_serde::Deserializer::new(&mut rest))
+            .map_err(|e| e.to_string())?;
     // Bytes after a valid index mean the file is not what we wrote.
-    if de.position() == packed.len() as u64 {
+    if rest.is_empty() {
         Ok(index)
     } else {
         Err("trailing data".into())

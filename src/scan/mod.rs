@@ -72,6 +72,7 @@ pub struct Captured {
     /// Index into [`LayerIndex::entries`].
     pub entry: u32,
     /// The file's bytes.
+    #[serde(with = "serde_bytes")]
     pub data: Vec<u8>,
 }
 
@@ -93,13 +94,11 @@ pub struct Entry {
     /// Owner group id.
     pub gid: u32,
     /// The link target of a symlink or hard link, as written.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub link: Option<EntryPath>,
     /// sha256 of the content, for regular files.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(with = "serde_bytes")]
     pub sha256: Option<[u8; 32]>,
     /// For ELF files: what the section headers say (see [`elf`]).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub elf: Option<elf::ElfInfo>,
 }
 

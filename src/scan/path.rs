@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 /// A path inside an image, as bytes, without a leading `./` or `/`.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct EntryPath(Box<[u8]>);
+pub struct EntryPath(#[serde(with = "serde_bytes")] Box<[u8]>);
 
 impl EntryPath {
     /// Normalises a tar path: strips leading `./` and `/`, trailing `/`,
@@ -46,8 +46,13 @@ impl EntryPath {
 
     /// Everything before the last `/` (empty at the root).
     pub fn parent(&self) -> &[u8] {
-        match self.0.iter().rposition(|&b| b == b'/') {
-            Some(i) => &self.0[..i],
+        Self::parent_of(&self.0)
+    }
+
+    /// [`EntryPath::parent`] of a path given as bytes.
+    pub fn parent_of(path: &[u8]) -> &[u8] {
+        match path.iter().rposition(|&b| b == b'/') {
+            Some(i) => &path[..i],
             None => &[],
         }
     }
