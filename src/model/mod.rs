@@ -2,12 +2,12 @@
 //! with OCI whiteout rules, and for every entry that did not survive, which
 //! later entry shadowed it and how.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::ops::Bound;
 
 use serde::Serialize;
 
-use crate::scan::{Entry, EntryKind, LayerIndex};
+use crate::scan::{Entry, EntryKind, EntryPath, LayerIndex};
 use crate::source::ImageInfo;
 
 /// Where an entry lives: its layer and its index in that layer.
@@ -63,6 +63,11 @@ impl Image {
         // (a million-file image would otherwise clone every path once more).
         let mut fs: BTreeMap<&[u8], Loc> = BTreeMap::new();
         let mut shadowed = Vec::new();
+        let mut scratch = Vec::new();
+        // Every directory some path in `fs` lies under (never shrunk, so a
+        // superset): a non-directory whose path is not in it has nothing
+        // under it to hide, and the range query is skipped.
+        let mut parents: HashSet<&[u8]> = HashSet::new();
         for (li, layer) in layers.iter().enumerate() {
             let by_layer = li as u32;
             // 1. Opaque directories and whiteouts act on lower layers only.
@@ -75,6 +80,7 @@ impl Image {
                         by_layer,
                         ShadowKind::Deleted,
                         &mut shadowed,
+                        &mut scratch,
                     ),
                     EntryKind::Whiteout => remove_under(
                         &mut fs,
@@ -83,6 +89,7 @@ impl Image {
                         by_layer,
                         ShadowKind::Deleted,
                         &mut shadowed,
+                        &mut scratch,
                     ),
                     _ => {}
                 }
@@ -98,7 +105,7 @@ impl Image {
                 };
                 // A non-directory hides everything lower layers put under its
                 // path, whether or not they wrote the directory itself.
-                if e.kind != EntryKind::Dir {
+                if e.kind != EntryKind::Dir && parents.contains(e.path.as_bytes()) {
                     remove_under(
                         &mut fs,
                         e.path.as_bytes(),
@@ -106,7 +113,12 @@ impl Image {
                         by_layer,
                         ShadowKind::Replaced,
                         &mut shadowed,
+                        &mut scratch,
                     );
+                }
+                let mut dir = e.path.parent();
+                while !dir.is_empty() && parents.insert(dir) {
+                    dir = EntryPath::parent_of(dir);
                 }
                 if let Some(old) = fs.insert(e.path.as_bytes(), loc) {
                     let old_entry = entry(&layers, old);
@@ -189,7 +201,9 @@ fn entry(layers: &[LayerIndex], loc: Loc) -> &Entry {
 }
 
 /// Removes everything under `dir` (and `dir` itself when `inclusive`) from
-/// the filesystem, recording each removal.
+/// the filesystem, recording each removal. `prefix` is scratch space, reused
+/// so that the common case (nothing under `dir`) allocates nothing.
+#[allow(clippy::too_many_arguments)]
 fn remove_under(
     fs: &mut BTreeMap<&[u8], Loc>,
     dir: &[u8],
@@ -197,18 +211,21 @@ fn remove_under(
     by_layer: u32,
     how: ShadowKind,
     shadowed: &mut Vec<Shadowed>,
+    prefix: &mut Vec<u8>,
 ) {
     if inclusive && let Some(loc) = fs.remove(dir) {
         shadowed.push(Shadowed { loc, by_layer, how });
     }
-    let mut prefix = dir.to_vec();
+    prefix.clear();
+    prefix.extend_from_slice(dir);
     if !prefix.is_empty() {
         prefix.push(b'/');
     }
+    let prefix = prefix.as_slice();
     // Paths under `dir/` sort together right after `dir/` itself.
     let doomed: Vec<&[u8]> = fs
-        .range::<[u8], _>((Bound::Included(prefix.as_slice()), Bound::Unbounded))
-        .take_while(|(p, _)| prefix.is_empty() || p.starts_with(&prefix))
+        .range::<[u8], _>((Bound::Included(prefix), Bound::Unbounded))
+        .take_while(|(p, _)| prefix.is_empty() || p.starts_with(prefix))
         .map(|(p, _)| *p)
         .collect();
     for p in doomed {
