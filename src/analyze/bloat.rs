@@ -17,7 +17,7 @@
 use std::collections::{BTreeMap, HashSet};
 
 use super::python::{PythonReport, claimed, env_of};
-use super::{Finding, FindingKind};
+use super::{Finding, FindingKind, ends_with_ci};
 use crate::model::{Image, Loc};
 use crate::scan::{EntryKind, EntryPath};
 
@@ -41,10 +41,19 @@ fn components(path: &[u8]) -> impl Iterator<Item = &[u8]> {
     path.split(|&b| b == b'/')
 }
 
-/// Whether `path` has the components `seq` one after the other.
-fn has_seq(path: &[u8], seq: &[&[u8]]) -> bool {
-    let parts: Vec<&[u8]> = components(path).collect();
-    parts.windows(seq.len()).any(|w| w == seq)
+/// The package cache `path` lies in, judged by two consecutive components:
+/// `.cache/pip`, `.cache/uv` or `.conda/pkgs` (one pass over the path).
+fn cache_kind(path: &[u8]) -> Option<FindingKind> {
+    let mut prev: &[u8] = &[];
+    for c in components(path) {
+        match (prev, c) {
+            (b".cache", b"pip") => return Some(FindingKind::PipCache),
+            (b".cache", b"uv") => return Some(FindingKind::UvCache),
+            (b".conda", b"pkgs") => return Some(FindingKind::CondaPkgs),
+            _ => prev = c,
+        }
+    }
+    None
 }
 
 /// Archive suffixes (sdists, tarballs, zips, packages).
@@ -116,17 +125,13 @@ fn is_toolchain(path: &[u8]) -> bool {
 /// The bloat kind of a regular file at `path` (not considering debug
 /// sections), if any. `conda_roots` are directories holding `conda-meta`.
 fn classify(path: &[u8], conda_roots: &HashSet<Vec<u8>>) -> Option<FindingKind> {
-    if has_seq(path, &[b".cache", b"pip"]) {
-        return Some(FindingKind::PipCache);
+    if let Some(kind) = cache_kind(path) {
+        return Some(kind);
     }
-    if has_seq(path, &[b".cache", b"uv"]) {
-        return Some(FindingKind::UvCache);
-    }
-    if has_seq(path, &[b".conda", b"pkgs"])
-        || conda_roots
-            .iter()
-            .any(|r| path.starts_with(&[r.as_slice(), b"/pkgs/"].concat()))
-    {
+    if conda_roots.iter().any(|r| {
+        path.strip_prefix(r.as_slice())
+            .is_some_and(|rest| rest.starts_with(b"/pkgs/"))
+    }) {
         return Some(FindingKind::CondaPkgs);
     }
     if path.starts_with(b"var/lib/apt/lists/") {
@@ -135,27 +140,25 @@ fn classify(path: &[u8], conda_roots: &HashSet<Vec<u8>>) -> Option<FindingKind> 
     if path.starts_with(b"var/cache/apt/") {
         return Some(FindingKind::AptArchives);
     }
-    let name = std::str::from_utf8(path.rsplit(|&b| b == b'/').next().unwrap_or(path))
-        .unwrap_or("")
-        .to_ascii_lowercase();
+    let name = path.rsplit(|&b| b == b'/').next().unwrap_or(path);
     let env = env_of(path);
     // Archives inside environments and /usr/share are package data.
     let outside =
         env.is_none() && !path.starts_with(b"usr/share/") && !path.starts_with(b"usr/lib/python");
-    if name.ends_with(".whl") && outside {
+    if ends_with_ci(name, ".whl") && outside {
         return Some(FindingKind::LeftoverWheel);
     }
     if outside
         && ARCHIVES
             .iter()
-            .any(|s| name.ends_with(s) && name.len() > s.len())
+            .any(|s| ends_with_ci(name, s) && name.len() > s.len())
     {
         return Some(FindingKind::LeftoverArchive);
     }
     if is_toolchain(path) {
         return Some(FindingKind::BuildToolchain);
     }
-    if name.ends_with(".a") && components(path).any(|c| c.starts_with(b"lib")) {
+    if ends_with_ci(name, ".a") && components(path).any(|c| c.starts_with(b"lib")) {
         return Some(FindingKind::StaticLibraries);
     }
     if let Some(env) = env {
@@ -169,7 +172,7 @@ fn classify(path: &[u8], conda_roots: &HashSet<Vec<u8>>) -> Option<FindingKind> 
         {
             return Some(FindingKind::PackageTests);
         }
-        if name.ends_with(".pyc") && parts.iter().any(|c| *c == b"__pycache__") {
+        if ends_with_ci(name, ".pyc") && parts.iter().any(|c| *c == b"__pycache__") {
             return Some(FindingKind::BytecodeCache);
         }
     }
@@ -231,7 +234,7 @@ fn message_and_fix(kind: FindingKind) -> (&'static str, &'static str) {
 }
 
 /// Per kind: bytes per layer, paths with their bytes, shadowed copies.
-type Group = (BTreeMap<u32, u64>, Vec<(String, u64)>, u64);
+type Group<'a> = (BTreeMap<u32, u64>, Vec<(&'a EntryPath, u64)>, u64);
 
 /// Bloat findings; files `python` findings already count are skipped.
 pub fn findings(image: &Image, python: &PythonReport) -> Vec<Finding> {
@@ -270,7 +273,7 @@ pub fn findings(image: &Image, python: &PythonReport) -> Vec<Finding> {
             };
             let g = groups.entry(kind).or_default();
             *g.0.entry(loc.layer).or_default() += bytes;
-            g.1.push((e.path.display(), bytes));
+            g.1.push((&e.path, bytes));
             if shadowed.contains(&loc) {
                 g.2 += 1;
             }
@@ -289,7 +292,7 @@ pub fn findings(image: &Image, python: &PythonReport) -> Vec<Finding> {
             ));
         }
         let per_layer: Vec<(u32, u64)> = per_layer.into_iter().collect();
-        out.push(Finding::new(image, *kind, &per_layer, message, fix).with_paths(paths));
+        out.push(Finding::new(image, *kind, &per_layer, message, fix).with_entry_paths(paths));
     }
     out
 }

@@ -1,25 +1,33 @@
 //! Content duplicates: files of the final filesystem with equal content at
 //! different paths (hard links excluded). Reclaimable: (copies - 1) × size.
 
-use std::collections::HashMap;
-
 use super::{AnalyzeOptions, Finding, FindingKind};
 use crate::model::{Image, Loc};
-use crate::scan::EntryKind;
+use crate::scan::{EntryKind, EntryPath};
 
 /// One finding per group of identical files worth listing, plus one for all
 /// the smaller groups together.
 pub fn findings(image: &Image, options: &AnalyzeOptions) -> Vec<Finding> {
-    let mut groups: HashMap<[u8; 32], Vec<Loc>> = HashMap::new();
-    for (loc, e) in image.final_entries() {
-        if e.kind == EntryKind::File
-            && e.size > 0
-            && let Some(hash) = e.sha256
-        {
-            groups.entry(hash).or_default().push(loc);
-        }
-    }
-    let mut groups: Vec<Vec<Loc>> = groups.into_values().filter(|g| g.len() > 1).collect();
+    // (content hash, position in the final filesystem): sorted, equal hashes
+    // sit together and each group keeps path order.
+    let mut hashed: Vec<([u8; 32], u32)> = image
+        .final_entries()
+        .enumerate()
+        .filter_map(|(pos, (_, e))| match e.sha256 {
+            Some(hash) if e.kind == EntryKind::File && e.size > 0 => Some((hash, pos as u32)),
+            _ => None,
+        })
+        .collect();
+    hashed.sort_unstable();
+    let mut groups: Vec<Vec<Loc>> = hashed
+        .chunk_by(|a, b| a.0 == b.0)
+        .filter(|g| g.len() > 1)
+        .map(|g| {
+            g.iter()
+                .map(|&(_, pos)| image.files[pos as usize])
+                .collect()
+        })
+        .collect();
     groups.sort_by_key(|g| (std::cmp::Reverse(reclaimable(image, g)), g[0]));
 
     let mut out = Vec::new();
@@ -29,9 +37,9 @@ pub fn findings(image: &Image, options: &AnalyzeOptions) -> Vec<Finding> {
         let size = image.entry(group[0]).size;
         // The first copy (by path) is kept; the others are reclaimable.
         let extra: Vec<(u32, u64)> = group[1..].iter().map(|l| (l.layer, size)).collect();
-        let paths: Vec<(String, u64)> = group
+        let paths: Vec<(&EntryPath, u64)> = group
             .iter()
-            .map(|&l| (image.entry(l).path.display(), size))
+            .map(|&l| (&image.entry(l).path, size))
             .collect();
         if reclaimable(image, group) >= options.min_group_bytes {
             let finding = Finding::new(
@@ -42,7 +50,7 @@ pub fn findings(image: &Image, options: &AnalyzeOptions) -> Vec<Finding> {
                 "keep one copy and point the others at it (a symlink or hard link), or stop copying it twice",
             )
             .with_layers(&[group[0].layer])
-            .with_paths(paths);
+            .with_entry_paths(paths);
             out.push(finding);
         } else {
             small.extend(extra);
@@ -59,7 +67,7 @@ pub fn findings(image: &Image, options: &AnalyzeOptions) -> Vec<Finding> {
                 "many small files exist in identical copies at several paths",
                 "usually harmless (licences, empty modules); deduplicate only if the total matters",
             )
-            .with_paths(small_paths),
+            .with_entry_paths(small_paths),
         );
     }
     out

@@ -15,6 +15,7 @@ pub mod waste;
 use serde::{Deserialize, Serialize};
 
 use crate::model::Image;
+use crate::scan::EntryPath;
 
 pub use summary::{ImageSummary, LayerSummary, PathSize, ScanStats};
 
@@ -99,6 +100,33 @@ pub struct Finding {
 
 /// How many paths a finding lists.
 pub const PATH_SAMPLE: usize = 10;
+
+/// Whether `name` ends with `suffix`, ignoring ASCII case (no allocation:
+/// analyzers ask this of every file).
+pub(crate) fn ends_with_ci(name: &[u8], suffix: &str) -> bool {
+    name.len() >= suffix.len()
+        && name[name.len() - suffix.len()..].eq_ignore_ascii_case(suffix.as_bytes())
+}
+
+/// The [`PATH_SAMPLE`] largest items, largest first (equal sizes by path),
+/// found without sorting them all.
+pub fn largest<P: Ord>(items: Vec<(P, u64)>) -> Vec<(P, u64)> {
+    largest_n(items, PATH_SAMPLE)
+}
+
+/// The `n` largest items, largest first (equal sizes by path).
+pub fn largest_n<P: Ord>(mut items: Vec<(P, u64)>, n: usize) -> Vec<(P, u64)> {
+    let order = |a: &(P, u64), b: &(P, u64)| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0));
+    if n == 0 {
+        return Vec::new();
+    }
+    if items.len() > n {
+        items.select_nth_unstable_by(n - 1, order);
+        items.truncate(n);
+    }
+    items.sort_by(order);
+    items
+}
 
 /// Finding kinds: stable identifiers, never renamed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -202,13 +230,19 @@ impl Finding {
     }
 
     /// Sets the paths: the largest [`PATH_SAMPLE`] by size, and the count.
-    pub fn with_paths(mut self, mut paths: Vec<(String, u64)>) -> Finding {
+    pub fn with_paths(mut self, paths: Vec<(String, u64)>) -> Finding {
         self.path_count = paths.len() as u64;
-        paths.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-        self.paths = paths
+        self.paths = largest(paths).into_iter().map(|(p, _)| p).collect();
+        self
+    }
+
+    /// [`Finding::with_paths`] for entry paths: only the sample is formatted,
+    /// so a finding over a million files costs no million strings.
+    pub fn with_entry_paths(mut self, paths: Vec<(&EntryPath, u64)>) -> Finding {
+        self.path_count = paths.len() as u64;
+        self.paths = largest(paths)
             .into_iter()
-            .take(PATH_SAMPLE)
-            .map(|(p, _)| p)
+            .map(|(p, _)| p.display())
             .collect();
         self
     }
@@ -224,25 +258,42 @@ impl Finding {
 
 /// Runs every analyzer over `image`.
 pub fn run(image: &Image, options: &AnalyzeOptions, scan: ScanStats) -> Analysis {
-    let mut findings = Vec::new();
-    findings.extend(waste::findings(image));
-    findings.extend(duplicates::findings(image, options));
-    let python = python::report(image);
-    findings.extend(python::findings(image, &python));
-    findings.extend(bloat::findings(image, &python));
-    let pull = pull::report(image, &options.pull);
-    findings.extend(pull::findings(image, &pull, &options.pull));
+    // Independent analyzers run side by side: Python and bloat (which needs
+    // the Python report) on one side, everything else on the other.
+    let ((python, python_findings), (mut findings, pull, summary)) = rayon::join(
+        || {
+            let python = python::report(image);
+            let mut found = python::findings(image, &python);
+            found.extend(bloat::findings(image, &python));
+            (python, found)
+        },
+        || {
+            let mut found = waste::findings(image);
+            found.extend(duplicates::findings(image, options));
+            let pull = pull::report(image, &options.pull);
+            found.extend(pull::findings(image, &pull, &options.pull));
+            let summary = (
+                summary::image(image),
+                summary::layers(image),
+                summary::largest_files(image, options.top),
+                summary::largest_directories(image, options.top),
+            );
+            (found, pull, summary)
+        },
+    );
+    findings.extend(python_findings);
     findings.retain(|f| f.bytes > 0 || f.kind == FindingKind::CacheOrder);
     findings.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.kind.cmp(&b.kind)));
+    let (image_summary, layers, largest_files, largest_directories) = summary;
     Analysis {
         schema: SCHEMA.to_owned(),
-        image: summary::image(image),
-        layers: summary::layers(image),
+        image: image_summary,
+        layers,
         findings,
         python,
         pull,
-        largest_files: summary::largest_files(image, options.top),
-        largest_directories: summary::largest_directories(image, options.top),
+        largest_files,
+        largest_directories,
         scan,
         manifest_only: false,
     }

@@ -51,7 +51,7 @@ use serde::{Deserialize, Serialize};
 use super::{Finding, FindingKind, Severity};
 use crate::digest::{DiffId, Digest};
 use crate::model::Image;
-use crate::scan::{Compression, EntryKind, LayerIndex};
+use crate::scan::{Compression, EntryKind, EntryPath, LayerIndex};
 use crate::source::ImageInfo;
 
 /// Settings of the pull model.
@@ -467,14 +467,13 @@ const MODEL_BIN_MIN: u64 = 10_000_000;
 
 /// Whether a path is model weights (`size` decides for `.bin`).
 pub fn is_model_file(name: &[u8], size: u64) -> bool {
-    let name = String::from_utf8_lossy(name).to_ascii_lowercase();
-    MODEL_EXT.iter().any(|e| name.ends_with(e)) || (name.ends_with(".bin") && size >= MODEL_BIN_MIN)
+    MODEL_EXT.iter().any(|e| super::ends_with_ci(name, e))
+        || (super::ends_with_ci(name, ".bin") && size >= MODEL_BIN_MIN)
 }
 
 /// Whether a path is an already-compressed file.
 pub fn is_compressed_file(name: &[u8]) -> bool {
-    let name = String::from_utf8_lossy(name).to_ascii_lowercase();
-    COMPRESSED_EXT.iter().any(|e| name.ends_with(e))
+    COMPRESSED_EXT.iter().any(|e| super::ends_with_ci(name, e))
 }
 
 /// `(precompressed bytes, model bytes)` of one layer's regular files.
@@ -923,15 +922,16 @@ fn model_files(image: &Image) -> impl Iterator<Item = (u32, u64, String)> + '_ {
 }
 
 fn largest_paths(image: &Image, layer: u32) -> Vec<(String, u64)> {
-    let mut paths: Vec<(String, u64)> = image.layers[layer as usize]
+    let paths: Vec<(&EntryPath, u64)> = image.layers[layer as usize]
         .entries
         .iter()
         .filter(|e| e.kind == EntryKind::File)
-        .map(|e| (e.path.display(), e.size))
+        .map(|e| (&e.path, e.size))
         .collect();
-    paths.sort_by_key(|p| std::cmp::Reverse(p.1));
-    paths.truncate(super::PATH_SAMPLE);
-    paths
+    super::largest(paths)
+        .into_iter()
+        .map(|(p, size)| (p.display(), size))
+        .collect()
 }
 
 fn precompressed_paths(image: &Image, layer: u32) -> Vec<(String, u64)> {

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::digest::{DiffId, Digest};
 use crate::model::{Image, layer_content_bytes};
-use crate::scan::EntryKind;
+use crate::scan::{EntryKind, EntryPath};
 use crate::source::Platform;
 
 /// Image-level figures (see "What the numbers mean" in DESIGN.md).
@@ -145,18 +145,19 @@ pub fn layers(image: &Image) -> Vec<LayerSummary> {
 
 /// The `top` largest regular files of the final filesystem.
 pub fn largest_files(image: &Image, top: usize) -> Vec<PathSize> {
-    let mut files: Vec<PathSize> = image
+    let files: Vec<((&EntryPath, u32), u64)> = image
         .final_entries()
         .filter(|(_, e)| e.kind == EntryKind::File)
-        .map(|(loc, e)| PathSize {
-            path: e.path.display(),
-            bytes: e.size,
-            layer: Some(loc.layer),
-        })
+        .map(|(loc, e)| ((&e.path, loc.layer), e.size))
         .collect();
-    files.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.path.cmp(&b.path)));
-    files.truncate(top);
-    files
+    super::largest_n(files, top)
+        .into_iter()
+        .map(|((path, layer), bytes)| PathSize {
+            path: path.display(),
+            bytes,
+            layer: Some(layer),
+        })
+        .collect()
 }
 
 /// Directories at most this deep are ranked (deeper ones repeat their parents).

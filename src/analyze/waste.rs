@@ -6,10 +6,14 @@ use std::collections::BTreeMap;
 
 use super::{Finding, FindingKind};
 use crate::model::{Image, ShadowKind};
+use crate::scan::EntryPath;
+
+/// (layer that wrote, layer that shadowed, metadata-only) -> paths and sizes.
+type Groups<'a> = BTreeMap<(u32, u32, bool), Vec<(&'a EntryPath, u64)>>;
 
 /// One finding per (layer that wrote, layer that shadowed, how).
 pub fn findings(image: &Image) -> Vec<Finding> {
-    let mut groups: BTreeMap<(u32, u32, bool), Vec<(String, u64)>> = BTreeMap::new();
+    let mut groups: Groups = BTreeMap::new();
     for s in &image.shadowed {
         let e = image.entry(s.loc);
         if e.size == 0 {
@@ -19,7 +23,7 @@ pub fn findings(image: &Image) -> Vec<Finding> {
         groups
             .entry((s.loc.layer, s.by_layer, rewrite))
             .or_default()
-            .push((e.path.display(), e.size));
+            .push((&e.path, e.size));
     }
     groups
         .into_iter()
@@ -50,7 +54,7 @@ pub fn findings(image: &Image) -> Vec<Finding> {
                     format!("remove the files in the same RUN that creates them (layer {writer}), or never create them"),
                 )
             };
-            finding.with_layers(&[by]).with_paths(paths)
+            finding.with_layers(&[by]).with_entry_paths(paths)
         })
         .collect()
 }
