@@ -359,7 +359,7 @@ fn walk_tar(
             }
             entry.size = read;
             entry.sha256 = Some(hasher.finalize().into());
-            entry.elf = elf.finish();
+            entry.elf = elf.finish().map(Box::new);
             if keep {
                 captured.push(Captured {
                     entry: entries.len() as u32,
@@ -369,6 +369,8 @@ fn walk_tar(
         }
         entries.push(entry);
     }
+    // A million entries leave up to half their vector's capacity unused.
+    entries.shrink_to_fit();
     Ok((entries, captured))
 }
 

@@ -98,8 +98,9 @@ pub struct Entry {
     /// sha256 of the content, for regular files.
     #[serde(with = "serde_bytes")]
     pub sha256: Option<[u8; 32]>,
-    /// For ELF files: what the section headers say (see [`elf`]).
-    pub elf: Option<elf::ElfInfo>,
+    /// For ELF files: what the section headers say (see [`elf`]); boxed,
+    /// since few entries are ELF files.
+    pub elf: Option<Box<elf::ElfInfo>>,
 }
 
 /// The kind of a tar entry, whiteouts included.
