@@ -5,8 +5,18 @@
 //!     cargo run --release --example gen_bench_image -- SIZE_GB OUT_DIR
 //!
 //! Writes `OUT_DIR/image.docker.tar` (classic `docker save`, uncompressed
-//! layers), `OUT_DIR/image.oci.tar` (OCI archive, gzip layers) and the gzip
-//! blobs alone as `OUT_DIR/layers/N.tar.gz` (for `pigz`/`rapidgzip`).
+//! layers) and `OUT_DIR/oci/` (OCI image layout directory, gzip layers, tag
+//! `latest`; `scripts/bench-compare.sh` feeds its layer blobs to
+//! `pigz`/`rapidgzip`).
+//!
+//! Each layer tar is generated once and streamed: written in place into the
+//! docker archive (its offset is known from a dry run that only counts), and
+//! gzipped into its OCI blob at the same time. No raw layer tar is ever on
+//! disk besides the archive, so the disk needed is the archive plus the gzip
+//! blobs (about 1.08 + 0.39 GB per GB of SIZE).
+//!
+//! Layers are gzipped by `pigz -6` when it is on the PATH (set
+//! `GEN_BENCH_NO_PIGZ=1` to use flate2 at level 6 instead).
 //!
 //! Shape, as fractions of SIZE (uncompressed content):
 //! 0. base OS: 8 %, small files;
@@ -26,10 +36,14 @@
     missing_docs
 )]
 
+use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Read, Write};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::thread::JoinHandle;
+use std::time::Instant;
 
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -336,23 +350,50 @@ fn header(kind: tar::EntryType, size: u64, mode: u32, uid: u64) -> tar::Header {
     h
 }
 
-/// Writes one layer tar; returns (diff id hex, bytes).
-fn write_layer(spec: &LayerSpec, path: &Path) -> io::Result<(String, u64)> {
-    let out = HashWrite {
-        inner: BufWriter::with_capacity(1 << 20, File::create(path)?),
-        hasher: Sha256::new(),
-        count: 0,
-    };
+/// `size` bytes of nothing: the contents of a dry run, which only counts.
+struct Skip(u64);
+
+impl Read for Skip {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        // The bytes are never looked at: leave the buffer as it is.
+        let n = (buf.len() as u64).min(self.0);
+        self.0 -= n;
+        Ok(n as usize)
+    }
+}
+
+/// A writer that only counts.
+#[derive(Default)]
+struct Count(u64);
+
+impl Write for Count {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0 += buf.len() as u64;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Writes one layer tar into `out`. With `dry`, file contents are left out
+/// (`Skip`) but every header, long-name record and padding is the same, so
+/// the length is exact.
+fn write_layer<W: Write>(spec: &LayerSpec, out: W, dry: bool) -> io::Result<W> {
     let mut b = tar::Builder::new(out);
     for item in &spec.items {
         match item {
             Item::File(f) => {
                 let mut h = header(tar::EntryType::Regular, f.size, 0o644, f.uid);
-                b.append_data(
-                    &mut h,
-                    &f.path,
-                    Gen::new(f.path.as_bytes(), f.size, f.content),
-                )?;
+                if dry {
+                    b.append_data(&mut h, &f.path, Skip(f.size))?;
+                } else {
+                    b.append_data(
+                        &mut h,
+                        &f.path,
+                        Gen::new(f.path.as_bytes(), f.size, f.content),
+                    )?;
+                }
             }
             Item::Whiteout(p) => {
                 let wh = match p.rsplit_once('/') {
@@ -364,53 +405,259 @@ fn write_layer(spec: &LayerSpec, path: &Path) -> io::Result<(String, u64)> {
             }
         }
     }
-    let mut out = b.into_inner()?;
-    out.flush()?;
-    Ok((hex::encode(out.hasher.finalize()), out.count))
+    b.into_inner()
 }
 
-fn sha256_file(path: &Path) -> io::Result<String> {
-    let mut f = File::open(path)?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    Ok(hex::encode(h.finalize()))
+/// The length of a layer's tar stream, from a dry run.
+fn layer_len(spec: &LayerSpec) -> io::Result<u64> {
+    Ok(write_layer(spec, Count::default(), true)?.0)
 }
 
-fn gzip(src: &Path, dst: &Path) -> io::Result<()> {
-    let pigz = Command::new("pigz")
-        .args(["-6", "-c"])
-        .arg(src)
-        .stdout(File::create(dst)?)
-        .stderr(Stdio::inherit())
-        .status();
-    match pigz {
-        Ok(s) if s.success() => Ok(()),
-        _ => {
-            let mut e = flate2::write::GzEncoder::new(
-                BufWriter::new(File::create(dst)?),
+/// A gzip compressor writing a blob file, which also hashes and counts the
+/// compressed bytes: a `pigz` child when there is one, else flate2.
+enum Gzip {
+    Pigz {
+        child: Child,
+        stdin: ChildStdin,
+        /// Reads pigz's output: hashes it and writes the blob.
+        sink: JoinHandle<io::Result<(String, u64)>>,
+    },
+    Flate(Box<flate2::write::GzEncoder<HashWrite<BufWriter<File>>>>),
+}
+
+impl Gzip {
+    fn new(dst: &Path, pigz_threads: usize) -> io::Result<Gzip> {
+        let file = File::create(dst)?;
+        // -n: no name and no time stamp, so blobs are reproducible.
+        let pigz = if std::env::var_os("GEN_BENCH_NO_PIGZ").is_some() {
+            Err(io::Error::other("GEN_BENCH_NO_PIGZ"))
+        } else {
+            Command::new("pigz")
+                .args(["-6", "-n", "-c", "-p", &pigz_threads.to_string()])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::inherit())
+                .spawn()
+        };
+        match pigz {
+            Ok(mut child) => {
+                let stdin = child.stdin.take().unwrap();
+                let mut stdout = child.stdout.take().unwrap();
+                let sink = std::thread::spawn(move || {
+                    let mut out = HashWrite {
+                        inner: BufWriter::with_capacity(1 << 20, file),
+                        hasher: Sha256::new(),
+                        count: 0,
+                    };
+                    io::copy(&mut stdout, &mut out)?;
+                    out.flush()?;
+                    Ok((hex::encode(out.hasher.finalize()), out.count))
+                });
+                Ok(Gzip::Pigz { child, stdin, sink })
+            }
+            Err(_) => Ok(Gzip::Flate(Box::new(flate2::write::GzEncoder::new(
+                HashWrite {
+                    inner: BufWriter::with_capacity(1 << 20, file),
+                    hasher: Sha256::new(),
+                    count: 0,
+                },
                 flate2::Compression::new(6),
-            );
-            io::copy(&mut File::open(src)?, &mut e)?;
-            e.finish()?.flush()
+            )))),
+        }
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        match self {
+            Gzip::Pigz { stdin, .. } => stdin.write_all(buf),
+            Gzip::Flate(e) => e.write_all(buf),
+        }
+    }
+
+    /// Ends the stream; returns (blob sha256 hex, blob bytes).
+    fn finish(self) -> io::Result<(String, u64)> {
+        match self {
+            Gzip::Pigz {
+                mut child,
+                stdin,
+                sink,
+            } => {
+                drop(stdin);
+                let status = child.wait()?;
+                let out = sink
+                    .join()
+                    .unwrap_or_else(|_| Err(io::Error::other("pigz reader panicked")))?;
+                if !status.success() {
+                    return Err(io::Error::other(format!("pigz failed: {status}")));
+                }
+                Ok(out)
+            }
+            Gzip::Flate(e) => {
+                let mut out = e.finish()?;
+                out.flush()?;
+                Ok((hex::encode(out.hasher.finalize()), out.count))
+            }
         }
     }
 }
 
-fn append_file(b: &mut tar::Builder<impl Write>, name: &str, path: &Path) -> io::Result<()> {
-    let mut h = header(tar::EntryType::Regular, fs::metadata(path)?.len(), 0o644, 0);
-    b.append_data(&mut h, name, File::open(path)?)
+/// Where a layer's tar stream goes: written in place into the docker
+/// archive at its offset, hashed for the diff id, and gzipped.
+struct LayerSink<'a> {
+    archive: &'a File,
+    /// Archive offset of the next byte.
+    offset: u64,
+    buf: Vec<u8>,
+    hasher: Sha256,
+    count: u64,
+    gzip: Gzip,
 }
 
-fn append_bytes(b: &mut tar::Builder<impl Write>, name: &str, data: &[u8]) -> io::Result<()> {
-    let mut h = header(tar::EntryType::Regular, data.len() as u64, 0o644, 0);
-    b.append_data(&mut h, name, data)
+const SINK_BUF: usize = 1 << 20;
+
+impl LayerSink<'_> {
+    fn drain(&mut self) -> io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        self.archive.write_all_at(&self.buf, self.offset)?;
+        self.hasher.update(&self.buf);
+        self.gzip.write_all(&self.buf)?;
+        self.offset += self.buf.len() as u64;
+        self.count += self.buf.len() as u64;
+        self.buf.clear();
+        Ok(())
+    }
+
+    /// Returns (diff id hex, tar bytes, blob sha256 hex, blob bytes).
+    fn finish(mut self) -> io::Result<(String, u64, String, u64)> {
+        self.drain()?;
+        let (digest, gz_size) = self.gzip.finish()?;
+        Ok((
+            hex::encode(self.hasher.finalize()),
+            self.count,
+            digest,
+            gz_size,
+        ))
+    }
+}
+
+impl Write for LayerSink<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.buf.extend_from_slice(buf);
+        if self.buf.len() >= SINK_BUF {
+            self.drain()?;
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.drain()
+    }
+}
+
+/// Rounds up to whole tar blocks.
+fn padded(n: u64) -> u64 {
+    n.div_ceil(512) * 512
+}
+
+/// Writes the header of a member of the outer (docker) archive at `offset`,
+/// as `tar::Builder::append_data` would.
+fn write_member_header(archive: &File, offset: u64, name: &str, size: u64) -> io::Result<()> {
+    let mut h = header(tar::EntryType::Regular, size, 0o644, 0);
+    h.set_path(name)?;
+    h.set_cksum();
+    archive.write_all_at(h.as_bytes(), offset)
+}
+
+fn config_json(diff_ids: &[String], layers: &[LayerSpec]) -> io::Result<Vec<u8>> {
+    Ok(serde_json::to_vec(&json!({
+        "architecture": "amd64",
+        "os": "linux",
+        "config": {"Env": ["PATH=/usr/local/bin:/usr/bin:/bin"]},
+        "rootfs": {"type": "layers", "diff_ids": diff_ids.iter().map(|d| format!("sha256:{d}")).collect::<Vec<_>>()},
+        "history": layers.iter().map(|l| json!({"created_by": l.created_by})).collect::<Vec<_>>(),
+    }))?)
+}
+
+fn docker_manifest(config_hex: &str, layers: usize) -> io::Result<Vec<u8>> {
+    Ok(serde_json::to_vec(&json!([{
+        "Config": format!("{config_hex}.json"),
+        "RepoTags": ["bench:latest"],
+        "Layers": (0..layers).map(|i| format!("{i}/layer.tar")).collect::<Vec<_>>(),
+    }]))?)
+}
+
+/// The figures an analysis must report, worked out from the spec alone by
+/// replaying the layers over a path map.
+struct Expected {
+    entries: u64,
+    files: u64,
+    content_bytes: u64,
+    /// Bytes of files deleted by a whiteout.
+    whiteout_bytes: u64,
+    /// Bytes of files replaced by a later file at the same path.
+    replaced_bytes: u64,
+    final_files: u64,
+    final_bytes: u64,
+}
+
+fn expected(layers: &[LayerSpec]) -> Expected {
+    let mut fs: BTreeMap<&str, u64> = BTreeMap::new();
+    let mut e = Expected {
+        entries: 0,
+        files: 0,
+        content_bytes: 0,
+        whiteout_bytes: 0,
+        replaced_bytes: 0,
+        final_files: 0,
+        final_bytes: 0,
+    };
+    for l in layers {
+        for item in &l.items {
+            e.entries += 1;
+            match item {
+                Item::File(f) => {
+                    e.files += 1;
+                    e.content_bytes += f.size;
+                    if let Some(old) = fs.insert(&f.path, f.size) {
+                        e.replaced_bytes += old;
+                    }
+                }
+                Item::Whiteout(p) => {
+                    let under = format!("{p}/");
+                    let gone: Vec<&str> = fs
+                        .range::<&str, _>(p.as_str()..)
+                        .map(|(k, _)| *k)
+                        .take_while(|k| *k == p || k.starts_with(&under))
+                        .collect();
+                    for k in gone {
+                        e.whiteout_bytes += fs.remove(k).unwrap_or(0);
+                    }
+                }
+            }
+        }
+    }
+    e.final_files = fs.len() as u64;
+    e.final_bytes = fs.values().sum();
+    e
+}
+
+/// Removes what an earlier run (or an older version of this generator) left.
+fn clean(out: &Path) -> io::Result<()> {
+    for dir in ["oci", "layers"] {
+        let p = out.join(dir);
+        if p.exists() {
+            eprintln!("removing {}", p.display());
+            fs::remove_dir_all(&p)?;
+        }
+    }
+    for file in ["image.oci.tar", "image.docker.tar"] {
+        let p = out.join(file);
+        if p.exists() {
+            eprintln!("removing {}", p.display());
+            fs::remove_file(&p)?;
+        }
+    }
+    Ok(())
 }
 
 fn main() -> io::Result<()> {
@@ -420,33 +667,99 @@ fn main() -> io::Result<()> {
         eprintln!("usage: gen_bench_image SIZE_GB OUT_DIR");
         std::process::exit(2);
     };
+    let start = Instant::now();
     let total = (size * GB as f64) as u64;
     let out = PathBuf::from(out);
-    let work = out.join("layers");
-    fs::create_dir_all(&work)?;
+    fs::create_dir_all(&out)?;
+    clean(&out)?;
+    let blobs = out.join("oci/blobs/sha256");
+    fs::create_dir_all(&blobs)?;
     let layers = spec(total);
-    let files: usize = layers.iter().map(|l| l.items.len()).sum();
+    let expect = expected(&layers);
     eprintln!(
-        "generating {files} entries in {} layers, {} bytes of content",
+        "generating {} entries in {} layers, {} bytes of content",
+        expect.entries,
         layers.len(),
         total
     );
 
-    // Layers in parallel: tar, then gzip.
+    // Lay out the docker archive: config, N/layer.tar..., manifest.json, two
+    // zero blocks, as `append_data` in that order would. The config and
+    // manifest lengths do not depend on the digests in them (fixed-width hex).
+    let zero = "0".repeat(64);
+    let config_len = config_json(&vec![zero.clone(); layers.len()], &layers)?.len() as u64;
+    let manifest_len = docker_manifest(&zero, layers.len())?.len() as u64;
+    let tar_lens = layers
+        .iter()
+        .map(layer_len)
+        .collect::<io::Result<Vec<u64>>>()?;
+    let mut offsets = Vec::with_capacity(layers.len());
+    let mut end = 512 + padded(config_len);
+    for len in &tar_lens {
+        offsets.push(end);
+        end += 512 + padded(*len);
+    }
+    let manifest_offset = end;
+    let archive_len = manifest_offset + 512 + padded(manifest_len) + 1024;
+    eprintln!(
+        "layer tars laid out ({archive_len} bytes of docker archive) in {:.1} s",
+        start.elapsed().as_secs_f64()
+    );
+
+    let archive_path = out.join("image.docker.tar");
+    let archive = File::options()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(&archive_path)?;
+    // Reserve the whole archive up front: no disk-full surprise halfway, and
+    // the layers, written in parallel, do not interleave on disk. Unwritten
+    // ranges (padding, end blocks) read as zeros either way.
+    let reserved = Command::new("fallocate")
+        .arg("-l")
+        .arg(archive_len.to_string())
+        .arg(&archive_path)
+        .stderr(Stdio::inherit())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !reserved {
+        eprintln!("fallocate failed: the docker archive is written sparse");
+    }
+    archive.set_len(archive_len)?;
+    for (i, (&off, &len)) in offsets.iter().zip(&tar_lens).enumerate() {
+        write_member_header(&archive, off, &format!("{i}/layer.tar"), len)?;
+    }
+
+    // Layers in parallel, each streamed once: into the archive, the diff-id
+    // hash and gzip. pigz gets every core: the small layers finish early and
+    // the dominant one (60 %) then has the machine to itself.
+    let pigz_threads = std::thread::available_parallelism().map_or(2, |n| n.get());
     let results: Vec<io::Result<(String, u64, String, u64)>> = std::thread::scope(|s| {
         let handles: Vec<_> = layers
             .iter()
             .enumerate()
             .map(|(i, l)| {
-                let work = &work;
+                let (archive, blobs, offset, len) = (&archive, &blobs, offsets[i], tar_lens[i]);
                 s.spawn(move || {
-                    let raw = work.join(format!("{i}.tar"));
-                    let gz = work.join(format!("{i}.tar.gz"));
-                    let (diff_id, size) = write_layer(l, &raw)?;
-                    gzip(&raw, &gz)?;
-                    let digest = sha256_file(&gz)?;
-                    let gz_size = fs::metadata(&gz)?.len();
-                    Ok((diff_id, size, digest, gz_size))
+                    let tmp = blobs.join(format!(".layer{i}.tar.gz.tmp"));
+                    let sink = LayerSink {
+                        archive,
+                        offset: offset + 512,
+                        buf: Vec::with_capacity(SINK_BUF + (64 << 10)),
+                        hasher: Sha256::new(),
+                        count: 0,
+                        gzip: Gzip::new(&tmp, pigz_threads)?,
+                    };
+                    let r = write_layer(l, sink, false)?.finish()?;
+                    if r.1 != len {
+                        return Err(io::Error::other(format!(
+                            "layer {i}: {} bytes written, {len} laid out",
+                            r.1
+                        )));
+                    }
+                    fs::rename(&tmp, blobs.join(&r.2))?;
+                    eprintln!("layer {i} done at {:.1} s", start.elapsed().as_secs_f64());
+                    Ok(r)
                 })
             })
             .collect();
@@ -461,38 +774,22 @@ fn main() -> io::Result<()> {
     let results: Vec<(String, u64, String, u64)> =
         results.into_iter().collect::<io::Result<_>>()?;
 
-    let config = serde_json::to_vec(&json!({
-        "architecture": "amd64",
-        "os": "linux",
-        "config": {"Env": ["PATH=/usr/local/bin:/usr/bin:/bin"]},
-        "rootfs": {"type": "layers", "diff_ids": results.iter().map(|r| format!("sha256:{}", r.0)).collect::<Vec<_>>()},
-        "history": layers.iter().map(|l| json!({"created_by": l.created_by})).collect::<Vec<_>>(),
-    }))?;
+    let diff_ids: Vec<String> = results.iter().map(|r| r.0.clone()).collect();
+    let config = config_json(&diff_ids, &layers)?;
     let config_hex = hex::encode(Sha256::digest(&config));
 
-    // Classic docker-archive.
+    // The rest of the docker archive.
     {
-        let mut b = tar::Builder::new(BufWriter::with_capacity(
-            1 << 20,
-            File::create(out.join("image.docker.tar"))?,
-        ));
-        let manifest = serde_json::to_vec(&json!([{
-            "Config": format!("{config_hex}.json"),
-            "RepoTags": ["bench:latest"],
-            "Layers": (0..layers.len()).map(|i| format!("{i}/layer.tar")).collect::<Vec<_>>(),
-        }]))?;
-        append_bytes(&mut b, &format!("{config_hex}.json"), &config)?;
-        for i in 0..layers.len() {
-            append_file(
-                &mut b,
-                &format!("{i}/layer.tar"),
-                &work.join(format!("{i}.tar")),
-            )?;
+        let manifest = docker_manifest(&config_hex, layers.len())?;
+        if config.len() as u64 != config_len || manifest.len() as u64 != manifest_len {
+            return Err(io::Error::other("config or manifest length changed"));
         }
-        append_bytes(&mut b, "manifest.json", &manifest)?;
-        b.into_inner()?.flush()?;
+        write_member_header(&archive, 0, &format!("{config_hex}.json"), config_len)?;
+        archive.write_all_at(&config, 512)?;
+        write_member_header(&archive, manifest_offset, "manifest.json", manifest_len)?;
+        archive.write_all_at(&manifest, manifest_offset + 512)?;
     }
-    // OCI archive with gzip layers.
+    // The OCI layout: the layer blobs are already in place.
     {
         let manifest = serde_json::to_vec(&json!({
             "schemaVersion": 2,
@@ -514,26 +811,15 @@ fn main() -> io::Result<()> {
                 "annotations": {"org.opencontainers.image.ref.name": "latest"},
             }],
         }))?;
-        let mut b = tar::Builder::new(BufWriter::with_capacity(
-            1 << 20,
-            File::create(out.join("image.oci.tar"))?,
-        ));
-        append_bytes(&mut b, "oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#)?;
-        append_bytes(&mut b, "index.json", &index)?;
-        append_bytes(&mut b, &format!("blobs/sha256/{manifest_hex}"), &manifest)?;
-        append_bytes(&mut b, &format!("blobs/sha256/{config_hex}"), &config)?;
-        for (i, r) in results.iter().enumerate() {
-            append_file(
-                &mut b,
-                &format!("blobs/sha256/{}", r.2),
-                &work.join(format!("{i}.tar.gz")),
-            )?;
-        }
-        b.into_inner()?.flush()?;
+        fs::write(blobs.join(&config_hex), &config)?;
+        fs::write(blobs.join(&manifest_hex), &manifest)?;
+        fs::write(
+            out.join("oci/oci-layout"),
+            br#"{"imageLayoutVersion":"1.0.0"}"#,
+        )?;
+        fs::write(out.join("oci/index.json"), &index)?;
     }
-    for i in 0..layers.len() {
-        fs::remove_file(work.join(format!("{i}.tar")))?;
-    }
+
     for (i, r) in results.iter().enumerate() {
         println!(
             "layer {i}: {} bytes uncompressed, {} gzip, {} entries",
@@ -542,5 +828,24 @@ fn main() -> io::Result<()> {
             layers[i].items.len()
         );
     }
+    println!(
+        "docker archive {archive_len} bytes, gzip blobs {} bytes, {:.1} s",
+        results.iter().map(|r| r.3).sum::<u64>(),
+        start.elapsed().as_secs_f64()
+    );
+    let e = &expect;
+    println!(
+        "expected (from the spec): {} entries ({} regular files), {} content bytes; \
+         shadowed {} bytes = {} deleted by whiteouts + {} rewritten in place; \
+         final {} files, {} bytes",
+        e.entries,
+        e.files,
+        e.content_bytes,
+        e.whiteout_bytes + e.replaced_bytes,
+        e.whiteout_bytes,
+        e.replaced_bytes,
+        e.final_files,
+        e.final_bytes
+    );
     Ok(())
 }
