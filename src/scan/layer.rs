@@ -129,46 +129,40 @@ pub fn scan_layer(
         }
         _ => None,
     };
-    let (writer, reader) = super::pipe::channel();
+    let (tar_writer, tar_reader) = super::pipe::channel();
 
-    let (inflated, walked) = std::thread::scope(|s| {
-        let inflater = s.spawn(move || -> Result<([u8; 32], u64), ScanError> {
-            {
-                let buffered = BufReader::with_capacity(BUF, Read::chain(&head[..got], &mut blob));
-                let mut decoder = match compression.decoder(buffered) {
-                    Ok(d) => d,
-                    Err(source) => {
-                        writer.fail(&source);
-                        return Err(ScanError::Read {
-                            what: "starting decompression",
-                            source,
-                        });
-                    }
-                };
-                // A read error reaches the walker through the channel and is
-                // reported from there, with the tar context.
-                match writer.pump(&mut decoder) {
-                    Ok(true) => {}
-                    Ok(false) => {
-                        let source = io::Error::other("the tar walker stopped early");
-                        return Err(ScanError::Read {
-                            what: "reading layer",
-                            source,
-                        });
-                    }
-                    Err(source) => return Err(read_error(compression, source)),
-                }
+    let (read, inflated, walked) = std::thread::scope(|s| {
+        // A compressed blob is read and hashed on one thread and inflated on
+        // another, so that inflating, the critical path of one huge layer,
+        // does nothing else. An uncompressed blob is its own tar stream: the
+        // reading thread feeds the walker directly.
+        let (feed, inflater) = if compression == Compression::None {
+            (tar_writer, None)
+        } else {
+            let (raw_writer, raw_reader) = super::pipe::channel();
+            let inflater = s.spawn(move || inflate(compression, raw_reader, tar_writer));
+            (raw_writer, Some(inflater))
+        };
+        let blob_reader = s.spawn(move || -> Result<([u8; 32], u64), ScanError> {
+            let mut source = Read::chain(&head[..got], &mut blob);
+            // A read error reaches the walker through the channel and is
+            // reported from there, with the tar context.
+            let fed = feed.pump(&mut source);
+            drop(source);
+            match fed {
+                Ok(true) => Ok(blob.finish()),
+                Ok(false) => Err(ScanError::Read {
+                    what: "reading layer",
+                    source: io::Error::other("the layer's reader stopped early"),
+                }),
+                Err(source) => Err(ScanError::Read {
+                    what: "reading layer",
+                    source,
+                }),
             }
-            // Drain anything after the compressed stream so the digest
-            // covers the whole blob.
-            io::copy(&mut blob, &mut io::sink()).map_err(|source| ScanError::Read {
-                what: "reading layer",
-                source,
-            })?;
-            Ok(blob.finish())
         });
         let walked = (|| {
-            let mut tar = Hashing::new(sampler.tap(reader));
+            let mut tar = Hashing::new(sampler.tap(tar_reader));
             tar.enabled = compression != Compression::None && trusted_diff_id.is_none();
             let (entries, captured) = walk_tar(&mut tar, compression)?;
             // The tar end marker may be followed by padding: the diff id covers it.
@@ -177,19 +171,15 @@ pub fn scan_layer(
             let (hash, count) = tar.finish();
             Ok::<_, ScanError>((hash, count, entries, captured))
         })();
-        // `walked` dropped the reader: a still-running inflater sees the
-        // hang-up and stops.
-        let inflated = inflater.join().unwrap_or_else(|_| {
-            Err(ScanError::Read {
-                what: "decompressing layer",
-                source: io::Error::other("the decompressing thread panicked"),
-            })
-        });
-        (inflated, walked)
+        // `walked` dropped its reader: still-running threads see the
+        // hang-up and stop.
+        let inflated = inflater.map_or(Ok(()), |t| joined(t, "decompressing layer"));
+        (joined(blob_reader, "reading layer"), inflated, walked)
     });
     let ((blob_hash, compressed_bytes), (tar_hash, uncompressed_bytes, entries, captured)) =
-        match (inflated, walked) {
+        match (read, inflated, walked) {
             (
+                _,
                 Err(
                     e @ ScanError::Read {
                         what: "starting decompression",
@@ -198,8 +188,8 @@ pub fn scan_layer(
                 ),
                 _,
             ) => return Err(e),
-            (_, Err(e)) | (Err(e), Ok(_)) => return Err(e),
-            (Ok(blob), Ok(walked)) => (blob, walked),
+            (_, _, Err(e)) | (_, Err(e), Ok(_)) | (Err(e), Ok(()), Ok(_)) => return Err(e),
+            (Ok(blob), Ok(()), Ok(walked)) => (blob, walked),
         };
     // An uncompressed blob is its own tar stream: same bytes, same hash.
     let tar_hash = if compression == Compression::None {
@@ -234,6 +224,60 @@ pub fn scan_layer(
         entries,
         captured,
         sample: Some(sampler.finish()),
+    })
+}
+
+/// Inflates `raw` into `writer`, then reads `raw` to its end, so that the
+/// reading thread hashes the whole blob (bytes after the compressed stream
+/// included).
+fn inflate(
+    compression: Compression,
+    raw: impl Read + Send,
+    writer: super::pipe::ChunkWriter,
+) -> Result<(), ScanError> {
+    let mut buffered = BufReader::with_capacity(BUF, raw);
+    {
+        let mut decoder = match compression.decoder(&mut buffered) {
+            Ok(d) => d,
+            Err(source) => {
+                writer.fail(&source);
+                return Err(ScanError::Read {
+                    what: "starting decompression",
+                    source,
+                });
+            }
+        };
+        // A read error reaches the walker through the channel and is
+        // reported from there, with the tar context.
+        match writer.pump(&mut decoder) {
+            Ok(true) => {}
+            Ok(false) => {
+                let source = io::Error::other("the tar walker stopped early");
+                return Err(ScanError::Read {
+                    what: "reading layer",
+                    source,
+                });
+            }
+            Err(source) => return Err(read_error(compression, source)),
+        }
+    }
+    io::copy(&mut buffered, &mut io::sink()).map_err(|source| ScanError::Read {
+        what: "reading layer",
+        source,
+    })?;
+    Ok(())
+}
+
+/// The result of a scoped thread; a panic becomes an error naming `what`.
+fn joined<T>(
+    thread: std::thread::ScopedJoinHandle<'_, Result<T, ScanError>>,
+    what: &'static str,
+) -> Result<T, ScanError> {
+    thread.join().unwrap_or_else(|_| {
+        Err(ScanError::Read {
+            what,
+            source: io::Error::other("a scanning thread panicked"),
+        })
     })
 }
 
