@@ -144,11 +144,9 @@ pub fn scan_layer(
             (raw_writer, Some(inflater))
         };
         let blob_reader = s.spawn(move || -> Result<([u8; 32], u64), ScanError> {
-            let mut source = Read::chain(&head[..got], &mut blob);
             // A read error reaches the walker through the channel and is
             // reported from there, with the tar context.
-            let fed = feed.pump(&mut source);
-            drop(source);
+            let fed = feed.pump(&mut Read::chain(&head[..got], &mut blob));
             match fed {
                 Ok(true) => Ok(blob.finish()),
                 Ok(false) => Err(ScanError::Read {
