@@ -257,10 +257,12 @@ type MetaFiles = HashMap<Vec<u8>, Loc>;
 /// Finds the environments and distributions of the final filesystem.
 pub fn report(image: &Image) -> PythonReport {
     let captured = captured(image);
-    let final_map: HashMap<&[u8], Loc> = image
-        .final_entries()
-        .map(|(loc, e)| (e.path.as_bytes(), loc))
-        .collect();
+    let mut final_map: HashMap<&[u8], Loc> = HashMap::with_capacity(image.files.len());
+    final_map.extend(
+        image
+            .final_entries()
+            .map(|(loc, e)| (e.path.as_bytes(), loc)),
+    );
     let is_file = |loc: Loc| image.entry(loc).kind == EntryKind::File;
 
     // conda's records: `PREFIX/conda-meta/NAME-VERSION-BUILD.json` lists the
@@ -290,10 +292,16 @@ pub fn report(image: &Image) -> PythonReport {
     for (loc, e) in image.final_entries() {
         let path = e.path.as_bytes();
         let Some(env) = env_of(path) else { continue };
-        let dists = envs.entry(env.to_vec()).or_default();
+        // Most files of an environment are not metadata: no key allocated.
+        if !envs.contains_key(env) {
+            envs.insert(env.to_vec(), BTreeMap::new());
+        }
         if !captured.contains_key(&loc) {
             continue;
         }
+        let Some(dists) = envs.get_mut(env) else {
+            continue;
+        };
         let parent = e.path.parent();
         let name = e.path.file_name();
         if let Some(i) = parent.iter().rposition(|&b| b == b'/')
