@@ -21,7 +21,8 @@
 //! Shape, as fractions of SIZE (uncompressed content):
 //! 0. base OS: 8 %, small files;
 //! 1. the dominant `pip install` layer: 60 %, many small `.py` files, a
-//!    `RECORD` per package, a few huge `.so` files;
+//!    few huge `.so` files, and per package a dist-info (METADATA,
+//!    INSTALLER, a RECORD listing its files as pip writes it);
 //! 2. wheels left in `/wheels`: 10 %, incompressible;
 //! 3. `rm -rf /wheels`: a whiteout;
 //! 4. `chown -R` of one package of layer 1: 15 %, same bytes, new owner;
@@ -42,6 +43,7 @@ use std::io::{self, BufWriter, Read, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Instant;
 
@@ -174,6 +176,9 @@ struct FileSpec {
     size: u64,
     content: Content,
     uid: u64,
+    /// Exact bytes (a dist-info's RECORD, METADATA, INSTALLER), instead of
+    /// generated `content`.
+    data: Option<Arc<[u8]>>,
 }
 
 enum Item {
@@ -184,6 +189,16 @@ enum Item {
 struct LayerSpec {
     created_by: String,
     items: Vec<Item>,
+}
+
+/// A deterministic stand-in for a RECORD's urlsafe-base64 sha256 (43
+/// characters); nothing checks it against the file.
+fn fake_hash(path: &str) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut g = Gen::new(path.as_bytes(), 0, Content::Random);
+    (0..43)
+        .map(|_| ALPHABET[(g.next() % 64) as usize] as char)
+        .collect()
 }
 
 /// Sizes that average `avg` with a realistic spread (a few KB to 10x avg).
@@ -216,6 +231,7 @@ fn small_files(dir: &str, ext: &str, bytes: u64, avg: u64, seed: u64, uid: u64) 
             size,
             content: Content::Text,
             uid,
+            data: None,
         });
         total += size;
         i += 1;
@@ -234,6 +250,7 @@ fn spec(total: u64) -> Vec<LayerSpec> {
     // Layer 1: packages with .py files, a RECORD each, a few huge .so files.
     let mut l1 = Vec::new();
     let packages = 8;
+    let huge = |k: u64| format!("{sp}/pkg{k}/lib/libhuge{k}.so");
     for p in 0..packages {
         let mut py = small_files(
             &format!("{sp}/pkg{p}"),
@@ -243,21 +260,47 @@ fn spec(total: u64) -> Vec<LayerSpec> {
             10 + p,
             0,
         );
-        let record: u64 = py.len() as u64 * 80;
+        // A real dist-info: METADATA, INSTALLER, and a RECORD listing every
+        // file of the package (`path,sha256=...,size`, relative to
+        // site-packages) as pip writes it.
+        let info = format!("{sp}/pkg{p}-1.0.dist-info");
+        let mut record = String::new();
+        let mut listed: Vec<(String, u64)> = py.iter().map(|f| (f.path.clone(), f.size)).collect();
+        if p < 4 {
+            listed.push((huge(p), pct(30) / 4));
+        }
+        for (path, size) in &listed {
+            let rel = &path[sp.len() + 1..];
+            record.push_str(&format!("{rel},sha256={},{size}\n", fake_hash(path)));
+        }
+        for name in ["METADATA", "INSTALLER"] {
+            record.push_str(&format!("pkg{p}-1.0.dist-info/{name},,\n"));
+        }
+        record.push_str(&format!("pkg{p}-1.0.dist-info/RECORD,,\n"));
         l1.append(&mut py);
-        l1.push(FileSpec {
-            path: format!("{sp}/pkg{p}-1.0.dist-info/RECORD"),
-            size: record,
-            content: Content::Text,
-            uid: 0,
-        });
+        let metadata = format!("Metadata-Version: 2.1\nName: pkg{p}\nVersion: 1.0\n");
+        for (name, text) in [
+            ("METADATA", metadata),
+            ("INSTALLER", "pip\n".to_owned()),
+            ("RECORD", record),
+        ] {
+            let data: Arc<[u8]> = text.into_bytes().into();
+            l1.push(FileSpec {
+                path: format!("{info}/{name}"),
+                size: data.len() as u64,
+                content: Content::Text,
+                uid: 0,
+                data: Some(data),
+            });
+        }
     }
     for k in 0..4 {
         l1.push(FileSpec {
-            path: format!("{sp}/pkg{k}/lib/libhuge{k}.so"),
+            path: huge(k),
             size: pct(30) / 4,
             content: Content::Binary,
             uid: 0,
+            data: None,
         });
     }
 
@@ -268,6 +311,7 @@ fn spec(total: u64) -> Vec<LayerSpec> {
             size: pct(10) / 5,
             content: Content::Random,
             uid: 0,
+            data: None,
         })
         .collect();
 
@@ -284,6 +328,7 @@ fn spec(total: u64) -> Vec<LayerSpec> {
                 size: f.size,
                 content: f.content,
                 uid: 1000,
+                data: f.data.clone(),
             });
             rewritten += f.size;
         }
@@ -387,6 +432,8 @@ fn write_layer<W: Write>(spec: &LayerSpec, out: W, dry: bool) -> io::Result<W> {
                 let mut h = header(tar::EntryType::Regular, f.size, 0o644, f.uid);
                 if dry {
                     b.append_data(&mut h, &f.path, Skip(f.size))?;
+                } else if let Some(data) = &f.data {
+                    b.append_data(&mut h, &f.path, &data[..])?;
                 } else {
                     b.append_data(
                         &mut h,
