@@ -89,11 +89,11 @@ impl<R: Read> Read for Hashing<R> {
 /// Scans one layer blob, verifying it against what the manifest and config
 /// say about it (how far: [`Verify`]). The stream is always read to its end.
 ///
-/// Two threads share the work (see [`super::pipe`]): this one walks the tar
-/// and hashes every file (and the uncompressed stream when the diff id is
-/// computed); a scoped helper reads the blob, hashes it and inflates it. For
-/// an uncompressed blob the diff id is the blob digest, so its bytes are
-/// hashed once, not twice.
+/// Threads share the work, handing buffers down [`super::pipe`]s: this one
+/// walks the tar and hashes every file (and the uncompressed stream when the
+/// diff id is computed); a scoped helper reads the blob and hashes it; for a
+/// compressed blob a third one inflates. For an uncompressed blob the diff
+/// id is the blob digest, so its bytes are hashed once, not twice.
 pub fn scan_layer(
     blob: impl Read + Send,
     expected: &LayerInfo,

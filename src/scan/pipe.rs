@@ -1,7 +1,7 @@
 //! A byte stream handed from one thread to another in large buffers, so that
-//! inflating a layer (one thread) overlaps with walking its tar and hashing
-//! its files (another): one huge layer then costs its inflate time and no
-//! more.
+//! reading and hashing a layer's blob, inflating it and walking its tar
+//! (hashing its files) overlap on separate threads: one huge layer then
+//! costs its inflate time and no more.
 //!
 //! The channel is bounded ([`DEPTH`] buffers of [`CHUNK`] bytes in flight)
 //! and buffers are recycled, so memory per layer stays at a few MiB whatever
