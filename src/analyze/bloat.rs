@@ -11,14 +11,14 @@
 //! `leftover-archive`, `build-toolchain`, `static-libraries`,
 //! `package-tests`, `bytecode-cache`, then `debug-symbols` (only the debug
 //! sections of an ELF file, not the whole file). Files the Python findings
-//! already count ([`super::python::claimed`]: the losing copy of a
+//! already count ([`super::python::findings`]: the losing copy of a
 //! duplicated distribution, extra native builds, CUDA libraries) are skipped.
 
 use std::collections::{BTreeMap, HashSet};
 
-use super::python::{PythonReport, claimed, env_of};
+use super::python::env_of;
 use super::{Finding, FindingKind, ends_with_ci};
-use crate::model::{Image, Loc};
+use crate::model::{Image, Loc, LocSet};
 use crate::scan::{EntryKind, EntryPath};
 
 /// The bloat kinds, in the order a file is matched against them.
@@ -236,10 +236,12 @@ fn message_and_fix(kind: FindingKind) -> (&'static str, &'static str) {
 /// Per kind: bytes per layer, paths with their bytes, shadowed copies.
 type Group<'a> = (BTreeMap<u32, u64>, Vec<(&'a EntryPath, u64)>, u64);
 
-/// Bloat findings; files `python` findings already count are skipped.
-pub fn findings(image: &Image, python: &PythonReport) -> Vec<Finding> {
-    let skip = claimed(image, python);
-    let shadowed: HashSet<Loc> = image.shadowed.iter().map(|s| s.loc).collect();
+/// Bloat findings; `skip`: files the Python findings already count.
+pub fn findings(image: &Image, skip: &LocSet) -> Vec<Finding> {
+    let mut shadowed = LocSet::new(image);
+    for s in &image.shadowed {
+        shadowed.insert(s.loc);
+    }
     let mut conda_roots: HashSet<Vec<u8>> = HashSet::new();
     for layer in &image.layers {
         for e in &layer.entries {
@@ -259,7 +261,7 @@ pub fn findings(image: &Image, python: &PythonReport) -> Vec<Finding> {
                 layer: li as u32,
                 entry: ei as u32,
             };
-            if skip.contains(&loc) {
+            if skip.contains(loc) {
                 continue;
             }
             let (kind, bytes) = match classify(e.path.as_bytes(), &conda_roots) {
@@ -274,7 +276,7 @@ pub fn findings(image: &Image, python: &PythonReport) -> Vec<Finding> {
             let g = groups.entry(kind).or_default();
             *g.0.entry(loc.layer).or_default() += bytes;
             g.1.push((&e.path, bytes));
-            if shadowed.contains(&loc) {
+            if shadowed.contains(loc) {
                 g.2 += 1;
             }
         }

@@ -263,8 +263,8 @@ pub fn run(image: &Image, options: &AnalyzeOptions, scan: ScanStats) -> Analysis
     let ((python, python_findings), (mut findings, pull, summary)) = rayon::join(
         || {
             let python = python::report(image);
-            let mut found = python::findings(image, &python);
-            found.extend(bloat::findings(image, &python));
+            let (mut found, claimed) = python::findings(image, &python);
+            found.extend(bloat::findings(image, &claimed));
             (python, found)
         },
         || {

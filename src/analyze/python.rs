@@ -17,14 +17,14 @@
 //! the losing copies' files; `duplicate-native-library` takes the extra
 //! *different* builds of a library (byte-identical extra copies are left to
 //! `duplicate-content`); `gpu-libraries` takes the CUDA files neither took.
-//! [`claimed`] hands these files to the bloat analyzer, which then skips them.
+//! [`findings`] hands these files to the bloat analyzer, which then skips them.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
 use super::{Finding, FindingKind};
-use crate::model::{Image, Loc};
+use crate::model::{Image, Loc, LocSet};
 use crate::scan::EntryKind;
 
 /// The `python` object of the report.
@@ -326,7 +326,7 @@ pub fn report(image: &Image) -> PythonReport {
 
     let mut environments = Vec::new();
     for (env, dists) in envs {
-        let mut claimed: HashSet<Loc> = HashSet::new();
+        let mut claimed = LocSet::new(image);
         let mut out = Vec::new();
         for (dir, meta) in dists {
             let dir_name = dir.rsplit(|&b| b == b'/').next().unwrap_or(&dir);
@@ -436,18 +436,16 @@ pub fn report(image: &Image) -> PythonReport {
                     paths.push(image.entry(l).path.as_bytes().to_vec());
                 }
             }
-            let mut seen = HashSet::new();
-            let mut locs = Vec::new();
-            for p in &paths {
-                if let Some(&loc) = final_map.get(p.as_slice())
-                    && is_file(loc)
-                    && seen.insert(loc)
-                {
-                    locs.push(loc);
-                }
-            }
+            let mut locs: Vec<Loc> = paths
+                .iter()
+                .filter_map(|p| final_map.get(p.as_slice()).copied())
+                .filter(|&loc| is_file(loc))
+                .collect();
             locs.sort_unstable();
-            claimed.extend(locs.iter().copied());
+            locs.dedup();
+            for &l in &locs {
+                claimed.insert(l);
+            }
             out.push(Distribution {
                 name,
                 version,
@@ -464,7 +462,7 @@ pub fn report(image: &Image) -> PythonReport {
         let unclaimed: Vec<Loc> = files_under(image, &env)
             .iter()
             .copied()
-            .filter(|&l| is_file(l) && !claimed.contains(&l))
+            .filter(|&l| is_file(l) && !claimed.contains(l))
             .collect();
         environments.push(Environment {
             path: format!("/{}", String::from_utf8_lossy(&env)),
@@ -643,10 +641,12 @@ fn is_cuda_path(path: &[u8]) -> bool {
     soname_stem(name).is_some_and(|s| is_cuda_stem(&s))
 }
 
-/// Python and ML findings, and the files they account for.
-fn analyze(image: &Image, report: &PythonReport) -> (Vec<Finding>, HashSet<Loc>) {
+/// Python and ML findings, and the final-filesystem files they already
+/// count (losing copies of duplicated distributions, extra builds of native
+/// libraries, CUDA libraries): other analyzers must not count them again.
+pub fn findings(image: &Image, report: &PythonReport) -> (Vec<Finding>, LocSet) {
     let mut findings = Vec::new();
-    let mut taken: HashSet<Loc> = HashSet::new();
+    let mut taken = LocSet::new(image);
 
     // duplicate-distribution
     let mut by_name: BTreeMap<String, Vec<(&Environment, &Distribution)>> = BTreeMap::new();
@@ -736,7 +736,7 @@ fn analyze(image: &Image, report: &PythonReport) -> (Vec<Finding>, HashSet<Loc>)
     let mut libs: BTreeMap<String, Vec<Loc>> = BTreeMap::new();
     for (loc, e) in image.final_entries() {
         // Only real shared objects: not `libfoo.so.6-gdb.py` or a dpkg alternatives file.
-        if e.kind != EntryKind::File || e.size == 0 || e.elf.is_none() || taken.contains(&loc) {
+        if e.kind != EntryKind::File || e.size == 0 || e.elf.is_none() || taken.contains(loc) {
             continue;
         }
         if let Some(stem) = soname_stem(e.path.file_name()) {
@@ -814,7 +814,7 @@ fn analyze(image: &Image, report: &PythonReport) -> (Vec<Finding>, HashSet<Loc>)
     for (loc, e) in image.final_entries() {
         if e.kind == EntryKind::File
             && e.size > 0
-            && !taken.contains(&loc)
+            && !taken.contains(loc)
             && is_cuda_path(e.path.as_bytes())
         {
             gpu.push((loc, e.size));
@@ -826,7 +826,9 @@ fn analyze(image: &Image, report: &PythonReport) -> (Vec<Finding>, HashSet<Loc>)
             .iter()
             .map(|&(l, s)| (image.entry(l).path.display(), s))
             .collect();
-        taken.extend(gpu.iter().map(|&(l, _)| l));
+        for &(l, _) in &gpu {
+            taken.insert(l);
+        }
         findings.push(
             Finding::new(
                 image,
@@ -842,17 +844,6 @@ fn analyze(image: &Image, report: &PythonReport) -> (Vec<Finding>, HashSet<Loc>)
 }
 
 /// Python and ML findings.
-pub fn findings(image: &Image, report: &PythonReport) -> Vec<Finding> {
-    analyze(image, report).0
-}
-
-/// The final-filesystem files the Python findings already count (losing
-/// copies of duplicated distributions, extra builds of native libraries,
-/// CUDA libraries): other analyzers must not count them again.
-pub fn claimed(image: &Image, report: &PythonReport) -> HashSet<Loc> {
-    analyze(image, report).1
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

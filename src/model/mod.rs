@@ -191,6 +191,51 @@ impl Image {
     }
 }
 
+/// A set of entry locations of one image: a bit per entry of each layer,
+/// so membership costs no hashing (analyzers test every file).
+#[derive(Clone, Debug)]
+pub struct LocSet {
+    bits: Vec<Vec<u64>>,
+}
+
+impl LocSet {
+    /// An empty set sized for `image`.
+    pub fn new(image: &Image) -> LocSet {
+        LocSet {
+            bits: image
+                .layers
+                .iter()
+                .map(|l| vec![0; l.entries.len().div_ceil(64)])
+                .collect(),
+        }
+    }
+
+    /// Adds `loc`; whether it was not there yet.
+    pub fn insert(&mut self, loc: Loc) -> bool {
+        let (word, bit) = (loc.entry as usize / 64, 1u64 << (loc.entry % 64));
+        match self
+            .bits
+            .get_mut(loc.layer as usize)
+            .and_then(|l| l.get_mut(word))
+        {
+            Some(w) if *w & bit == 0 => {
+                *w |= bit;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether `loc` is in the set.
+    pub fn contains(&self, loc: Loc) -> bool {
+        let (word, bit) = (loc.entry as usize / 64, 1u64 << (loc.entry % 64));
+        self.bits
+            .get(loc.layer as usize)
+            .and_then(|l| l.get(word))
+            .is_some_and(|w| w & bit != 0)
+    }
+}
+
 /// Regular-file bytes of one layer (hard links add nothing).
 pub fn layer_content_bytes(layer: &LayerIndex) -> u64 {
     layer.entries.iter().map(|e| e.size).sum()
