@@ -132,6 +132,22 @@ pub(crate) fn files_under<'a>(image: &'a Image, dir: &[u8]) -> &'a [Loc] {
 /// Joins `rel` onto `base`, resolving `.` and `..` (an absolute `rel`
 /// starts from the root). `None` when `..` climbs above the root.
 pub(crate) fn resolve(base: &[u8], rel: &[u8]) -> Option<Vec<u8>> {
+    // The common case (every RECORD line of a plain install): a clean
+    // relative path is appended as it is.
+    if !rel.is_empty()
+        && !rel.starts_with(b"/")
+        && rel
+            .split(|&b| b == b'/')
+            .all(|c| !c.is_empty() && c != b"." && c != b"..")
+    {
+        let mut out = Vec::with_capacity(base.len() + 1 + rel.len());
+        out.extend_from_slice(base);
+        if !base.is_empty() {
+            out.push(b'/');
+        }
+        out.extend_from_slice(rel);
+        return Some(out);
+    }
     let mut parts: Vec<&[u8]> = if rel.starts_with(b"/") {
         Vec::new()
     } else {
@@ -149,6 +165,26 @@ pub(crate) fn resolve(base: &[u8], rel: &[u8]) -> Option<Vec<u8>> {
         }
     }
     Some(parts.join(&b'/'))
+}
+
+/// The first field of every row of a RECORD (the installed path), empty
+/// ones left out. Without any quote in the text every row is `path,...`
+/// and is split without copying; otherwise the text is parsed as CSV.
+pub(crate) fn record_paths(text: &str) -> Vec<std::borrow::Cow<'_, str>> {
+    if !text.contains('"') {
+        return text
+            .lines()
+            .map(|line| line.split(',').next().unwrap_or(line).trim_end_matches('\r'))
+            .filter(|p| !p.is_empty())
+            .map(std::borrow::Cow::Borrowed)
+            .collect();
+    }
+    parse_csv(text)
+        .into_iter()
+        .filter_map(|row| row.into_iter().next())
+        .filter(|p| !p.is_empty())
+        .map(std::borrow::Cow::Owned)
+        .collect()
 }
 
 /// Parses CSV (RFC 4180 quoting, as Python's `csv` module writes RECORD).
@@ -364,10 +400,8 @@ pub fn report(image: &Image) -> PythonReport {
             let files_from;
             if let Some(record) = text(meta.get(b"RECORD".as_slice()).map(|l| &captured[l])) {
                 files_from = "RECORD";
-                for row in parse_csv(&record) {
-                    if let Some(p) = row.first().filter(|p| !p.is_empty())
-                        && let Some(full) = resolve(&env, p.as_bytes())
-                    {
+                for p in record_paths(&record) {
+                    if let Some(full) = resolve(&env, p.as_bytes()) {
                         paths.push(full);
                     }
                 }
@@ -867,6 +901,14 @@ mod tests {
         );
         assert_eq!(resolve(b"a", b"../../x"), None);
         assert_eq!(resolve(b"a/b", b"/etc/x").unwrap(), b"etc/x");
+        assert_eq!(resolve(b"a/b", b"c//./d").unwrap(), b"a/b/c/d");
+        assert_eq!(resolve(b"", b"c/d").unwrap(), b"c/d");
+
+        // Without quotes rows are split in place; with them, parsed as CSV.
+        let plain = "a/b.py,sha256=x,10\r\n\nc.py,,\nd.dist-info/RECORD,,";
+        assert_eq!(record_paths(plain), ["a/b.py", "c.py", "d.dist-info/RECORD"]);
+        let quoted = "a/b.py,sha256=x,10\n\"c,d.py\",,\"2\"\n,,\n";
+        assert_eq!(record_paths(quoted), ["a/b.py", "c,d.py"]);
     }
 
     #[test]
