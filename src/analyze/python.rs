@@ -174,7 +174,12 @@ pub(crate) fn record_paths(text: &str) -> Vec<std::borrow::Cow<'_, str>> {
     if !text.contains('"') {
         return text
             .lines()
-            .map(|line| line.split(',').next().unwrap_or(line).trim_end_matches('\r'))
+            .map(|line| {
+                line.split(',')
+                    .next()
+                    .unwrap_or(line)
+                    .trim_end_matches('\r')
+            })
             .filter(|p| !p.is_empty())
             .map(std::borrow::Cow::Borrowed)
             .collect();
@@ -293,12 +298,6 @@ type MetaFiles = HashMap<Vec<u8>, Loc>;
 /// Finds the environments and distributions of the final filesystem.
 pub fn report(image: &Image) -> PythonReport {
     let captured = captured(image);
-    let mut final_map: HashMap<&[u8], Loc> = HashMap::with_capacity(image.files.len());
-    final_map.extend(
-        image
-            .final_entries()
-            .map(|(loc, e)| (e.path.as_bytes(), loc)),
-    );
     let is_file = |loc: Loc| image.entry(loc).kind == EntryKind::File;
 
     // conda's records: `PREFIX/conda-meta/NAME-VERSION-BUILD.json` lists the
@@ -466,13 +465,15 @@ pub fn report(image: &Image) -> PythonReport {
                         .iter()
                         .map(|&l| image.entry(l).path.as_bytes().to_vec()),
                 );
-                if let Some(&l) = final_map.get(dir.as_slice()) {
+                if let Some(l) = image.find(&dir) {
                     paths.push(image.entry(l).path.as_bytes().to_vec());
                 }
             }
-            let mut locs: Vec<Loc> = paths
-                .iter()
-                .filter_map(|p| final_map.get(p.as_slice()).copied())
+            paths.sort_unstable();
+            paths.dedup();
+            let mut locs: Vec<Loc> = image
+                .find_sorted(&paths)
+                .into_iter()
                 .filter(|&loc| is_file(loc))
                 .collect();
             locs.sort_unstable();
@@ -906,7 +907,10 @@ mod tests {
 
         // Without quotes rows are split in place; with them, parsed as CSV.
         let plain = "a/b.py,sha256=x,10\r\n\nc.py,,\nd.dist-info/RECORD,,";
-        assert_eq!(record_paths(plain), ["a/b.py", "c.py", "d.dist-info/RECORD"]);
+        assert_eq!(
+            record_paths(plain),
+            ["a/b.py", "c.py", "d.dist-info/RECORD"]
+        );
         let quoted = "a/b.py,sha256=x,10\n\"c,d.py\",,\"2\"\n,,\n";
         assert_eq!(record_paths(quoted), ["a/b.py", "c,d.py"]);
     }

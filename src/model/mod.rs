@@ -160,6 +160,42 @@ impl Image {
         self.files.iter().map(|&loc| (loc, self.entry(loc)))
     }
 
+    /// The final-filesystem entry at `path`, if any (a binary search).
+    pub fn find(&self, path: &[u8]) -> Option<Loc> {
+        let i = self
+            .files
+            .partition_point(|&l| self.entry(l).path.as_bytes() < path);
+        self.files
+            .get(i)
+            .copied()
+            .filter(|&l| self.entry(l).path.as_bytes() == path)
+    }
+
+    /// [`Image::find`] for many paths at once, given sorted: one galloping
+    /// walk through the final filesystem, cheap when the paths cluster (the
+    /// files of one package). Paths not in it are skipped.
+    pub fn find_sorted<P: AsRef<[u8]>>(&self, paths: &[P]) -> Vec<Loc> {
+        let key = |i: usize| self.entry(self.files[i]).path.as_bytes();
+        let n = self.files.len();
+        let mut lo = 0;
+        let mut out = Vec::new();
+        for path in paths {
+            let path = path.as_ref();
+            // Gallop to a window [lo, hi) whose end lies past `path` ...
+            let mut step = 1;
+            while lo + step < n && key(lo + step) < path {
+                step *= 2;
+            }
+            let hi = (lo + step + 1).min(n);
+            // ... and search it.
+            lo += self.files[lo..hi].partition_point(|&l| self.entry(l).path.as_bytes() < path);
+            if lo < n && key(lo) == path {
+                out.push(self.files[lo]);
+            }
+        }
+        out
+    }
+
     /// Regular-file bytes of every layer.
     pub fn content_bytes(&self) -> u64 {
         self.layers.iter().map(layer_content_bytes).sum()
@@ -313,6 +349,28 @@ mod tests {
             layers: Vec::new(),
         };
         Image::build(image_info, indexes)
+    }
+
+    #[test]
+    fn find_and_find_sorted_agree_with_the_final_filesystem() {
+        let names: Vec<String> = (0..300).map(|i| format!("p{}/m{i:03}.py", i % 7)).collect();
+        let img = build(vec![
+            layer(names.iter().map(|n| file(n, b"x")).collect()),
+            layer(vec![whiteout("p3")]),
+        ]);
+        let mut wanted: Vec<String> = names.clone();
+        wanted.extend(["a", "p3/m003.py", "p9/x", "zz"].map(String::from));
+        wanted.sort();
+        wanted.dedup();
+        let expect: Vec<Loc> = wanted
+            .iter()
+            .filter_map(|p| img.find(p.as_bytes()))
+            .collect();
+        assert_eq!(img.find_sorted(&wanted), expect);
+        // The whiteout removed p3/: 300 files, 43 of them under p3.
+        assert_eq!(expect.len(), 300 - 43);
+        assert!(img.find(b"p3/m003.py").is_none());
+        assert!(img.find(b"p1/m001.py").is_some());
     }
 
     fn sha(data: &[u8]) -> [u8; 32] {
