@@ -91,7 +91,7 @@ pub struct OutputArgs {
 #[derive(Debug, Args)]
 pub struct AnalyzeArgs {
     /// The image: a registry reference (name:tag, docker://...), or
-    /// docker-archive:FILE, oci:DIR[:TAG], oci-archive:FILE,
+    /// `docker-archive:FILE`, `oci:DIR[:TAG]`, `oci-archive:FILE`,
     /// docker-daemon:NAME, or a path to an archive or layout.
     pub image: String,
     #[command(flatten)]

@@ -6,7 +6,7 @@
 //! whole stream, at most [`MAX_WINDOWS`] of them (16 MiB): it starts by
 //! keeping every window and, each time it holds more than the cap, doubles
 //! its stride and drops the windows that are off the new stride (see
-//! [`kept`]). The length of the stream need not be known in advance, and a
+//! `kept`). The length of the stream need not be known in advance, and a
 //! large layer is sampled every `stride` windows from its start to its end
 //! (8 to 16 MiB of it).
 //! At the end the kept windows are recompressed, in order, as one zstd

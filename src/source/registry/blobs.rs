@@ -1,7 +1,7 @@
 //! Manifest, config and layer blob requests made with `reqwest` directly
 //! (oci-client only authenticates), so the response headers oci-client
 //! hides are visible: a 429 or 503's `Retry-After` is honoured (see
-//! [`retry::retry_after`](super::retry::retry_after) and [`fetch`]).
+//! [`retry::retry_after`] and [`fetch`]).
 //!
 //! The client copies the oci-client client's settings: the same scheme
 //! (HTTPS, or plain HTTP for a loopback / `--insecure-registry` registry that

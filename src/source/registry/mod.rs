@@ -6,7 +6,7 @@
 //! config. Each layer is streamed: a download task feeds a bounded channel
 //! that the scanner reads as a plain `Read` (see [`stream`]).
 //!
-//! Files: [`reference`] (names, loopback, insecure registries), [`auth`]
+//! Files: [`reference`](mod@reference) (names, loopback, insecure registries), [`auth`]
 //! (credentials), [`retry`] (backoff on temporary failures), [`blobs`]
 //! (layer blob requests with reqwest, honouring `Retry-After`), [`stream`]
 //! (blob -> channel -> `Read`).

@@ -5,7 +5,7 @@
 //! A connection dropped mid-blob resumes with a `Range` request from the
 //! last byte delivered; the scanner verifies the whole blob's digest, so a
 //! resumed download is checked like any other. A 429 or 503 with
-//! `Retry-After` waits what the server asked (see [`wait_for`](super::blobs::wait_for)).
+//! `Retry-After` waits what the server asked (see [`wait_for`]).
 
 use std::io::{self, Read};
 use std::sync::Arc;
