@@ -146,8 +146,7 @@ pub fn scan_layer(
         let blob_reader = s.spawn(move || -> Result<([u8; 32], u64), ScanError> {
             // A read error reaches the walker through the channel and is
             // reported from there, with the tar context.
-            let fed = feed.pump(&mut Read::chain(&head[..got], &mut blob));
-            match fed {
+            match feed.pump(&mut Read::chain(&head[..got], &mut blob)) {
                 Ok(true) => Ok(blob.finish()),
                 Ok(false) => Err(ScanError::Read {
                     what: "reading layer",
