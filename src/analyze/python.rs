@@ -476,8 +476,8 @@ pub fn report(image: &Image) -> PythonReport {
                 .into_iter()
                 .filter(|&loc| is_file(loc))
                 .collect();
+            // Distinct paths, so distinct locations.
             locs.sort_unstable();
-            locs.dedup();
             for &l in &locs {
                 claimed.insert(l);
             }
