@@ -259,18 +259,7 @@ fn sampled_estimates_match_full_recompression() {
         tar.len() > 2 * (16 << 20),
         "the layer must be larger than the sample"
     );
-    let blob = l.blob(Compression::Gzip);
-    let info = layerscope::source::LayerInfo {
-        digest: layerscope::Digest::of(&blob),
-        diff_id: None,
-        media_type: String::new(),
-        compressed_bytes: blob.len() as u64,
-        created_by: None,
-    };
-    let index =
-        layerscope::scan::scan_layer(blob.as_slice(), &info, layerscope::scan::Verify::DiffIds)
-            .unwrap();
-    let sample = index.sample.unwrap();
+    let sample = gzip_sample(&l.blob(Compression::Gzip));
     assert_eq!(sample.stream_bytes, tar.len() as u64);
     assert!(sample.sampled_bytes <= 16 << 20);
     assert!(sample.gzip_sampled_bytes <= 2 << 20);
@@ -288,6 +277,21 @@ fn sampled_estimates_match_full_recompression() {
     within(sample.estimated_zstd_bytes(), zstd);
 }
 
+/// Scans a gzip layer blob and returns its compressibility sample.
+fn gzip_sample(blob: &[u8]) -> layerscope::scan::sample::CompressionSample {
+    let info = layerscope::source::LayerInfo {
+        digest: layerscope::Digest::of(blob),
+        diff_id: None,
+        media_type: String::new(),
+        compressed_bytes: blob.len() as u64,
+        created_by: None,
+    };
+    layerscope::scan::scan_layer(blob, &info, layerscope::scan::Verify::DiffIds)
+        .unwrap()
+        .sample
+        .unwrap()
+}
+
 #[test]
 fn small_layers_are_recompressed_whole() {
     // Below one gzip slice (64 KiB) the sample is the whole stream: the
@@ -295,18 +299,7 @@ fn small_layers_are_recompressed_whole() {
     // 6 with the same backend), the zstd-3 one its zstd-3 size.
     let l = layer(vec![file("src/a.py", words(50_000, 7))]);
     let blob = l.blob(Compression::Gzip);
-    let info = layerscope::source::LayerInfo {
-        digest: layerscope::Digest::of(&blob),
-        diff_id: None,
-        media_type: String::new(),
-        compressed_bytes: blob.len() as u64,
-        created_by: None,
-    };
-    let sample =
-        layerscope::scan::scan_layer(blob.as_slice(), &info, layerscope::scan::Verify::DiffIds)
-            .unwrap()
-            .sample
-            .unwrap();
+    let sample = gzip_sample(&blob);
     assert_eq!(sample.sampled_bytes, l.tar().len() as u64);
     assert_eq!(sample.estimated_gzip_bytes(), blob.len() as u64);
     // zstd frames differ by a few header bytes between encoders.
