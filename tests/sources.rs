@@ -293,6 +293,10 @@ fn corrupt_layers_fail_naming_the_layer() {
 /// skopeo, an independent writer, converts our OCI layout into the archive
 /// formats real users have; layerscope reads them to the same analysis.
 #[test]
+#[cfg_attr(
+    not(feature = "tools"),
+    ignore = "needs external tools: cargo test --features tools"
+)]
 fn archives_written_by_skopeo_read_the_same() {
     if !crate::support::require_tool("skopeo") {
         return;

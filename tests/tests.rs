@@ -13,4 +13,5 @@ mod pull;
 mod python;
 mod registry;
 mod scan;
+mod snapshots;
 mod sources;
