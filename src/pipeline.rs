@@ -150,7 +150,7 @@ impl Pipeline {
         let options = &s.analyze.pull;
         if s.manifest_only {
             let info = self.info(reference)?;
-            let report = pull::report_from(&info, None, options);
+            let report = pull::cost_from(&info, None, options);
             return Ok(PullImage {
                 reference: reference.to_owned(),
                 manifest_digest: info.manifest_digest,
@@ -159,7 +159,7 @@ impl Pipeline {
             });
         }
         let (image, _) = load(reference, s)?;
-        let report = pull::report(&image, options);
+        let report = pull::cost(&image, options);
         let mut findings = pull::findings(&image, &report, options);
         findings.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.kind.cmp(&b.kind)));
         Ok(PullImage {

@@ -9,6 +9,7 @@ mod daemon;
 mod diff;
 mod dockerfile;
 mod model;
+mod output;
 mod pull;
 mod python;
 mod registry;

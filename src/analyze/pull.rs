@@ -273,13 +273,13 @@ fn precompressed(layer: &LayerIndex) -> (u64, u64) {
 }
 
 /// The pull cost of `image`.
-pub fn report(image: &Image, options: &PullOptions) -> PullReport {
-    report_from(&image.info, Some(&image.layers), options)
+pub fn cost(image: &Image, options: &PullOptions) -> PullReport {
+    cost_from(&image.info, Some(&image.layers), options)
 }
 
 /// The pull cost from the manifest alone (`layers: None`) or with the
 /// scanned layer indexes.
-pub fn report_from(
+pub fn cost_from(
     info: &ImageInfo,
     scanned: Option<&[LayerIndex]>,
     options: &PullOptions,

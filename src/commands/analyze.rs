@@ -16,14 +16,9 @@ pub fn run(s: Analyze) -> Result<i32, Error> {
             s.image
         ));
     }
-    let path = pipeline
-        .settings()
-        .dockerfile
-        .as_ref()
-        .map(|d| d.path.clone());
     let report = Report::Analysis(AnalysisReport {
         analysis: &analyzed.analysis,
-        dockerfile: path.as_deref(),
+        dockerfile: s.dockerfile_uri.as_deref(),
     });
     sink::emit(&report, &s.output.sinks, &s.output.options)?;
     Ok(0)

@@ -5,7 +5,7 @@
 use crate::dockerfile::rewrite;
 use crate::error::Error;
 use crate::pipeline::Pipeline;
-use crate::report::optimize::{OptimizeReport, SCHEMA};
+use crate::report::OptimizeReport;
 use crate::report::{Dest, Report, render, sink};
 use crate::settings::Optimize;
 
@@ -37,19 +37,8 @@ pub fn run(s: Optimize) -> Result<i32, Error> {
             .map_or("Dockerfile".into(), |n| n.to_string_lossy().into_owned());
         diff = Some(rewrite::unified_diff(&name, &df.text, &new));
     }
-    let (promised_bytes, promised_compressed_bytes) = plan.promised();
-    let report = OptimizeReport {
-        schema: SCHEMA,
-        image: &s.image,
-        dockerfile: dockerfile.map(|d| d.path.clone()),
-        base_layers: plan.mapping.base_layers,
-        advice: &plan.advice,
-        promised_bytes,
-        promised_compressed_bytes,
-        cache_order: plan.cache_order().and_then(|a| a.cache_order),
-        written: s.write.as_ref().map(|p| p.display().to_string()),
-        rewritable: dockerfile.is_some() && plan.dockerfile_matched,
-    };
+    let written = s.write.as_ref().map(|p| p.display().to_string());
+    let report = OptimizeReport::new(&s.image, plan, dockerfile, written);
     let report = Report::Optimize(&report);
     let Some(diff) = diff else {
         sink::emit(&report, &s.output.sinks, &s.output.options)?;

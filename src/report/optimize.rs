@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use super::units::Units;
-use crate::dockerfile::{Advice, CacheOrderFigure};
+use crate::dockerfile::{Advice, CacheOrderFigure, Dockerfile, Plan};
 
 /// The JSON schema identifier of `optimize --format json`.
 pub const SCHEMA: &str = "layerscope/optimize/v1";
@@ -37,6 +37,31 @@ pub struct OptimizeReport<'a> {
     /// and a rewrite is possible (text report only).
     #[serde(skip)]
     pub rewritable: bool,
+}
+
+impl<'a> OptimizeReport<'a> {
+    /// The report of `plan` for `image`; `written` is where `--write` put
+    /// the rewritten Dockerfile.
+    pub fn new(
+        image: &'a str,
+        plan: &'a Plan,
+        dockerfile: Option<&Dockerfile>,
+        written: Option<String>,
+    ) -> OptimizeReport<'a> {
+        let (promised_bytes, promised_compressed_bytes) = plan.promised();
+        OptimizeReport {
+            schema: SCHEMA,
+            image,
+            dockerfile: dockerfile.map(|d| d.path.clone()),
+            base_layers: plan.mapping.base_layers,
+            advice: &plan.advice,
+            promised_bytes,
+            promised_compressed_bytes,
+            cache_order: plan.cache_order().and_then(|a| a.cache_order),
+            written,
+            rewritable: dockerfile.is_some() && plan.dockerfile_matched,
+        }
+    }
 }
 
 /// The advice as text.

@@ -99,6 +99,8 @@ pub struct Analyze {
     pub pipeline: pipeline::Settings,
     /// The reports.
     pub output: Output,
+    /// The Dockerfile path relative to the repository (SARIF).
+    pub dockerfile_uri: Option<String>,
 }
 
 /// `layerscope pull`.
@@ -180,6 +182,7 @@ pub fn resolve(cli: Cli, env: &Env) -> Result<Command, Error> {
                 image: a.image,
                 pipeline,
                 output,
+                dockerfile_uri: a.dockerfile.as_deref().map(|p| repo_relative(p, &env.cwd)),
             })
         }
         cli::Command::Pull(a) => {
