@@ -138,9 +138,6 @@ fn source_hints(e: &SourceError) -> Vec<String> {
         SourceError::UnknownTransport { .. } => vec![format!(
             "known transports: {transports}; a path that exists needs none"
         )],
-        SourceError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
-            vec!["a registry image is written `NAME:TAG` or `docker://HOST/NAME:TAG`".into()]
-        }
         SourceError::Remote(message) if refused(message) => {
             // Remote messages start with the reference in backticks.
             let registry = message

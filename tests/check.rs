@@ -663,7 +663,9 @@ fn markdown_comment_has_budgets_findings_and_growth() {
         "{md}"
     );
     assert!(
-        md.contains("| `max-layers` | number of layers | ≤ 3 | 3 | ✅ pass |"),
+        md.contains(
+            "| `max-layers` | number of layers, base layers excluded | ≤ 3 | 3 | ✅ pass |"
+        ),
         "{md}"
     );
     assert!(
