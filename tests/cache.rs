@@ -284,19 +284,9 @@ fn warm_registry_analysis_downloads_no_layer() {
 }
 
 fn analyze_ref(reference: &str, flags: &[&str]) -> Value {
-    let out = layerscope()
-        .arg("analyze")
-        .arg(reference)
-        .args(["--format", "json"])
-        .args(flags)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "analyze failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    let mut args = vec!["analyze", reference, "--format", "json"];
+    args.extend_from_slice(flags);
+    crate::support::run(args).ok_json()
 }
 
 /// Writes the ~1 GB benchmark image of BENCHMARKS (not a test): a 100 000-file

@@ -169,14 +169,8 @@ fn platform_is_chosen_from_an_index() {
 
 /// Runs analyze and returns (exit code, stderr).
 fn fails(image: &str) -> (Option<i32>, String) {
-    let out = layerscope()
-        .args(["analyze", image, "--no-cache"])
-        .output()
-        .unwrap();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let run = crate::support::run(["analyze", image, "--no-cache"]);
+    (Some(run.code), run.stderr)
 }
 
 fn assert_one_line_error(image: &str, needle: &str) {

@@ -42,7 +42,7 @@
 //!
 //! Each piece of advice comes with its figures in the report (seconds
 //! before and after, bytes re-downloaded per release) and, when it saves
-//! bytes or time, as a [`Finding`] so `check` can budget it.
+//! bytes or time, as a [`Finding`](crate::analyze::Finding) so `check` can budget it.
 
 mod advice;
 mod options;
