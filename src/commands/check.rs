@@ -4,8 +4,7 @@
 
 use crate::error::Error;
 use crate::pipeline::Pipeline;
-use crate::report::check::{self as render, CheckReport};
-use crate::report::{Report, markdown, sink};
+use crate::report::{CheckReport, Report, github, markdown, sink};
 use crate::settings::Check;
 
 /// Runs the check and returns 0 (all budgets hold) or 1 (one failed).
@@ -27,7 +26,7 @@ pub fn run(s: Check) -> Result<i32, Error> {
         }
         // The runner reads workflow commands from both streams; keep a
         // machine report on standard output parseable.
-        let annotations = render::github_annotations(&report, units);
+        let annotations = github::annotations(&report, units);
         if s.output.text_on_stdout() {
             sink::stdout(&annotations)?;
         } else {

@@ -7,6 +7,7 @@
 
 pub mod check;
 pub mod diff;
+pub mod github;
 pub mod json;
 pub mod junit;
 pub mod markdown;
