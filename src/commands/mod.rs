@@ -28,27 +28,51 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
     }
 }
 
+fn password_from_stdin(args: &ImageArgs) -> Result<Option<String>, Error> {
+    if !args.password_stdin {
+        return Ok(None);
+    }
+    if args.username.is_none() {
+        return Err(Error::Usage("--password-stdin needs --username".into()));
+    }
+    read_password()
+}
+
+fn read_password() -> Result<Option<String>, Error> {
+    let mut password = String::new();
+    std::io::stdin()
+        .read_to_string(&mut password)
+        .map_err(|e| Error::Usage(format!("reading the password from standard input: {e}")))?;
+    Ok(Some(password.trim_end_matches(['\n', '\r']).to_owned()))
+}
+
 /// Resolves the image flags into pipeline settings.
 pub fn settings(args: &ImageArgs) -> Result<Settings, Error> {
-    let password = if args.password_stdin {
-        if args.username.is_none() {
-            return Err(Error::Usage("--password-stdin needs --username".into()));
-        }
-        let mut password = String::new();
-        std::io::stdin()
-            .read_to_string(&mut password)
-            .map_err(|e| Error::Usage(format!("reading the password from standard input: {e}")))?;
-        Some(password.trim_end_matches(['\n', '\r']).to_owned())
-    } else {
-        None
+    let (username, password) = match &args.creds {
+        Some(creds) => match creds.split_once(':') {
+            Some((user, password)) if !user.is_empty() => {
+                (Some(user.to_owned()), Some(password.to_owned()))
+            }
+            _ if args.password_stdin && !creds.is_empty() => {
+                (Some(creds.clone()), read_password()?)
+            }
+            _ => {
+                return Err(Error::Usage(
+                    "--creds takes USER:PASSWORD (or USER with --password-stdin)".into(),
+                ));
+            }
+        },
+        None => (args.username.clone(), password_from_stdin(args)?),
     };
     let progress = !args.quiet && std::io::stderr().is_terminal();
     Ok(Settings {
         source: SourceOptions {
             platform: args.platform.clone(),
             registry: RegistryOptions {
-                username: args.username.clone(),
+                username,
                 password,
+                authfile: args.authfile.clone(),
+                tls_verify_disabled: args.tls_verify == Some(false),
                 ca_certs: args.ca_cert.clone(),
                 insecure_registries: args.insecure_registry.clone(),
                 manifest_only: args.manifest_only,
