@@ -286,12 +286,7 @@ impl StorageImage {
             read_json(&store.images_dir().join("images.json"), MAX_LISTING)?;
         let image = find_image(&images, &reference.image)
             .ok_or_else(|| SourceError::NotFound(input.clone()))?;
-        let big_data = |key: &str| {
-            store
-                .images_dir()
-                .join(&image.id)
-                .join(format!("={}", BASE64.encode(key)))
-        };
+        let big_data = |key: &str| store.images_dir().join(&image.id).join(big_data_name(key));
         let manifest_path = big_data("manifest");
         let manifest_bytes = read_limited(&manifest_path, MAX_DOCUMENT)?;
         let ManifestOrIndex::Manifest(manifest) = ManifestOrIndex::parse(&input, &manifest_bytes)?
@@ -369,6 +364,20 @@ impl StorageImage {
             info,
             layers,
         })
+    }
+}
+
+/// The file name containers/storage gives a big-data key: the key itself
+/// when it is only `[.0-9a-z]`, else `=` + its base64.
+fn big_data_name(key: &str) -> String {
+    if !key.is_empty()
+        && key
+            .bytes()
+            .all(|b| b == b'.' || b.is_ascii_digit() || b.is_ascii_lowercase())
+    {
+        key.to_owned()
+    } else {
+        format!("={}", BASE64.encode(key))
     }
 }
 
