@@ -16,3 +16,4 @@ mod registry;
 mod scan;
 mod snapshots;
 mod sources;
+mod storage;
