@@ -18,6 +18,7 @@ pub mod dockerfile;
 pub mod error;
 pub mod fixture;
 pub mod model;
+pub mod packages;
 pub mod pipeline;
 pub mod policy;
 pub mod progress;

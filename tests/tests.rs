@@ -9,6 +9,7 @@ mod daemon;
 mod diff;
 mod dockerfile;
 mod model;
+mod packages;
 mod pull;
 mod python;
 mod registry;

@@ -128,7 +128,7 @@ impl LayerCache {
 }
 
 /// A fingerprint of what the scanner produces: the encoded index of a
-/// small probe layer (files, links, whiteouts, Python metadata), hashed. A
+/// small probe layer (files, links, whiteouts, Python and dpkg metadata), hashed. A
 /// new, renamed or re-typed field, or a scanner that records something
 /// differently, changes it, so indexes written by another build are never
 /// misread even when nobody remembered to bump [`FORMAT`]. Computed once per
@@ -148,6 +148,8 @@ pub fn schema_tag() -> &'static str {
                 b"p/__init__.py,,\n",
             ),
             file("usr/lib/python3/site-packages/p/__init__.py", b"x = 1\n"),
+            file("var/lib/dpkg/status", b"Package: p\n"),
+            file("var/lib/dpkg/info/p.list", b"/usr/bin/p\n"),
             symlink("usr/bin/p", "../lib/p"),
             hardlink("usr/bin/q", "usr/lib/python3/site-packages/p/__init__.py"),
             whiteout("tmp/gone"),
