@@ -10,6 +10,7 @@ mod diff;
 mod dockerfile;
 mod model;
 mod output;
+mod packages;
 mod pull;
 mod python;
 mod registry;
