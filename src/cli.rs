@@ -74,6 +74,16 @@ pub struct ImageArgs {
     /// Speak plain HTTP (or unverified TLS) to this registry; repeatable.
     #[arg(long, value_name = "HOST[:PORT]")]
     pub insecure_registry: Vec<String>,
+    /// Registry credentials as skopeo takes them (USER:PASSWORD).
+    #[arg(long, value_name = "USER[:PASSWORD]", conflicts_with = "username")]
+    pub creds: Option<String>,
+    /// A containers auth.json to read credentials from (podman, skopeo).
+    #[arg(long, value_name = "FILE", env = "REGISTRY_AUTH_FILE")]
+    pub authfile: Option<PathBuf>,
+    /// `--tls-verify=false`: any registry may use plain HTTP or an
+    /// unverified certificate (podman, skopeo).
+    #[arg(long, value_name = "BOOL", require_equals = true, num_args = 0..=1, default_missing_value = "true")]
+    pub tls_verify: Option<bool>,
     /// Read only the manifest and config, never a layer (registries).
     #[arg(long)]
     pub manifest_only: bool,

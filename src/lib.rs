@@ -20,6 +20,7 @@ pub mod error;
 #[cfg(any(test, feature = "fixture"))]
 pub mod fixture;
 pub mod model;
+pub mod packages;
 pub mod pipeline;
 pub mod policy;
 pub mod progress;

@@ -128,7 +128,7 @@ impl LayerCache {
 }
 
 /// A fingerprint of what the scanner produces: the encoded index of a
-/// small probe layer (files, links, whiteouts, Python metadata), hashed. A
+/// small probe layer (files, links, whiteouts, Python and dpkg metadata), hashed. A
 /// new, renamed or re-typed field, or a scanner that records something
 /// differently, changes it, so indexes written by another build are never
 /// misread even when nobody remembered to bump [`FORMAT`]. Computed once per
@@ -166,7 +166,7 @@ fn probe_layer() -> Vec<u8> {
         h
     }
     let site = "usr/lib/python3/site-packages";
-    let files: [(String, &[u8]); 5] = [
+    let files: [(String, &[u8]); 7] = [
         (
             format!("{site}/p-1.0.dist-info/METADATA"),
             b"Name: p\nVersion: 1.0\n",
@@ -176,6 +176,8 @@ fn probe_layer() -> Vec<u8> {
             b"p/__init__.py,,\n",
         ),
         (format!("{site}/p/__init__.py"), b"x = 1\n"),
+        ("var/lib/dpkg/status".to_owned(), b"Package: p\n"),
+        ("var/lib/dpkg/info/p.list".to_owned(), b"/usr/bin/p\n"),
         ("tmp/.wh.gone".to_owned(), b""),
         ("var/cache/.wh..wh..opq".to_owned(), b""),
     ];

@@ -22,6 +22,9 @@ pub enum Reference {
     },
     /// `docker-daemon:NAME`: the Docker Engine API.
     DockerDaemon(String),
+    /// `containers-storage:[[DRIVER@]ROOT]NAME[:TAG]`: podman's and
+    /// buildah's local store, read without a daemon.
+    ContainersStorage(String),
     /// `docker://REF` or a bare `name:tag`: a registry.
     Registry(String),
 }
@@ -44,6 +47,9 @@ impl Reference {
         }
         if let Some(rest) = input.strip_prefix("docker-daemon:") {
             return Ok(Reference::DockerDaemon(rest.to_owned()));
+        }
+        if let Some(rest) = input.strip_prefix("containers-storage:") {
+            return Ok(Reference::ContainersStorage(rest.to_owned()));
         }
         if let Some(rest) = input.strip_prefix("docker://") {
             return Ok(Reference::Registry(rest.to_owned()));
