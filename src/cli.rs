@@ -22,6 +22,8 @@ pub struct Cli {
 pub enum Command {
     /// Analyze an image: sizes, layers, waste, findings with fixes.
     Analyze(AnalyzeArgs),
+    /// Browse an image in the terminal: layers, files, findings, Python.
+    Explore(AnalyzeArgs),
     /// What pulling images costs: bytes, time, sharing, and how to cut it.
     Pull(PullArgs),
     /// Advice for a Dockerfile, ranked by bytes saved; `--write` applies the

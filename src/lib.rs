@@ -16,6 +16,7 @@ pub mod diff;
 pub mod digest;
 pub mod dockerfile;
 pub mod error;
+pub mod explore;
 pub mod fixture;
 pub mod model;
 pub mod pipeline;

@@ -4,6 +4,7 @@
 pub mod analyze;
 pub mod check;
 pub mod diff;
+pub mod explore;
 pub mod optimize;
 pub mod pull;
 
@@ -21,6 +22,7 @@ use crate::source::{RegistryOptions, SourceOptions};
 pub fn run(cli: Cli) -> Result<i32, Error> {
     match cli.command {
         Command::Analyze(args) => analyze::run(args),
+        Command::Explore(args) => explore::run(args),
         Command::Pull(args) => pull::run(args),
         Command::Optimize(args) => optimize::run(args),
         Command::Check(args) => check::run(*args),

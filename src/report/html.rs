@@ -1,0 +1,90 @@
+//! The HTML report: one self-contained page (inline CSS and vanilla JS, no
+//! network) with the analysis embedded as JSON and drawn in the browser: a
+//! treemap of the filesystem by directory, per-layer bars, findings with
+//! their fixes and Dockerfile lines, Python distributions, the pull
+//! timeline. `check` and `diff` add their own data beside the analysis.
+
+use serde::Serialize;
+
+use crate::analyze::Analysis;
+use crate::analyze::treemap::MapNode;
+
+const PAGE: &str = include_str!("html/page.html");
+const SCRIPT: &str = include_str!("html/page.js");
+
+/// What the page shows.
+#[derive(Serialize)]
+pub struct Page<'a> {
+    /// The analysis (the JSON report's object).
+    pub analysis: &'a Analysis,
+    /// The filesystem aggregated by directory (`None`: no treemap, e.g.
+    /// `--manifest-only`).
+    pub treemap: Option<&'a MapNode>,
+    /// `check`'s budget results, as their JSON.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub check: Option<serde_json::Value>,
+    /// `diff`'s result, as its JSON.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diff: Option<serde_json::Value>,
+}
+
+/// Renders the page.
+pub fn render(page: &Page) -> String {
+    let data = serde_json::to_string(page).unwrap_or_else(|_| "{}".to_owned());
+    // Inside <script> only `<` can end the element: JSON allows it escaped.
+    let data = data.replace('<', "\\u003c");
+    let title = escape(&page.analysis.image.reference);
+    fill(
+        PAGE,
+        &[
+            ("__TITLE__", &title),
+            ("__DATA__", &data),
+            ("__SCRIPT__", SCRIPT),
+        ],
+    )
+}
+
+/// Replaces each marker of the template (in template order) once, never
+/// looking inside what was inserted.
+fn fill(template: &str, values: &[(&str, &str)]) -> String {
+    let mut out =
+        String::with_capacity(template.len() + values.iter().map(|v| v.1.len()).sum::<usize>());
+    let mut rest = template;
+    for (marker, value) in values {
+        if let Some(i) = rest.find(marker) {
+            out.push_str(&rest[..i]);
+            out.push_str(value);
+            rest = &rest[i + marker.len()..];
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Escapes text for HTML.
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            c if c.is_control() => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_data_cannot_close_the_script() {
+        assert_eq!(escape("a<b>&\"\u{1b}"), "a&lt;b&gt;&amp;&quot; ");
+        let data = serde_json::to_string("</script><script>").unwrap_or_default();
+        assert!(!data.replace('<', "\\u003c").contains('<'));
+    }
+}
