@@ -48,7 +48,7 @@ fn render(dir: &Path) -> (String, Value) {
     };
     let analysis = analyze::run(&image, &options, stats);
     let page = html::render(&Page {
-        analysis: &analysis,
+        analysis: Some(&analysis),
         treemap: analysis.treemap.as_ref(),
         check: None,
         diff: None,

@@ -92,19 +92,12 @@ pub fn text_options(args: &OutputArgs) -> TextOptions {
             Units::Si
         },
         top: args.top,
-        width: if std::io::stdout().is_terminal() && args.output.is_none() {
-            Some(terminal_width())
+        width: if args.output.is_none() {
+            crate::report::fit::terminal_width().or(Some(120))
         } else {
             Some(120)
         },
     }
-}
-
-fn terminal_width() -> u16 {
-    std::env::var("COLUMNS")
-        .ok()
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(120)
 }
 
 /// Writes a rendered report to `path`, or to standard output.

@@ -15,8 +15,8 @@ const SCRIPT: &str = include_str!("html/page.js");
 /// What the page shows.
 #[derive(Serialize)]
 pub struct Page<'a> {
-    /// The analysis (the JSON report's object).
-    pub analysis: &'a Analysis,
+    /// The analysis (the JSON report's object); `None` for a diff.
+    pub analysis: Option<&'a Analysis>,
     /// The filesystem aggregated by directory (`None`: no treemap, e.g.
     /// `--manifest-only`).
     pub treemap: Option<&'a MapNode>,
@@ -33,7 +33,15 @@ pub fn render(page: &Page) -> String {
     let data = serde_json::to_string(page).unwrap_or_else(|_| "{}".to_owned());
     // Inside <script> only `<` can end the element: JSON allows it escaped.
     let data = data.replace('<', "\\u003c");
-    let title = escape(&page.analysis.image.reference);
+    let title = match (page.analysis, &page.diff) {
+        (Some(a), _) => escape(&a.image.reference),
+        (None, Some(d)) => escape(&format!(
+            "{} → {}",
+            d["old"]["reference"].as_str().unwrap_or(""),
+            d["new"]["reference"].as_str().unwrap_or("")
+        )),
+        (None, None) => String::new(),
+    };
     fill(
         PAGE,
         &[

@@ -3,6 +3,7 @@
 
 pub mod check;
 pub mod diff;
+pub mod fit;
 pub mod html;
 pub mod json;
 pub mod junit;

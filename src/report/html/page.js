@@ -3,7 +3,7 @@
 // through textContent, never as markup. Numbers carry data-key (where in
 // the JSON they come from) and data-bytes (the exact integer).
 const D = JSON.parse(document.getElementById("data").textContent);
-const A = D.analysis;
+const A = D.analysis || null;
 
 function fmt(b) {
   const names = ["B", "kB", "MB", "GB", "TB", "PB"];
@@ -192,26 +192,59 @@ function check() {
   if (!D.check) return;
   document.getElementById("check-section").classList.remove("hidden");
   const t = document.getElementById("check");
-  t.append(el("tr", {}, th("budget"), th("result"), th("measured"), th("limit")));
-  for (const r of D.check.results || []) {
-    t.append(el("tr", {}, td(r.name || r.budget || ""), td(el("span", { class: r.passed ? "pass" : "fail" }, r.passed ? "PASS" : "FAIL")),
-      td(String(r.measured_display || r.measured || "")), td(String(r.limit_display || r.limit || ""))));
-  }
+  t.append(el("tr", {}, th("budget"), th("measure"), th("result"), th("value", "r"), th("limit", "r"), th("largest contributors")));
+  const amount = (a, key) => (a && typeof a === "object" && "bytes" in a) ? num(key, a.bytes)
+    : el("span", {}, typeof a === "object" ? JSON.stringify(a) : String(a));
+  (D.check.results || []).forEach((r, i) => {
+    const contributors = (r.contributors || []).slice(0, 3).map(c => (c.path || c.kind || c.name || "") + (c.bytes != null ? " " + fmt(c.bytes) : "")).join(", ");
+    t.append(el("tr", {}, td(r.budget), td(r.measure || ""),
+      td(el("span", { class: r.passed ? "pass" : "fail" }, r.passed ? "PASS" : "FAIL")),
+      td(amount(r.value, "check.results." + i + ".value.bytes"), "r"), td(amount(r.limit, "check.results." + i + ".limit.bytes"), "r"),
+      td(contributors, "mono")));
+  });
 }
+
+function signed(d) { return (d >= 0 ? "+" : "-") + fmt(Math.abs(d)); }
 
 function diff() {
   if (!D.diff) return;
+  const x = D.diff;
   document.getElementById("diff-section").classList.remove("hidden");
-  document.getElementById("diff").append(el("pre", { class: "mono" }, JSON.stringify(D.diff, null, 2)));
+  document.getElementById("title").textContent = x.old.reference + "  →  " + x.new.reference;
+  const cards = document.getElementById("cards");
+  for (const f of ["compressed_bytes", "uncompressed_bytes", "final_bytes", "shadowed_bytes"]) {
+    cards.append(el("div", { class: "card" }, el("div", { class: "label" }, f.replace("_bytes", "").replace("_", " ")),
+      el("div", { class: "num" }, num("diff.old." + f, x.old[f]), " → ", num("diff.new." + f, x.new[f]))));
+  }
+  const box = document.getElementById("diff");
+  const table = (title, head, rows) => {
+    if (!rows.length) return;
+    box.append(el("h3", {}, title));
+    const t = el("table");
+    t.append(el("tr", {}, ...head.map((h, i) => th(h, i ? "r" : ""))));
+    for (const r of rows) t.append(el("tr", {}, ...r.map((c, i) => td(c, i ? "r" : "mono"))));
+    box.append(t);
+  };
+  const L = x.layers || {};
+  table("Layers added", ["created by", "compressed", "uncompressed"], (L.added || []).map((l, i) =>
+    [l.created_by || l.digest, num("diff.layers.added." + i + ".compressed_bytes", l.compressed_bytes), num("diff.layers.added." + i + ".uncompressed_bytes", l.uncompressed_bytes)]));
+  table("Layers removed", ["created by", "compressed", "uncompressed"], (L.removed || []).map((l, i) =>
+    [l.created_by || l.digest, num("diff.layers.removed." + i + ".compressed_bytes", l.compressed_bytes), num("diff.layers.removed." + i + ".uncompressed_bytes", l.uncompressed_bytes)]));
+  const P = x.distributions || {};
+  table("Distributions added", ["name", "version", "bytes"], (P.added || []).map((d, i) => [d.name, d.version, num("diff.distributions.added." + i + ".bytes", d.bytes)]));
+  table("Distributions removed", ["name", "version", "bytes"], (P.removed || []).map((d, i) => [d.name, d.version, num("diff.distributions.removed." + i + ".bytes", d.bytes)]));
+  table("Distributions changed", ["name", "old", "new", "change"], (P.upgraded || []).concat(P.resized || []).map(d =>
+    [d.name, d.old_version + " " + fmt(d.old_bytes), d.new_version + " " + fmt(d.new_bytes), signed(d.delta)]));
+  table("Directories that grew", ["path", "old", "new", "change"], (x.directories || []).map((d, i) =>
+    [d.path, num("diff.directories." + i + ".old_bytes", d.old_bytes), num("diff.directories." + i + ".new_bytes", d.new_bytes), signed(d.delta)]));
+  table("Files that grew", ["path", "old", "new", "change"], (x.files || []).map((d, i) =>
+    [d.path, num("diff.files." + i + ".old_bytes", d.old_bytes), num("diff.files." + i + ".new_bytes", d.new_bytes), signed(d.delta)]));
 }
 
-header();
-check();
+if (A) { header(); check(); }
 diff();
 if (D.treemap) drawMap(); else document.getElementById("map-section").classList.add("hidden");
-layers();
-findings();
-python();
-pull();
+if (A) { layers(); findings(); python(); pull(); }
+else for (const id of ["layers", "findings", "python", "pull"]) document.getElementById(id).closest("section").classList.add("hidden");
 window.addEventListener("resize", () => { if (D.treemap) drawMap(); });
 document.body.setAttribute("data-rendered", "1");
