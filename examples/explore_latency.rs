@@ -27,6 +27,27 @@ fn main() {
         t.elapsed().as_secs_f64(),
         image.files.len()
     );
+    // The HTML report of the same image: its treemap and its size.
+    let t = Instant::now();
+    let options = AnalyzeOptions {
+        treemap: true,
+        ..Default::default()
+    };
+    let with_map = analyze::run(&image, &options, stats);
+    let page = layerscope::report::html::render(&layerscope::report::html::Page {
+        analysis: Some(&with_map),
+        treemap: with_map.treemap.as_ref(),
+        check: None,
+        diff: None,
+    });
+    println!(
+        "html: analysis with treemap + page {:.2} s, {} bytes",
+        t.elapsed().as_secs_f64(),
+        page.len()
+    );
+    if let Some(path) = std::env::args().nth(2) {
+        std::fs::write(path, &page).unwrap();
+    }
     let t = Instant::now();
     let mut app = App::new(&image, &analysis, true);
     let open = t.elapsed();

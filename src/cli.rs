@@ -108,6 +108,12 @@ pub struct AnalyzeArgs {
     #[command(flatten)]
     #[allow(missing_docs)]
     pub pull: PullFlags,
+    /// JSON: every path of every finding, not a sample of the largest.
+    #[arg(long)]
+    pub all_paths: bool,
+    /// JSON: the files each layer added, modified and removed.
+    #[arg(long)]
+    pub files: bool,
 }
 
 /// The pull model's flags (shared by `analyze` and `pull`).

@@ -94,7 +94,7 @@ fn opens_on_layers_and_the_final_filesystem_at_80x24() {
     let usr = s.lines().find(|l| l.contains("▸ usr")).unwrap();
     assert!(usr.contains(&si(42_000)), "{usr}");
     assert!(s.contains("▸ etc"), "{s}");
-    assert!(!s.contains("wheels"), "{s}");
+    assert!(!s.contains("▸ wheels"), "{s}");
     // Keys on the last line; no line wider than the screen.
     assert!(s.lines().last().unwrap().contains("q quit"), "{s}");
     assert!(s.lines().all(|l| l.chars().count() == 80));
@@ -174,12 +174,14 @@ fn filters_search_and_size_threshold() {
     assert!(s.contains("nothing matches"), "{s}");
     key(&mut app, KeyCode::Char('x'));
     // Changed only: the files layer 1 wrote, in the final filesystem.
+    key(&mut app, KeyCode::Char('1'));
     key(&mut app, KeyCode::Down);
     key(&mut app, KeyCode::Char('c'));
     let (s, _) = screen(&mut app, 80, 24);
     assert!(s.contains("main.py") && s.contains("app.conf"), "{s}");
     assert!(!s.contains("libfoo"), "{s}");
     // Collapse and expand.
+    key(&mut app, KeyCode::Char('2'));
     key(&mut app, KeyCode::Char('E'));
     let (s, _) = screen(&mut app, 80, 24);
     assert!(s.contains("▸ app") && !s.contains("main.py"), "{s}");
@@ -298,4 +300,64 @@ fn explore_runs_in_a_real_terminal() {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     panic!("explore did not quit:\n{}", tmux.screen());
+}
+
+#[test]
+fn json_lists_every_path_and_each_layers_files_on_request() {
+    let dir = tempfile::tempdir().unwrap();
+    // 30 duplicate-free wheels: more than the 10-path sample.
+    let mut items: Vec<_> = (0..30)
+        .map(|i| sized_file(format!("wheels/w{i:02}.whl"), 1_000 + i, 100 + i as u64))
+        .collect();
+    items.push(file("etc/app.conf", b"key = value\n"));
+    let img = fixture::image(vec![
+        layer(items),
+        layer(vec![
+            whiteout("wheels"),
+            owned(file("etc/app.conf", b"key = value\n"), 1000),
+            sized_file("app/main.py", 300, 4),
+        ]),
+    ]);
+    img.write_oci_dir(dir.path(), "t").unwrap();
+    let run = |extra: &[&str]| -> serde_json::Value {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_layerscope"))
+            .args(["analyze", "--no-cache", "--format", "json"])
+            .args(extra)
+            .arg(format!("oci:{}", dir.path().display()))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let shadowed = |json: &serde_json::Value| {
+        json["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["kind"] == "shadowed-files")
+            .unwrap()
+            .clone()
+    };
+    let plain = run(&[]);
+    assert_eq!(shadowed(&plain)["paths"].as_array().unwrap().len(), 10);
+    assert_eq!(shadowed(&plain)["path_count"], 30);
+    assert!(plain.get("layer_files").is_none());
+    let full = run(&["--all-paths", "--files"]);
+    let paths: Vec<String> = shadowed(&full)["paths"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap().to_owned())
+        .collect();
+    let want: Vec<String> = (0..30).map(|i| format!("/wheels/w{i:02}.whl")).collect();
+    assert_eq!(paths, want);
+    let files = &full["layer_files"];
+    assert_eq!(files[0]["added"].as_array().unwrap().len(), 31);
+    assert_eq!(files[1]["added"], serde_json::json!(["/app/main.py"]));
+    assert_eq!(files[1]["removed"], serde_json::json!(["/wheels"]));
+    assert_eq!(files[1]["modified"], serde_json::json!(["/etc/app.conf"]));
+    assert_eq!(
+        files[1]["metadata_only"],
+        serde_json::json!(["/etc/app.conf"])
+    );
 }

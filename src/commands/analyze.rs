@@ -12,6 +12,9 @@ pub fn run(args: AnalyzeArgs) -> Result<i32, Error> {
     let mut settings = super::settings(&args.source)?;
     settings.analyze.top = args.output.top;
     settings.analyze.pull = super::pull::options(&args.pull, &settings.source)?;
+    settings.analyze.all_paths = args.all_paths;
+    settings.analyze.layer_files = args.files;
+    settings.analyze.treemap = args.output.format == Format::Html;
     // A bad Dockerfile is a usage error: report it before reading the image.
     let dockerfile = args
         .dockerfile
@@ -40,6 +43,12 @@ pub fn run(args: AnalyzeArgs) -> Result<i32, Error> {
     let rendered = match args.output.format {
         Format::Json => json::render(&analysis),
         Format::Text => text::render(&analysis, &super::text_options(&args.output)),
+        Format::Html => crate::report::html::render(&crate::report::html::Page {
+            analysis: Some(&analysis),
+            treemap: analysis.treemap.as_ref(),
+            check: None,
+            diff: None,
+        }),
     };
     let rendered = if analysis.manifest_only && matches!(args.output.format, Format::Text) {
         format!(

@@ -174,8 +174,9 @@ pub fn run(args: CheckArgs) -> Result<i32, Error> {
         .map(Dockerfile::read)
         .transpose()
         .map_err(|e| Error::Config(e.to_string()))?;
-    let settings = super::settings(&args.source)?;
+    let mut settings = super::settings(&args.source)?;
     let (image, stats) = pipeline::load(&args.image, &settings)?;
+    settings.analyze.treemap = args.format == Format::Html;
     let mut analysis = analyze::run(&image, &settings.analyze, stats);
     if let Some(d) = &dockerfile {
         analysis.findings =
@@ -245,6 +246,12 @@ pub fn run(args: CheckArgs) -> Result<i32, Error> {
     let mut stdout = match args.format {
         Format::Json => check::render_json(&report),
         Format::Text => check::render_text(&report, units),
+        Format::Html => crate::report::html::render(&crate::report::html::Page {
+            analysis: Some(report.analysis),
+            treemap: report.analysis.treemap.as_ref(),
+            check: serde_json::from_str(&check::render_json(&report)).ok(),
+            diff: None,
+        }),
     };
     if std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true") {
         if let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|s| !s.is_empty()) {
@@ -255,7 +262,7 @@ pub fn run(args: CheckArgs) -> Result<i32, Error> {
         // stdout parseable.
         match args.format {
             Format::Text => stdout.push_str(&annotations),
-            Format::Json => {
+            Format::Json | Format::Html => {
                 let _ = std::io::stderr().write_all(annotations.as_bytes());
             }
         }

@@ -35,6 +35,12 @@ pub fn run(args: DiffArgs) -> Result<i32, Error> {
     let rendered = match args.output.format {
         Format::Json => render::render_json(&d),
         Format::Text => render::render_text(&d, units),
+        Format::Html => crate::report::html::render(&crate::report::html::Page {
+            analysis: None,
+            treemap: None,
+            check: None,
+            diff: serde_json::to_value(&d).ok(),
+        }),
     };
     super::emit(&rendered, args.output.output.as_deref())?;
     Ok(0)

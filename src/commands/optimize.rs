@@ -84,6 +84,11 @@ pub fn run(args: OptimizeArgs) -> Result<i32, Error> {
         diff = Some(rewrite::unified_diff(&name, &df.text, &new));
     }
     let rendered = match args.output.format {
+        Format::Html => {
+            return Err(Error::Usage(
+                "`optimize` has no html report; use --format text or json".into(),
+            ));
+        }
         Format::Json => {
             let report = OptimizeReport {
                 schema: SCHEMA,

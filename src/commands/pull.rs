@@ -69,6 +69,11 @@ pub fn run(args: PullArgs) -> Result<i32, Error> {
         sharing,
     };
     let rendered = match args.output.format {
+        Format::Html => {
+            return Err(Error::Usage(
+                "`pull` has no html report; use --format text or json".into(),
+            ));
+        }
         Format::Json => {
             let mut s = serde_json::to_string_pretty(&output)
                 .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));

@@ -74,7 +74,8 @@ pub struct Cursor {
 
 impl Cursor {
     fn go(&mut self, to: isize, len: usize, height: usize) {
-        self.sel = to.clamp(0, len.saturating_sub(1) as isize) as usize;
+        let last = len.saturating_sub(1).min(isize::MAX as usize) as isize;
+        self.sel = to.clamp(0, last) as usize;
         let height = height.max(1);
         if self.sel < self.offset {
             self.offset = self.sel;

@@ -25,7 +25,7 @@ pub struct Areas {
 
 /// The layout of a screen.
 pub fn layout(area: Rect, layer_count: usize) -> Areas {
-    let layers_h = (layer_count as u16 + 2).min((area.height / 4).max(4));
+    let layers_h = (layer_count as u16 + 3).min((area.height / 4).max(5));
     let rows = Layout::default()
         .direction(Direction::Vertical)
         .constraints([
@@ -92,15 +92,15 @@ pub fn draw(frame: &mut Frame, app: &App) {
 
 fn help_line(app: &App) -> String {
     let keys = match app.pane {
-        Pane::Layers => "↑↓ layer  ⏎ its files  m merged/layer",
-        Pane::Tree => "↑↓ ←→ fold  e/E all  m merged/layer  c changed",
+        Pane::Layers => "↑↓ layer  ⏎ its files  m view",
+        Pane::Tree => "↑↓ ←→ fold  e/E all  m view  c changed",
         Pane::Findings => "↑↓ finding  ⏎ show its files",
         Pane::Python => "↑↓ distribution  ⏎ show its files",
     };
     if app.status.is_empty() {
-        format!(" {keys}  f kind  s size  / search  x clear  tab pane  ? help  q quit")
+        format!(" q quit  ? help  tab pane │ {keys} │ f kind  s size  / search  x clear")
     } else {
-        format!(" {}  |  {keys}  x clear  ? help  q quit", app.status)
+        format!(" q quit  ? help  x clear │ {} │ {keys}", app.status)
     }
 }
 

@@ -19,4 +19,6 @@ pub enum Format {
     Text,
     /// The JSON contract of DESIGN.md.
     Json,
+    /// A self-contained HTML page (treemap, layers, findings, Python, pull).
+    Html,
 }
