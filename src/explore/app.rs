@@ -500,7 +500,14 @@ impl<'a> App<'a> {
         let pred =
             self.filters
                 .predicate(self.image, self.analysis, self.view, self.layer.sel as u32);
-        let mut tree = Tree::build(base.items().filter(|i| pred.keep(i)));
+        // The predicate runs on every item: in parallel, order kept.
+        let kept: Vec<Item> = base
+            .nodes
+            .par_iter()
+            .filter_map(|n| n.item)
+            .filter(|i| pred.keep(i))
+            .collect();
+        let mut tree = Tree::build(kept.into_iter());
         let (bytes, _, files) = tree.totals();
         // A small result opens fully.
         if tree.nodes.len() <= 5_000 {

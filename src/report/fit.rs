@@ -150,7 +150,7 @@ mod tests {
         );
         assert_eq!(
             shorten_path(LIB, 80),
-            "/usr/local/…/site-packages/numpy.libs/libopenblas64_p-r0-0cf96a72.3.23.dev.so"
+            "/…/python3.11/site-packages/numpy.libs/libopenblas64_p-r0-0cf96a72.3.23.dev.so"
         );
         for max in 20..LIB.len() {
             let s = shorten_path(LIB, max);
@@ -169,6 +169,10 @@ mod tests {
             }
         }
         assert_eq!(shorten_path("/etc/passwd", 20), "/etc/passwd");
+        assert_eq!(
+            shorten_path("/usr/lib/x86_64-linux-gnu/libc.so.6", 26),
+            "/usr/lib/…/libc.so.6"
+        );
         let s = shorten_path(LIB, 20);
         assert!(s.starts_with("libopenbl") && s.ends_with(".dev.so") && s.contains('…'));
     }
