@@ -14,16 +14,20 @@ pub mod cli;
 pub mod commands;
 pub mod diff;
 pub mod digest;
+pub mod display;
 pub mod dockerfile;
 pub mod error;
 pub mod explore;
+#[cfg(any(test, feature = "fixture"))]
 pub mod fixture;
 pub mod model;
+pub mod packages;
 pub mod pipeline;
 pub mod policy;
 pub mod progress;
 pub mod report;
 pub mod scan;
+pub mod settings;
 pub mod source;
 
 pub use digest::{DiffId, Digest};

@@ -28,6 +28,38 @@ pub struct Page<'a> {
     pub diff: Option<serde_json::Value>,
 }
 
+/// Renders a command's report as a page: `analyze` and `check` with the
+/// analysis (and the budget verdicts), `diff` with its comparison.
+pub fn render_report(report: &super::Report<'_>) -> String {
+    use super::Report;
+    let as_json = || {
+        super::json::render_report(report)
+            .ok()
+            .and_then(|s| serde_json::from_str(&s).ok())
+    };
+    let page = match report {
+        Report::Analysis(a) => Page {
+            analysis: Some(a.analysis),
+            treemap: a.analysis.treemap.as_ref(),
+            check: None,
+            diff: None,
+        },
+        Report::Check(c) => Page {
+            analysis: Some(c.analysis),
+            treemap: c.analysis.treemap.as_ref(),
+            check: as_json(),
+            diff: None,
+        },
+        _ => Page {
+            analysis: None,
+            treemap: None,
+            check: None,
+            diff: as_json(),
+        },
+    };
+    render(&page)
+}
+
 /// Renders the page.
 pub fn render(page: &Page) -> String {
     let data = serde_json::to_string(page).unwrap_or_else(|_| "{}".to_owned());
