@@ -47,7 +47,8 @@ pub fn render_report(report: &super::Report<'_>) -> String {
         Report::Check(c) => Page {
             analysis: Some(c.analysis),
             treemap: c.analysis.treemap.as_ref(),
-            check: as_json(),
+            check: as_json()
+                .and_then(|mut v: serde_json::Value| v.get_mut("check").map(std::mem::take)),
             diff: None,
         },
         _ => Page {

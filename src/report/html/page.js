@@ -195,11 +195,11 @@ function check() {
   t.append(el("tr", {}, th("budget"), th("measure"), th("result"), th("value", "r"), th("limit", "r"), th("largest contributors")));
   const amount = (a, key) => (a && typeof a === "object" && "bytes" in a) ? num(key, a.bytes)
     : el("span", {}, typeof a === "object" ? JSON.stringify(a) : String(a));
-  (D.check.results || []).forEach((r, i) => {
+  (D.check.budgets || D.check.results || []).forEach((r, i) => {
     const contributors = (r.contributors || []).slice(0, 3).map(c => (c.path || c.kind || c.name || "") + (c.bytes != null ? " " + fmt(c.bytes) : "")).join(", ");
     t.append(el("tr", {}, td(r.budget), td(r.measure || ""),
       td(el("span", { class: r.passed ? "pass" : "fail" }, r.passed ? "PASS" : "FAIL")),
-      td(amount(r.value, "check.results." + i + ".value.bytes"), "r"), td(amount(r.limit, "check.results." + i + ".limit.bytes"), "r"),
+      td(amount(r.value, "check.budgets." + i + ".value.bytes"), "r"), td(amount(r.limit, "check.budgets." + i + ".limit.bytes"), "r"),
       td(contributors, "mono")));
   });
 }
