@@ -45,6 +45,8 @@ pub struct Cli {
 pub enum Command {
     /// Analyze an image: sizes, layers, waste, findings with fixes.
     Analyze(AnalyzeArgs),
+    /// Browse an image in the terminal: layers, files, findings, Python.
+    Explore(AnalyzeArgs),
     /// What pulling images costs: bytes, time, sharing, and how to cut it.
     Pull(PullArgs),
     /// Advice for a Dockerfile, ranked by bytes saved; `--write` applies the
@@ -141,6 +143,12 @@ pub struct AnalyzeArgs {
     #[command(flatten)]
     #[allow(missing_docs)]
     pub pull: PullFlags,
+    /// JSON: every path of every finding, not a sample of the largest.
+    #[arg(long)]
+    pub all_paths: bool,
+    /// JSON: the files each layer added, modified and removed.
+    #[arg(long)]
+    pub files: bool,
 }
 
 /// The pull model's flags (shared by `analyze` and `pull`).

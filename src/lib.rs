@@ -17,6 +17,7 @@ pub mod digest;
 pub mod display;
 pub mod dockerfile;
 pub mod error;
+pub mod explore;
 #[cfg(any(test, feature = "fixture"))]
 pub mod fixture;
 pub mod model;

@@ -210,7 +210,11 @@ pub fn load_from(
 ) -> Result<(Image, ScanStats), Error> {
     let info = source.info();
     let cache = options.cache_dir.as_deref().map(LayerCache::new);
-    let progress = Progress::new(options.progress);
+    let mut progress = Progress::new(options.progress);
+    progress.total(
+        info.layers.len(),
+        info.layers.iter().map(|l| l.compressed_bytes).sum(),
+    );
     let cached = AtomicU32::new(0);
     let mut order: Vec<usize> = (0..info.layers.len()).collect();
     order.sort_by_key(|&i| std::cmp::Reverse(info.layers[i].compressed_bytes));

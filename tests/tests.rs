@@ -8,6 +8,8 @@ mod check;
 mod daemon;
 mod diff;
 mod dockerfile;
+mod explore;
+mod html;
 mod model;
 mod output;
 mod packages;

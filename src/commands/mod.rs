@@ -6,6 +6,7 @@
 pub mod analyze;
 pub mod check;
 pub mod diff;
+pub mod explore;
 pub mod optimize;
 pub mod pull;
 
@@ -16,6 +17,7 @@ use crate::settings::Command;
 pub fn run(command: Command) -> Result<i32, Error> {
     match command {
         Command::Analyze(s) => analyze::run(s),
+        Command::Explore(s) => explore::run(s),
         Command::Pull(s) => pull::run(s),
         Command::Optimize(s) => optimize::run(s),
         Command::Check(s) => check::run(*s),

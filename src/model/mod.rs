@@ -2,6 +2,9 @@
 //! with OCI whiteout rules, and for every entry that did not survive, which
 //! later entry shadowed it and how.
 
+pub mod changes;
+pub mod tree;
+
 use std::collections::{BTreeMap, HashSet};
 use std::ops::Bound;
 

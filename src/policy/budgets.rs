@@ -399,6 +399,7 @@ mod tests {
             message: "m".into(),
             fix: "f".into(),
             dockerfile_line: None,
+            members: Default::default(),
         }
     }
 

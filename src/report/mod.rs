@@ -7,7 +7,9 @@
 
 pub mod check;
 pub mod diff;
+pub mod fit;
 pub mod github;
+pub mod html;
 pub mod json;
 pub mod junit;
 pub mod markdown;
@@ -122,7 +124,7 @@ impl ReportKind {
         match self {
             ReportKind::Analysis => &[Text, Json, Sarif, Markdown, Html],
             ReportKind::Check => &[Text, Json, Sarif, Junit, Markdown, Html],
-            ReportKind::Diff => &[Text, Json, Markdown],
+            ReportKind::Diff => &[Text, Json, Markdown, Html],
             ReportKind::Pull => &[Text, Json],
             ReportKind::Optimize => &[Text, Json],
         }
@@ -136,7 +138,6 @@ impl ReportKind {
             available: self
                 .formats()
                 .iter()
-                .filter(|f| **f != Format::Html)
                 .map(|f| f.name())
                 .collect::<Vec<_>>()
                 .join(", "),
@@ -147,9 +148,6 @@ impl ReportKind {
     pub fn check(self, format: Format) -> Result<(), RenderError> {
         if !self.formats().contains(&format) {
             return Err(self.unsupported(format));
-        }
-        if format == Format::Html {
-            return Err(RenderError::NotYet(format));
         }
         Ok(())
     }
@@ -275,6 +273,6 @@ pub fn render(
         Format::Sarif => sarif::render_report(report, options),
         Format::Junit => junit::render_report(report, options),
         Format::Markdown => markdown::render_report(report, options),
-        Format::Html => Err(RenderError::NotYet(format)),
+        Format::Html => Ok(html::render_report(report)),
     }
 }

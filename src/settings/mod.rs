@@ -80,6 +80,8 @@ impl Env {
 pub enum Command {
     /// `analyze`.
     Analyze(Analyze),
+    /// `explore`: the analysis, browsed in the terminal.
+    Explore(Analyze),
     /// `pull`.
     Pull(Pull),
     /// `optimize`.
@@ -165,26 +167,33 @@ pub struct Diff {
     pub output: Output,
 }
 
+/// `analyze` (and `explore`, which takes the same flags).
+fn analyze(a: cli::AnalyzeArgs, color: bool, env: &Env) -> Result<Analyze, Error> {
+    let output = Output::resolve(&a.output, ReportKind::Analysis, color, env)?;
+    let mut pipeline = image::resolve(&a.source, env)?;
+    pipeline.analyze.top = a.output.top;
+    pipeline.analyze.pull = pull::resolve(&a.pull)?;
+    pipeline.analyze.all_paths = a.all_paths;
+    pipeline.analyze.layer_files = a.files;
+    pipeline.analyze.treemap = output.wants(crate::report::Format::Html);
+    pipeline.have = a.pull.have.clone();
+    pipeline.dockerfile = image::dockerfile(a.dockerfile.as_deref())?;
+    Ok(Analyze {
+        image: a.image,
+        pipeline,
+        output,
+        dockerfile_uri: a.dockerfile.as_deref().map(|p| repo_relative(p, &env.cwd)),
+    })
+}
+
 /// Resolves the command line against the environment (and, for `check`,
 /// the budget file). Everything a user can get wrong is reported here,
 /// before any image is read.
 pub fn resolve(cli: Cli, env: &Env) -> Result<Command, Error> {
     let color = output::color(cli.color, env);
     Ok(match cli.command {
-        cli::Command::Analyze(a) => {
-            let output = Output::resolve(&a.output, ReportKind::Analysis, color, env)?;
-            let mut pipeline = image::resolve(&a.source, env)?;
-            pipeline.analyze.top = a.output.top;
-            pipeline.analyze.pull = pull::resolve(&a.pull)?;
-            pipeline.have = a.pull.have.clone();
-            pipeline.dockerfile = image::dockerfile(a.dockerfile.as_deref())?;
-            Command::Analyze(Analyze {
-                image: a.image,
-                pipeline,
-                output,
-                dockerfile_uri: a.dockerfile.as_deref().map(|p| repo_relative(p, &env.cwd)),
-            })
-        }
+        cli::Command::Analyze(a) => Command::Analyze(analyze(a, color, env)?),
+        cli::Command::Explore(a) => Command::Explore(analyze(a, color, env)?),
         cli::Command::Pull(a) => {
             let output = Output::resolve(&a.output, ReportKind::Pull, color, env)?;
             let mut pipeline = image::resolve(&a.source, env)?;
@@ -213,6 +222,7 @@ pub fn resolve(cli: Cli, env: &Env) -> Result<Command, Error> {
             let policy = check::policy(&a, env)?;
             let mut pipeline = image::resolve(&a.source, env)?;
             pipeline.analyze.top = a.output.top;
+            pipeline.analyze.treemap = output.wants(crate::report::Format::Html);
             pipeline.dockerfile = image::dockerfile(a.dockerfile.as_deref())?;
             let dockerfile_uri = a.dockerfile.as_deref().map(|p| repo_relative(p, &env.cwd));
             Command::Check(Box::new(Check {

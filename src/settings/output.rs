@@ -24,6 +24,13 @@ pub struct Output {
     pub options: RenderOptions,
 }
 
+impl Output {
+    /// Whether any report is written as `format`.
+    pub fn wants(&self, format: crate::report::Format) -> bool {
+        self.sinks.iter().any(|s| s.format == format)
+    }
+}
+
 /// One `--output` value.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum OutputSpec {
