@@ -3,12 +3,14 @@
 mod support;
 
 mod analyze;
+mod archives;
 mod cache;
 mod check;
 mod daemon;
 mod diff;
 mod dockerfile;
 mod model;
+mod peers;
 mod pull;
 mod python;
 mod registry;

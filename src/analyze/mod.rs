@@ -47,6 +47,10 @@ pub struct Analysis {
     /// uncompressed figures are then 0, not measured.
     #[serde(default)]
     pub manifest_only: bool,
+    /// Inputs ignored or not honoured, one sentence each (a `--platform`
+    /// the image does not have, foreign layers skipped).
+    #[serde(default)]
+    pub warnings: Vec<String>,
 }
 
 /// Knobs of the analysis.
@@ -296,5 +300,6 @@ pub fn run(image: &Image, options: &AnalyzeOptions, scan: ScanStats) -> Analysis
         largest_directories,
         scan,
         manifest_only: false,
+        warnings: image.info.warnings.clone(),
     }
 }

@@ -66,8 +66,12 @@ pub struct LayerMeasure {
     pub digest: String,
     /// The history entry.
     pub created_by: Option<String>,
-    /// Blob bytes.
+    /// Blob bytes (the gzip estimate when `compressed_estimated`).
     pub compressed_bytes: u64,
+    /// True when the source held the layer uncompressed and
+    /// `compressed_bytes` is an estimate.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub compressed_estimated: bool,
     /// Tar stream bytes.
     pub uncompressed_bytes: u64,
     /// One of the accepted base layers.
@@ -138,7 +142,8 @@ impl Measures {
                 index: l.index,
                 digest: l.digest.to_string(),
                 created_by: l.created_by.clone(),
-                compressed_bytes: l.compressed_bytes,
+                compressed_bytes: l.pull_bytes(),
+                compressed_estimated: l.pull_estimated(),
                 uncompressed_bytes: l.uncompressed_bytes,
                 base: l.index < base,
             })
@@ -369,9 +374,14 @@ pub fn evaluate(policy: &Policy, m: &Measures, baseline: Option<&Measures>) -> V
     let mut out = Vec::new();
     if let Some(limit) = policy.max_compressed {
         let value: u64 = m.counted_layers().map(|l| l.compressed_bytes).sum();
+        let estimated = m.counted_layers().any(|l| l.compressed_estimated);
         out.push(result(
             "max-compressed".into(),
-            "total compressed bytes (pull size)",
+            if estimated {
+                "total compressed bytes (pull size), estimated: the source holds layers uncompressed, gzip -6 assumed"
+            } else {
+                "total compressed bytes (pull size)"
+            },
             Unit::Bytes,
             int(limit),
             int(value),
@@ -395,9 +405,14 @@ pub fn evaluate(policy: &Policy, m: &Measures, baseline: Option<&Measures>) -> V
             .map(|l| l.compressed_bytes)
             .max()
             .unwrap_or(0);
+        let estimated = m.counted_layers().any(|l| l.compressed_estimated);
         out.push(result(
             "max-layer".into(),
-            "largest layer, compressed",
+            if estimated {
+                "largest layer, compressed (estimated: held uncompressed, gzip -6 assumed)"
+            } else {
+                "largest layer, compressed"
+            },
             Unit::Bytes,
             int(limit),
             int(value),
@@ -595,6 +610,7 @@ mod tests {
             digest: format!("sha256:{index}"),
             created_by: None,
             compressed_bytes: compressed,
+            compressed_estimated: false,
             uncompressed_bytes: uncompressed,
             base,
         }

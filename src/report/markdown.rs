@@ -32,9 +32,15 @@ pub fn render(report: &CheckReport<'_>, u: Units) -> String {
     let _ = writeln!(out, "## layerscope: {verdict}\n");
     let _ = writeln!(
         out,
-        "`{}` · {} compressed · {} uncompressed · {} layers · {} shadowed · efficiency {}\n",
+        "`{}` · {}{} compressed{} · {} uncompressed · {} layers · {} shadowed · efficiency {}\n",
         a.image.reference.replace('`', "'"),
-        u.bytes(a.image.compressed_bytes),
+        if a.image.pull_estimated() { "~" } else { "" },
+        u.bytes(a.image.pull_bytes()),
+        if a.image.pull_estimated() {
+            " (estimated)"
+        } else {
+            ""
+        },
         u.bytes(a.image.uncompressed_bytes),
         a.layers.len(),
         u.bytes(a.image.shadowed_bytes),
