@@ -461,7 +461,7 @@ mod tests {
         let escaped = r#"{"os":"linux","\u006fs":"windows"}"#;
         assert!(err(ImageConfig::parse("x", escaped.as_bytes())).contains("duplicate key `os`"));
         // A control character in a key is escaped, not printed.
-        let ctl = "{\"a\u{1b}\":1,\"a\u{1b}\":2}";
+        let ctl = r#"{"a\u001b":1,"a\u001b":2}"#;
         let e = err(ImageConfig::parse("x", ctl.as_bytes()));
         assert!(
             e.contains("duplicate key `a\\u{1b}`") && !e.contains('\u{1b}'),

@@ -116,8 +116,8 @@ impl DockerArchive {
 /// picked by (or its first tag).
 fn reference_name(input: &str, image: Option<&ArchiveImage>, tags: &[String]) -> String {
     match (image, tags.first()) {
-        (Some(ArchiveImage::Name(n)), _) => format!("{input}:{n}"),
-        (_, Some(tag)) => format!("{input} ({tag})"),
+        (Some(ArchiveImage::Name(n)), _) => format!("{input}:{}", escape(n, 200)),
+        (_, Some(tag)) => format!("{input} ({})", escape(tag, 200)),
         _ => input.to_owned(),
     }
 }

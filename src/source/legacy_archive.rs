@@ -66,7 +66,7 @@ pub fn open(
     let tags: Vec<Vec<String>> = tops.iter().map(|(_, t)| t.clone()).collect();
     let n = select(&input, &tags, image)?;
     let (top, names) = &tops[n];
-    let reference = format!("{input} ({})", names[0]);
+    let reference = format!("{input} ({})", escape(&names[0], 200));
     let chain = walk_chain(&members, &input, top)?;
     let config_bytes = members.read_document(&format!("{top}/json"))?;
     let mut config = ImageConfig::parse(&input, &config_bytes)?;
