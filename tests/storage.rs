@@ -1,5 +1,6 @@
 //! `containers-storage:`: podman's and buildah's store read without a daemon,
 //! checked against skopeo reading the same store.
+#![allow(clippy::unwrap_used)]
 
 use std::path::Path;
 use std::process::Command;
