@@ -204,7 +204,7 @@ fn totals(s: Side<'_>) -> Totals {
         reference: i.reference.clone(),
         manifest_digest: i.manifest_digest.as_ref().map(|d| d.to_string()),
         layers: s.analysis.layers.len() as u64,
-        compressed_bytes: i.compressed_bytes,
+        compressed_bytes: i.pull_bytes(),
         uncompressed_bytes: i.uncompressed_bytes,
         final_bytes: i.final_bytes,
         shadowed_bytes: i.shadowed_bytes,
@@ -219,7 +219,7 @@ fn layer_refs(s: Side<'_>) -> Vec<LayerRef> {
             index: l.index,
             digest: l.digest.to_string(),
             created_by: l.created_by.clone(),
-            compressed_bytes: l.compressed_bytes,
+            compressed_bytes: l.pull_bytes(),
             uncompressed_bytes: l.uncompressed_bytes,
         })
         .collect()

@@ -217,14 +217,14 @@ pub fn load_from(
     );
     let cached = AtomicU32::new(0);
     let mut order: Vec<usize> = (0..info.layers.len()).collect();
-    order.sort_by_key(|&i| std::cmp::Reverse(info.layers[i].compressed_bytes));
+    order.sort_by_key(|&i| std::cmp::Reverse(info.layers[i].blob_bytes));
     let mut scanned: Vec<(usize, LayerIndex)> = order
         .into_iter()
         // par_bridge hands out items one at a time, in order, to idle workers.
         .par_bridge()
         .map(|i| {
             let layer = &info.layers[i];
-            let bar = progress.layer(i, layer.compressed_bytes, layer.digest.short());
+            let bar = progress.layer(i, layer.blob_bytes, layer.digest.short());
             let cached_index = match options.verify {
                 Verify::BlobDigest => cache.as_ref().and_then(|c| c.get(layer)),
                 Verify::DiffIds => None,
@@ -307,7 +307,7 @@ fn manifest_only_index(l: &source::LayerInfo) -> LayerIndex {
             .clone()
             .unwrap_or_else(|| crate::digest::DiffId(l.digest.clone())),
         compression,
-        compressed_bytes: l.compressed_bytes,
+        compressed_bytes: l.blob_bytes,
         uncompressed_bytes: 0,
         entries: Vec::new(),
         captured: Vec::new(),

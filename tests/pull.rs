@@ -275,7 +275,8 @@ fn gzip_sample(blob: &[u8]) -> layerscope::scan::sample::CompressionSample {
         digest: layerscope::Digest::of(blob),
         diff_id: None,
         media_type: String::new(),
-        compressed_bytes: blob.len() as u64,
+        blob_bytes: blob.len() as u64,
+        compressed_bytes: Some(blob.len() as u64),
         created_by: None,
     };
     layerscope::scan::scan_layer(blob, &info, layerscope::scan::Verify::DiffIds)

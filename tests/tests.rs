@@ -3,6 +3,7 @@
 mod support;
 
 mod analyze;
+mod archives;
 mod cache;
 mod check;
 mod daemon;
@@ -13,6 +14,7 @@ mod html;
 mod model;
 mod output;
 mod packages;
+mod peers;
 mod pull;
 mod python;
 mod registry;

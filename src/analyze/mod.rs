@@ -59,6 +59,10 @@ pub struct Analysis {
     /// The filesystem by directory, for the HTML treemap (not in the JSON).
     #[serde(skip)]
     pub treemap: Option<treemap::MapNode>,
+    /// Inputs ignored or not honoured, one sentence each (a `--platform`
+    /// the image does not have, foreign layers skipped).
+    #[serde(default)]
+    pub warnings: Vec<String>,
 }
 
 /// Knobs of the analysis.
@@ -380,6 +384,7 @@ pub fn run(image: &Image, options: &AnalyzeOptions, scan: ScanStats) -> Analysis
             .layer_files
             .then(|| crate::model::changes::layer_files(image)),
         treemap,
+        warnings: image.info.warnings.clone(),
     }
 }
 

@@ -68,6 +68,10 @@ pub struct PullReport {
     /// Compressed bytes a node without any of the layers (or with only the
     /// `--have` ones) downloads.
     pub download_bytes: u64,
+    /// True when some layer's compressed size is an estimate (the source
+    /// held it uncompressed), so the figures here are estimates too.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub estimated: bool,
     /// Estimated seconds to download them at the given bandwidth and
     /// concurrency.
     pub estimated_seconds: f64,
@@ -117,8 +121,12 @@ pub struct PullLayer {
     pub index: u32,
     /// Blob digest.
     pub digest: Digest,
-    /// Blob size.
+    /// Blob size (an estimate when `estimated`).
     pub compressed_bytes: u64,
+    /// True when the source held the layer uncompressed (`docker save`, the
+    /// engine) and `compressed_bytes` is the gzip level 6 estimate.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub estimated: bool,
     /// True when the node already has it.
     pub shared: bool,
     /// The history entry that made it.
@@ -298,13 +306,15 @@ pub fn cost_from(
         .map(|(i, l)| {
             let index = scanned.map(|s| &s[i]);
             let (pre, model) = index.map(precompressed).unwrap_or_default();
-            let compressed_bytes = index.map_or(l.compressed_bytes, |x| x.compressed_bytes);
+            let pulled = crate::model::pull_bytes(Some(l), index);
+            let compressed_bytes = pulled.bytes;
             let uncompressed = index.map(|x| x.uncompressed_bytes);
             let sample = index.and_then(|x| x.sample);
             PullLayer {
                 index: i as u32,
                 digest: l.digest.clone(),
                 compressed_bytes,
+                estimated: pulled.estimated,
                 shared: options.have.contains(&l.digest)
                     || chains[i]
                         .as_ref()
@@ -412,6 +422,7 @@ pub fn cost_from(
     let reorder = reorder_estimate(&layers, &model, &timeline, options, &run);
     PullReport {
         download_bytes,
+        estimated: layers.iter().any(|l| l.estimated),
         estimated_seconds: timeline.download_seconds,
         bandwidth_bits_per_second: options.bandwidth_bits_per_second,
         concurrency: options.concurrency,

@@ -148,9 +148,14 @@ pub fn evaluate(policy: &Policy, m: &Measures, baseline: Option<&Measures>) -> V
     let mut out = Vec::new();
     if let Some(limit) = policy.max_compressed {
         let value: u64 = m.counted_layers().map(|l| l.compressed_bytes).sum();
+        let estimated = m.counted_layers().any(|l| l.compressed_estimated);
         out.push(result(
             "max-compressed".into(),
-            "total compressed bytes (pull size)",
+            if estimated {
+                "total compressed bytes (pull size), estimated: the source holds layers uncompressed, gzip -6 assumed"
+            } else {
+                "total compressed bytes (pull size)"
+            },
             Unit::Bytes,
             int(limit),
             int(value),
@@ -174,9 +179,14 @@ pub fn evaluate(policy: &Policy, m: &Measures, baseline: Option<&Measures>) -> V
             .map(|l| l.compressed_bytes)
             .max()
             .unwrap_or(0);
+        let estimated = m.counted_layers().any(|l| l.compressed_estimated);
         out.push(result(
             "max-layer".into(),
-            "largest layer, compressed",
+            if estimated {
+                "largest layer, compressed (estimated: held uncompressed, gzip -6 assumed)"
+            } else {
+                "largest layer, compressed"
+            },
             Unit::Bytes,
             int(limit),
             int(value),
@@ -382,6 +392,7 @@ mod tests {
             digest: format!("sha256:{index}"),
             created_by: None,
             compressed_bytes: compressed,
+            compressed_estimated: false,
             uncompressed_bytes: uncompressed,
             base,
         }

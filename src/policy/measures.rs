@@ -63,8 +63,12 @@ pub struct LayerMeasure {
     pub digest: String,
     /// The history entry.
     pub created_by: Option<String>,
-    /// Blob bytes.
+    /// Blob bytes (the gzip estimate when `compressed_estimated`).
     pub compressed_bytes: u64,
+    /// True when the source held the layer uncompressed and
+    /// `compressed_bytes` is an estimate.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub compressed_estimated: bool,
     /// Tar stream bytes.
     pub uncompressed_bytes: u64,
     /// One of the accepted base layers.
@@ -135,7 +139,8 @@ impl Measures {
                 index: l.index,
                 digest: l.digest.to_string(),
                 created_by: l.created_by.clone(),
-                compressed_bytes: l.compressed_bytes,
+                compressed_bytes: l.pull_bytes(),
+                compressed_estimated: l.pull_estimated(),
                 uncompressed_bytes: l.uncompressed_bytes,
                 base: l.index < base,
             })

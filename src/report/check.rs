@@ -118,8 +118,14 @@ pub fn render_text(report: &CheckReport<'_>, u: Units) -> String {
     let _ = writeln!(out, "Image     {}", a.image.reference);
     let _ = writeln!(
         out,
-        "Size      {} compressed, {} uncompressed, {} layers",
-        u.bytes(a.image.compressed_bytes),
+        "Size      {}{} compressed{}, {} uncompressed, {} layers",
+        if a.image.pull_estimated() { "~" } else { "" },
+        u.bytes(a.image.pull_bytes()),
+        if a.image.pull_estimated() {
+            " (estimated)"
+        } else {
+            ""
+        },
         u.bytes(a.image.uncompressed_bytes),
         a.layers.len()
     );

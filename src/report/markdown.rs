@@ -60,9 +60,15 @@ fn signed(u: Units, v: i64) -> String {
 fn summary(out: &mut String, a: &Analysis, u: Units) {
     let _ = writeln!(
         out,
-        "`{}` · {} compressed · {} uncompressed · {} layers · {} shadowed · efficiency {}\n",
+        "`{}` · {}{} compressed{} · {} uncompressed · {} layers · {} shadowed · efficiency {}\n",
         a.image.reference.replace('`', "'"),
-        u.bytes(a.image.compressed_bytes),
+        if a.image.pull_estimated() { "~" } else { "" },
+        u.bytes(a.image.pull_bytes()),
+        if a.image.pull_estimated() {
+            " (estimated)"
+        } else {
+            ""
+        },
         u.bytes(a.image.uncompressed_bytes),
         a.layers.len(),
         u.bytes(a.image.shadowed_bytes),

@@ -113,8 +113,14 @@ pub fn render(a: &Analysis, options: &TextOptions) -> String {
     }
     let _ = writeln!(
         out,
-        "Size      {} compressed (pull) · {} uncompressed · {} in {} files in the final filesystem",
-        u.bytes(img.compressed_bytes),
+        "Size      {}{} compressed (pull{}) · {} uncompressed · {} in {} files in the final filesystem",
+        if img.pull_estimated() { "~" } else { "" },
+        u.bytes(img.pull_bytes()),
+        if img.pull_estimated() {
+            ", estimated: the source holds layers uncompressed, gzip -6 assumed"
+        } else {
+            ""
+        },
         u.bytes(img.uncompressed_bytes),
         u.bytes(img.final_bytes),
         img.final_files
@@ -125,6 +131,9 @@ pub fn render(a: &Analysis, options: &TextOptions) -> String {
         u.bytes(img.shadowed_bytes),
         percent(img.efficiency)
     );
+    for w in &a.warnings {
+        let _ = writeln!(out, "Warning   {w}");
+    }
 
     let _ = writeln!(out, "\nLayers");
     let mut t = table(
@@ -143,7 +152,11 @@ pub fn render(a: &Analysis, options: &TextOptions) -> String {
         t.add_row(vec![
             l.index.to_string(),
             short_created_by(l.created_by.as_deref().unwrap_or(l.digest.short()), 60),
-            u.bytes(l.compressed_bytes),
+            if l.pull_estimated() {
+                format!("~{}", u.bytes(l.pull_bytes()))
+            } else {
+                u.bytes(l.pull_bytes())
+            },
             u.bytes(l.uncompressed_bytes),
             l.files.to_string(),
             if l.shadowed_bytes == 0 {
@@ -273,7 +286,14 @@ pub fn pull_section(out: &mut String, p: &PullReport, options: &TextOptions) {
     if !p.have.is_empty() {
         let _ = writeln!(out, "  the node has: {}", p.have.join(", "));
     }
-    let mut line = format!("  download {}", u.bytes(p.download_bytes));
+    let mut line = format!(
+        "  download {}{}",
+        if p.estimated { "~" } else { "" },
+        u.bytes(p.download_bytes)
+    );
+    if p.estimated {
+        line.push_str(" (estimated: layers held uncompressed, gzip -6 assumed)");
+    }
     if p.shared_bytes > 0 {
         line.push_str(&format!(
             " of {} ({} already on the node)",

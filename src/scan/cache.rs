@@ -141,7 +141,8 @@ pub fn schema_tag() -> &'static str {
             digest: Digest::of(&blob),
             diff_id: None,
             media_type: String::new(),
-            compressed_bytes: blob.len() as u64,
+            blob_bytes: blob.len() as u64,
+            compressed_bytes: Some(blob.len() as u64),
             created_by: None,
         };
         match super::scan_layer(blob.as_slice(), &info, super::Verify::default())
@@ -269,7 +270,8 @@ mod tests {
             digest: Digest::of(&blob),
             diff_id: Some(crate::DiffId(Digest::of(&l.tar()))),
             media_type: "application/vnd.oci.image.layer.v1.tar+gzip".into(),
-            compressed_bytes: blob.len() as u64,
+            blob_bytes: blob.len() as u64,
+            compressed_bytes: Some(blob.len() as u64),
             created_by: None,
         };
         let index = scan_layer(blob.as_slice(), &info, crate::scan::Verify::DiffIds).unwrap();

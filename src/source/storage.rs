@@ -321,6 +321,9 @@ impl StorageImage {
             ));
         }
         let mut descriptors = Vec::with_capacity(chain.len());
+        // Per layer: (the compressed size a pull downloaded, if known; the
+        // length of the stream the store gives back).
+        let mut sizes: Vec<(Option<u64>, Option<u64>)> = Vec::with_capacity(chain.len());
         let mut layers = Vec::with_capacity(chain.len());
         for (stored, described) in chain.iter().zip(&manifest.layers) {
             let digest = stored.diff_digest.clone().ok_or_else(|| {
@@ -330,6 +333,7 @@ impl StorageImage {
             // the blob that was pulled, when the image came from a registry.
             let pulled = stored.compressed_digest.as_ref() == Some(&described.digest)
                 && described.digest != digest;
+            sizes.push((pulled.then_some(described.size), stored.diff_size));
             descriptors.push(Descriptor {
                 media_type: "application/vnd.oci.image.layer.v1.tar".to_owned(),
                 digest,
@@ -353,12 +357,20 @@ impl StorageImage {
             .first()
             .map(|n| format!("containers-storage:{n}"))
             .unwrap_or_else(|| input.clone());
-        let info = ImageInfo::assemble(
+        let mut info = ImageInfo::assemble(
             reference_name,
             Some(Digest::of(&manifest_bytes)),
             &descriptors,
             config,
         )?;
+        // A layer built locally was never compressed: its pull size is
+        // estimated downstream (DESIGN.md "What the numbers mean").
+        for (layer, (pulled, stream)) in info.layers.iter_mut().zip(sizes) {
+            layer.compressed_bytes = pulled;
+            if let Some(stream) = stream {
+                layer.blob_bytes = stream;
+            }
+        }
         Ok(StorageImage {
             input,
             info,

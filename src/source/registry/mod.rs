@@ -121,7 +121,7 @@ impl ImageSource for RegistrySource {
         let blob = stream::Blob {
             client: Arc::clone(&self.blobs),
             digest: layer.digest.to_string(),
-            size: layer.compressed_bytes,
+            size: layer.blob_bytes,
             policy: self.policy,
         };
         self.runtime.spawn(stream::download(blob, tx));
