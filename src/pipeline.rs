@@ -213,7 +213,7 @@ pub fn load_from(
     let mut progress = Progress::new(options.progress);
     progress.total(
         info.layers.len(),
-        info.layers.iter().map(|l| l.compressed_bytes).sum(),
+        info.layers.iter().map(|l| l.blob_bytes).sum(),
     );
     let cached = AtomicU32::new(0);
     let mut order: Vec<usize> = (0..info.layers.len()).collect();

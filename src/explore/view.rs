@@ -70,7 +70,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
         s.reference,
         u.bytes(s.final_bytes),
         u.bytes(s.shadowed_bytes),
-        u.bytes(s.compressed_bytes)
+        estimated(u.bytes(s.pull_bytes()), s.pull_estimated())
     );
     frame.render_widget(Paragraph::new(title).style(bold()), a.title);
     layers(frame, app, a.layers);
@@ -182,7 +182,7 @@ fn layers(frame: &mut Frame, app: &App, area: Rect) {
         let line = format!(
             "{:>3} {:>10} {:>10} {:>10} {:>5}  {}",
             i,
-            u.bytes(l.compressed_bytes),
+            estimated(u.bytes(l.pull_bytes()), l.pull_estimated()),
             u.bytes(l.uncompressed_bytes),
             u.bytes(l.shadowed_bytes),
             app.layer_findings.get(i).copied().unwrap_or(0),
@@ -506,4 +506,10 @@ fn help_screen(frame: &mut Frame) {
         Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title(" help ")),
         r,
     );
+}
+
+/// A pull size, marked `~` when it is a gzip estimate (the source held the
+/// layers uncompressed).
+fn estimated(text: String, estimate: bool) -> String {
+    if estimate { format!("~{text}") } else { text }
 }
