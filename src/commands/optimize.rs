@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::analyze;
 use crate::cli::OptimizeArgs;
-use crate::dockerfile::{Advice, CacheOrderFigure, Dockerfile, Plan, rewrite};
+use crate::dockerfile::{Advice, CacheOrderFigure, Class, Dockerfile, Plan, Selection, rewrite};
 use crate::error::Error;
 use crate::pipeline;
 use crate::report::Format;
@@ -22,18 +22,22 @@ pub const SCHEMA: &str = "layerscope/optimize/v1";
 pub struct OptimizeReport<'a> {
     /// Always [`SCHEMA`].
     pub schema: &'static str,
-    /// The image reference.
-    pub image: &'a str,
+    /// The image reference (null for `--dockerfile` alone).
+    pub image: Option<&'a str>,
     /// The Dockerfile, when given.
     pub dockerfile: Option<String>,
     /// How many layers belong to the base image.
     pub base_layers: usize,
-    /// The advice, largest compressed saving first.
+    /// The changes, largest compressed saving first: each with its
+    /// `change_kind`, `class` (safe or review), bytes (null without an
+    /// image), and `applied` or the `reason` it is not.
     pub advice: &'a [Advice],
-    /// Image-size bytes the automated advice saves (uncompressed).
-    pub promised_bytes: u64,
-    /// Image-size bytes the automated advice saves (compressed).
-    pub promised_compressed_bytes: u64,
+    /// Image-size bytes the applied changes save (uncompressed; null
+    /// without an image).
+    pub promised_bytes: Option<u64>,
+    /// Image-size bytes the applied changes save (compressed; null without
+    /// an image).
+    pub promised_compressed_bytes: Option<u64>,
     /// The cache-order figure, when the source is copied before the
     /// dependencies are installed.
     pub cache_order: Option<CacheOrderFigure>,
@@ -44,26 +48,47 @@ pub struct OptimizeReport<'a> {
 /// Runs the command.
 pub fn run(args: OptimizeArgs) -> Result<i32, Error> {
     let settings = super::settings(&args.source)?;
+    let selection = match &args.apply {
+        Some(s) => Selection::parse(s).map_err(Error::Usage)?,
+        None => Selection::Safe,
+    };
     let dockerfile = args
         .dockerfile
         .as_deref()
         .map(Dockerfile::read)
         .transpose()
         .map_err(|e| Error::Config(e.to_string()))?;
-    let (image, stats) = pipeline::load(&args.image, &settings)?;
-    let analysis = analyze::run(&image, &settings.analyze, stats);
-    let plan = Plan::new(&image, &analysis.findings, dockerfile.as_ref());
-    if !plan.dockerfile_matched {
-        anstream::eprintln!(
-            "warning: `{}` does not match the history of `{}`; advice comes from the history alone and nothing is rewritten",
-            args.dockerfile
-                .as_deref()
-                .map(|p| p.display().to_string())
-                .unwrap_or_default(),
-            args.image
-        );
-    }
-    let (promised_bytes, promised_compressed_bytes) = plan.promised();
+    let mut plan = match (&args.image, &dockerfile) {
+        (Some(reference), _) => {
+            let (image, stats) = pipeline::load(reference, &settings)?;
+            let analysis = analyze::run(&image, &settings.analyze, stats);
+            let plan = if args.force {
+                Plan::forced(&image, &analysis.findings, dockerfile.as_ref())
+            } else {
+                Plan::new(&image, &analysis.findings, dockerfile.as_ref())
+            };
+            if let (Some(m), Some(df)) = (&plan.mismatch, &dockerfile) {
+                let what = format!(
+                    "`{}` does not line up with the history of `{reference}`: {m}",
+                    df.path
+                );
+                if !args.force {
+                    return Err(Error::Usage(format!(
+                        "{what}; is it the Dockerfile the image was built from? (--force goes on)"
+                    )));
+                }
+                anstream::eprintln!("warning: {what}; going on (--force)");
+            }
+            plan
+        }
+        (None, Some(df)) => Plan::lint(df),
+        (None, None) => {
+            return Err(Error::Usage(
+                "optimize needs an image, a --dockerfile, or both".into(),
+            ));
+        }
+    };
+    plan.select(&selection);
     let units = if args.output.binary {
         Units::Binary
     } else {
@@ -71,7 +96,7 @@ pub fn run(args: OptimizeArgs) -> Result<i32, Error> {
     };
     let mut diff = None;
     if let (Some(out), Some(df)) = (&args.write, &dockerfile) {
-        let new = rewrite::apply(df, &plan.advice);
+        let new = plan.rewrite(df);
         std::fs::write(out, &new).map_err(|source| Error::Output {
             path: out.clone(),
             source,
@@ -85,14 +110,15 @@ pub fn run(args: OptimizeArgs) -> Result<i32, Error> {
     }
     let rendered = match args.output.format {
         Format::Json => {
+            let promised = plan.promised();
             let report = OptimizeReport {
                 schema: SCHEMA,
-                image: &args.image,
+                image: args.image.as_deref(),
                 dockerfile: args.dockerfile.as_ref().map(|p| p.display().to_string()),
                 base_layers: plan.mapping.base_layers,
                 advice: &plan.advice,
-                promised_bytes,
-                promised_compressed_bytes,
+                promised_bytes: promised.map(|p| p.0),
+                promised_compressed_bytes: promised.map(|p| p.1),
                 cache_order: plan.cache_order().and_then(|a| a.cache_order),
                 written: args.write.as_ref().map(|p| p.display().to_string()),
             };
@@ -137,23 +163,34 @@ pub fn render(plan: &Plan, dockerfile: Option<&Dockerfile>, units: Units) -> Str
         } else {
             "re-pushed per source change drops by"
         };
+        let figure = match (a.bytes, a.compressed_bytes) {
+            (Some(b), Some(c)) => {
+                format!("{what} {} ({} compressed)", units.bytes(b), units.bytes(c))
+            }
+            _ => "bytes unknown without an image".to_owned(),
+        };
+        let class = match a.class {
+            Class::Safe => "safe",
+            Class::Review => "review",
+        };
         let _ = writeln!(
             out,
-            "\n{:>2}. {at}[{}] {what} {} ({} compressed){}",
+            "\n{:>2}. {at}[{}] {figure}  ({class}: {})",
             i + 1,
-            a.kind.id(),
-            units.bytes(a.bytes),
-            units.bytes(a.compressed_bytes),
-            if a.automated {
-                "  [--write applies this]"
+            a.change_kind.id(),
+            if a.applied {
+                "applied by --write"
             } else {
-                ""
+                "not applied"
             }
         );
         let quoted: String = a.instruction.replace('\n', " ").chars().take(120).collect();
         let _ = writeln!(out, "    `{quoted}`");
         let _ = writeln!(out, "    {}", a.problem);
         let _ = writeln!(out, "    fix: {}", a.change);
+        if let Some(r) = &a.reason {
+            let _ = writeln!(out, "    not applied: {r}");
+        }
         if let Some(c) = &a.cache_order {
             let _ = writeln!(
                 out,
@@ -165,18 +202,22 @@ pub fn render(plan: &Plan, dockerfile: Option<&Dockerfile>, units: Units) -> Str
             );
         }
     }
-    let (u, c) = plan.promised();
-    if dockerfile.is_some() {
+    if let (Some((u, c)), true) = (plan.promised(), dockerfile.is_some()) {
         let _ = writeln!(
             out,
             "\nThe changes `--write` applies save {} ({} compressed).",
             units.bytes(u),
             units.bytes(c)
         );
-    } else {
+    } else if plan.measured {
         let _ = writeln!(
             out,
             "\nGive `--dockerfile` for line numbers and `--write` for a rewritten Dockerfile."
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "\nWithout an image the savings are unknown; give the image built from it to measure them."
         );
     }
     out
