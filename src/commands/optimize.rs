@@ -167,7 +167,7 @@ pub fn render(plan: &Plan, dockerfile: Option<&Dockerfile>, units: Units) -> Str
             (Some(b), Some(c)) => {
                 format!("{what} {} ({} compressed)", units.bytes(b), units.bytes(c))
             }
-            _ => "bytes unknown without an image".to_owned(),
+            _ => "bytes unknown".to_owned(),
         };
         let class = match a.class {
             Class::Safe => "safe",

@@ -180,6 +180,9 @@ pub struct Advice {
     pub layers: Vec<u32>,
     /// A sample of the paths involved.
     pub paths: Vec<String>,
+    /// For `no-install-recommends`: the recommended packages it drops.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub packages: Vec<String>,
     /// Whether the rewriter can make this change.
     pub automated: bool,
     /// Whether the rewrite (with the `--apply` selection) makes it.
@@ -228,6 +231,7 @@ impl Advice {
             shrinks_image: true,
             layers: Vec::new(),
             paths: Vec::new(),
+            packages: Vec::new(),
             automated: false,
             applied: false,
             reason: None,

@@ -115,11 +115,15 @@ pub fn apt_cleanup(
             continue;
         }
         let c = inst.command();
-        if shell::apt_updates(c) || shell::apt_removes_lists(c) {
+        // A RUN that refreshes the lists starts a chain of its own.
+        if shell::apt_updates(c) {
             break;
         }
         if shell::apt_reads_lists(c) || !inst.is_plain_shell_run() && c.contains("apt") {
             last = j;
+        }
+        if shell::apt_removes_lists(c) {
+            break;
         }
     }
     let mut edits = Vec::new();
@@ -131,10 +135,21 @@ pub fn apt_cleanup(
             )
         })?);
     }
-    edits.push(Edit::Append {
-        run: last,
-        command: command.to_owned(),
-    });
+    // The last reader may remove them already (too late for the RUNs
+    // before it, which the join fixes).
+    if !(command.contains("/var/lib/apt/lists") && shell::apt_removes_lists(insts[last].command()))
+    {
+        edits.push(Edit::Append {
+            run: last,
+            command: command.to_owned(),
+        });
+    }
+    if edits.is_empty() {
+        return Err(format!(
+            "line {} removes the lists already",
+            insts[last].line
+        ));
+    }
     Ok((last, edits))
 }
 
@@ -243,4 +258,51 @@ pub fn fold_or_merge(
         ));
     }
     Ok((false, vec![merge(insts, a, b)?]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dockerfile::Dockerfile;
+
+    fn insts(text: &str) -> Vec<Instruction> {
+        let df = Dockerfile::parse("Dockerfile", text).unwrap_or_else(|e| panic!("{e}"));
+        df.stages[0].instructions.clone()
+    }
+
+    #[test]
+    fn apt_lists_stay_until_the_last_install() {
+        let rm = "rm -rf /var/lib/apt/lists/*";
+        // The install removes them itself: only the join is needed.
+        let i = insts(
+            "FROM d\nRUN apt-get update\nRUN apt-get install -y x && rm -rf /var/lib/apt/lists/*\n",
+        );
+        assert_eq!(
+            apt_cleanup(&i, 0, rm),
+            Ok((1, vec![Edit::Merge { first: 0, last: 1 }]))
+        );
+        // Two installs, a COPY between: no join possible, no cleanup.
+        let i = insts(
+            "FROM d\nRUN apt-get update\nRUN apt-get install -y x\nCOPY a /a\nRUN apt-get install -y y\n",
+        );
+        let err = apt_cleanup(&i, 0, rm).unwrap_err();
+        assert!(err.contains("read until line 5"), "{err}");
+        // A later update starts its own chain.
+        let i = insts(
+            "FROM d\nRUN apt-get update && apt-get install -y x\nCOPY a /a\nRUN apt-get update && apt-get install -y y\n",
+        );
+        assert_eq!(
+            apt_cleanup(&i, 0, rm),
+            Ok((
+                0,
+                vec![Edit::Append {
+                    run: 0,
+                    command: rm.to_owned()
+                }]
+            ))
+        );
+        // An ENV between that an earlier RUN reads blocks the join.
+        let i = insts("FROM d\nRUN apt-get update && echo $V\nENV V=1\nRUN apt-get install -y x\n");
+        assert!(apt_cleanup(&i, 0, rm).unwrap_err().contains("sets `V`"));
+    }
 }

@@ -55,11 +55,7 @@ pub fn lint(df: &Dockerfile) -> Vec<Advice> {
         let c = inst.command();
         if shell::apt_updates(c) && !shell::apt_removes_lists(c) {
             let edits = chain::apt_cleanup(insts, i, "rm -rf /var/lib/apt/lists/*");
-            // Already removed at the end of the chain: nothing to say.
-            let done = edits
-                .as_ref()
-                .is_ok_and(|(last, _)| shell::apt_removes_lists(insts[*last].command()));
-            if !done {
+            {
                 out.push(
                     advice(
                         Some(FindingKind::AptLists),

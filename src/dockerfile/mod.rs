@@ -75,6 +75,19 @@ impl Dockerfile {
     }
 }
 
+/// A package installed only because another recommended it (what
+/// `--no-install-recommends` would not install): the narrow interface to
+/// the image's package database.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Recommended {
+    /// The package name.
+    pub name: String,
+    /// The layer that installed it.
+    pub layer: u32,
+    /// Its files' bytes in the final filesystem.
+    pub bytes: u64,
+}
+
 /// The advice for one image (or, without one, for the Dockerfile alone).
 #[derive(Clone, Debug)]
 pub struct Plan {
@@ -239,6 +252,35 @@ impl Plan {
                     )
                 })
         })
+    }
+
+    /// Gives the `no-install-recommends` advice its bytes: the packages
+    /// only a recommendation brought in, by the layer that installed them
+    /// (from the image's dpkg database). Call before [`Plan::select`]; the
+    /// advice sorts again by its new figures.
+    pub fn with_recommended(&mut self, image: &Image, recommended: &[Recommended]) {
+        for a in &mut self.advice {
+            if a.change_kind != ChangeKind::NoInstallRecommends {
+                continue;
+            }
+            let mine: Vec<&Recommended> = recommended
+                .iter()
+                .filter(|r| a.layers.contains(&r.layer))
+                .collect();
+            a.bytes = Some(mine.iter().map(|r| r.bytes).sum());
+            a.compressed_bytes = Some(
+                mine.iter()
+                    .map(|r| image.estimate_compressed(r.layer, r.bytes))
+                    .sum(),
+            );
+            a.packages = mine.iter().map(|r| r.name.clone()).collect();
+        }
+        self.advice.sort_by(|a, b| {
+            b.compressed_bytes
+                .cmp(&a.compressed_bytes)
+                .then(b.bytes.cmp(&a.bytes))
+                .then(a.line.cmp(&b.line))
+        });
     }
 
     /// The cache-order advice, if any.

@@ -239,6 +239,12 @@ fn edits(cx: &Context<'_>, b: u32, own: &[&Finding]) -> Result<Vec<Edit>, String
                     .map(move |d| (p, d.as_str()))
             })
             .collect();
+        if covering.is_empty() {
+            return Err(format!(
+                "the files of {} lie under none of the paths it names",
+                cx.where_(ws)
+            ));
+        }
         match ws.keyword {
             Keyword::Copy | Keyword::Add => {
                 let copy = &insts[wi];

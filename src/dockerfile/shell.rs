@@ -61,7 +61,13 @@ pub fn pip_install_positions(command: &str) -> impl Iterator<Item = usize> + '_ 
                     || word.ends_with("/pip")
                     || word.ends_with("/pip3")
                     || word.starts_with("pip3.");
-                (is_pip && after_ok && i + verb.len() <= command.len()).then_some(i + verb.len())
+                // `uv pip install` is uv's, with its own cache flag.
+                let prev = before[..before.len() - word.len()]
+                    .split_whitespace()
+                    .next_back()
+                    .unwrap_or("");
+                let uv = prev == "uv" || prev.ends_with("/uv");
+                (is_pip && !uv && after_ok).then_some(i + verb.len())
             })
         })
 }
@@ -307,6 +313,7 @@ mod tests {
         assert!(pip_installs("pip3 install -r r.txt && true"));
         assert!(pip_installs("pip download -d /w x"));
         assert!(!pip_installs("apt-get install -y python3-pip"));
+        assert!(!pip_installs("uv pip install x"));
         assert_eq!(
             install_manifests("pip install -r requirements.txt -c constraints.txt"),
             Some(vec!["requirements.txt".into(), "constraints.txt".into()])
@@ -333,7 +340,7 @@ mod tests {
             ]
         );
         let c = "uv pip install x && /bin/uv sync && uvx y";
-        assert_eq!(uv_positions(c), [2, 28]);
+        assert_eq!(uv_positions(c), [2, 27]);
         assert_eq!(conda_tool("conda install -y numpy"), Some("conda"));
         assert_eq!(
             conda_tool("micromamba env create -f e.yml"),
