@@ -14,8 +14,10 @@ pub mod cli;
 pub mod commands;
 pub mod diff;
 pub mod digest;
+pub mod display;
 pub mod dockerfile;
 pub mod error;
+#[cfg(any(test, feature = "fixture"))]
 pub mod fixture;
 pub mod model;
 pub mod pipeline;
@@ -23,6 +25,7 @@ pub mod policy;
 pub mod progress;
 pub mod report;
 pub mod scan;
+pub mod settings;
 pub mod source;
 
 pub use digest::{DiffId, Digest};

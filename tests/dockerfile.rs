@@ -242,13 +242,7 @@ fn optimize_json(image: &Path, dockerfile: Option<&Path>) -> serde_json::Value {
     if let Some(d) = dockerfile {
         cmd.arg("--dockerfile").arg(d);
     }
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    crate::support::run_cmd(cmd).ok_json()
 }
 
 fn advice_of<'a>(report: &'a serde_json::Value, kind: &str) -> Vec<&'a serde_json::Value> {

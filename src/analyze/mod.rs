@@ -270,7 +270,7 @@ pub fn run(image: &Image, options: &AnalyzeOptions, scan: ScanStats) -> Analysis
         || {
             let mut found = waste::findings(image);
             found.extend(duplicates::findings(image, options));
-            let pull = pull::report(image, &options.pull);
+            let pull = pull::cost(image, &options.pull);
             found.extend(pull::findings(image, &pull, &options.pull));
             let summary = (
                 summary::image(image),

@@ -90,10 +90,6 @@ pub struct RegistryOptions {
     pub ca_certs: Vec<PathBuf>,
     /// Registries (`HOST[:PORT]`) spoken to over plain HTTP.
     pub insecure_registries: Vec<String>,
-    /// Read only the manifest and config; never download a layer.
-    pub manifest_only: bool,
-    /// Draw progress bars (only ever true on a terminal).
-    pub progress: bool,
 }
 
 /// Why an image could not be opened or a layer could not be read.
@@ -137,6 +133,14 @@ pub enum SourceError {
     /// A reference that cannot be parsed.
     #[error("`{0}` is not an image reference")]
     BadReference(String),
+    /// A `TRANSPORT:REST` reference whose transport is not one we read.
+    #[error("`{input}`: unknown transport `{transport}:`")]
+    UnknownTransport {
+        /// The reference as given.
+        input: String,
+        /// The transport named.
+        transport: String,
+    },
     /// The image or tag does not exist.
     #[error("`{0}` not found")]
     NotFound(String),

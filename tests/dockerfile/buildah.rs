@@ -117,6 +117,10 @@ fn copy_dir(src: &Path, dst: &Path) {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "tools"),
+    ignore = "needs external tools: cargo test --features tools"
+)]
 fn maps_every_instruction_kind_on_a_buildah_image() {
     if !tools() {
         return;
@@ -295,6 +299,10 @@ fn rewrite_for_real(fixture: &str, prepare: impl Fn(&Path)) -> Outcome {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "tools"),
+    ignore = "needs external tools: cargo test --features tools"
+)]
 fn rewrite_folds_cleanup_into_the_creating_run() {
     if !tools() {
         return;
@@ -308,6 +316,10 @@ fn rewrite_folds_cleanup_into_the_creating_run() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "tools"),
+    ignore = "needs external tools: cargo test --features tools"
+)]
 fn rewrite_moves_chown_into_copy() {
     if !tools() {
         return;
@@ -335,6 +347,10 @@ fn rewrite_moves_chown_into_copy() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "tools"),
+    ignore = "needs external tools: cargo test --features tools"
+)]
 fn rewrite_reorders_dependencies_and_drops_caches() {
     if !tools() {
         return;
@@ -413,6 +429,10 @@ fn rewrite_reorders_dependencies_and_drops_caches() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "tools"),
+    ignore = "needs external tools: cargo test --features tools"
+)]
 fn rewrite_cleans_apt_lists_in_the_same_run() {
     if !tools() {
         return;
@@ -437,6 +457,10 @@ fn rewrite_cleans_apt_lists_in_the_same_run() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "tools"),
+    ignore = "needs external tools: cargo test --features tools"
+)]
 fn rewrite_joins_apt_update_with_the_install() {
     if !tools() {
         return;
@@ -457,6 +481,10 @@ fn rewrite_joins_apt_update_with_the_install() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "tools"),
+    ignore = "needs external tools: cargo test --features tools"
+)]
 fn rewrite_joins_the_runs_that_create_use_and_delete_a_dataset() {
     if !tools() {
         return;
@@ -471,6 +499,10 @@ fn rewrite_joins_the_runs_that_create_use_and_delete_a_dataset() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "tools"),
+    ignore = "needs external tools: cargo test --features tools"
+)]
 fn rewrite_moves_chown_into_the_creating_run_before_the_user_exists() {
     if !tools() {
         return;
@@ -495,6 +527,10 @@ fn rewrite_moves_chown_into_the_creating_run_before_the_user_exists() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "tools"),
+    ignore = "needs external tools: cargo test --features tools"
+)]
 fn rewrite_deletes_leftover_wheels_after_their_last_use() {
     if !tools() {
         return;

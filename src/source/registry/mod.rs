@@ -322,7 +322,7 @@ async fn resolve(
 
 /// One line about a registry failure; never includes credentials.
 pub fn describe_error(error: &OciDistributionError) -> String {
-    crate::error::one_line(error)
+    crate::display::one_line(error)
 }
 
 /// Maps a failed manifest or config request to a [`SourceError`] with a
