@@ -5,7 +5,8 @@
 # /usr/lib/python3/site-packages (a package dir with a native blob and a
 # dist-info) and, unless `--no-cache-dir` or PIP_NO_CACHE_DIR is given, leaves
 # a pip HTTP cache in /root/.cache/pip like the real one; and a fake
-# `apt-get` whose `update` leaves package lists in /var/lib/apt/lists.
+# `apt-get` whose `update` leaves package lists in /var/lib/apt/lists and
+# whose `install` fails without them.
 #
 # Usage: scripts/make-tiny-base.sh [IMAGE]   (default localhost/layerscope-df-base:1)
 set -eu
@@ -62,7 +63,7 @@ cat > "$root/usr/local/bin/apt-get" <<'APT'
 #!/bin/sh
 # A fake apt-get for offline tests (see scripts/make-tiny-base.sh): `update`
 # writes package lists, `install` puts a 100 000-byte /usr/bin/NAME per
-# package.
+# package, and fails without lists as the real one does.
 set -eu
 cmd=${1:-}; shift || true
 case "$cmd" in
@@ -70,6 +71,9 @@ case "$cmd" in
     mkdir -p /var/lib/apt/lists
     head -c 250000 /bin/busybox > /var/lib/apt/lists/deb.debian.org_debian_dists_bookworm_main_binary-amd64_Packages ;;
   install)
+    # Like the real one: nothing to install from without lists.
+    ls /var/lib/apt/lists/*_Packages >/dev/null 2>&1 || {
+      echo "E: Unable to locate package (no lists: run apt-get update)" >&2; exit 100; }
     mkdir -p /usr/bin
     for p in "$@"; do
       case "$p" in -*) continue ;; esac

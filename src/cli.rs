@@ -186,8 +186,11 @@ pub struct PullArgs {
 /// `layerscope optimize`.
 #[derive(Debug, Args)]
 pub struct OptimizeArgs {
-    /// The image built from the Dockerfile (same forms as `analyze`).
-    pub image: String,
+    /// The image built from the Dockerfile (same forms as `analyze`);
+    /// without it, `--dockerfile` alone gives the structural changes with
+    /// bytes unknown.
+    #[arg(required_unless_present = "dockerfile")]
+    pub image: Option<String>,
     #[command(flatten)]
     #[allow(missing_docs)]
     pub source: ImageArgs,
@@ -202,6 +205,13 @@ pub struct OptimizeArgs {
     /// a unified diff on standard output (the advice goes to standard error).
     #[arg(long, value_name = "FILE", requires = "dockerfile")]
     pub write: Option<PathBuf>,
+    /// Also apply review changes (they change what ships): `all`, or kinds
+    /// such as `multi-stage,no-install-recommends,delete-tests,delete-bytecode`.
+    #[arg(long, value_name = "all|KIND[,KIND...]")]
+    pub apply: Option<String>,
+    /// Go on when the Dockerfile does not line up with the image's history.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// `layerscope check`.

@@ -1,8 +1,10 @@
-//! `layerscope optimize IMAGE --dockerfile FILE [--write OUT]`: the advice
-//! ranked by bytes saved; with `--write`, the rewritten Dockerfile and a
-//! unified diff of it.
+//! `layerscope optimize IMAGE --dockerfile FILE [--write OUT] [--apply
+//! KINDS] [--force]`: the changes ranked by bytes saved, each applied by
+//! the rewrite or saying why not; with `--write`, the rewritten Dockerfile
+//! and a unified diff of it. Without an image, the structural changes of
+//! the Dockerfile alone (`Plan::lint`).
 
-use crate::dockerfile::rewrite;
+use crate::dockerfile::{Plan, rewrite};
 use crate::error::Error;
 use crate::pipeline::Pipeline;
 use crate::report::OptimizeReport;
@@ -12,22 +14,43 @@ use crate::settings::Optimize;
 /// Runs the command.
 pub fn run(s: Optimize) -> Result<i32, Error> {
     let pipeline = Pipeline::new(s.pipeline)?;
-    let analyzed = pipeline.analyze(&s.image)?;
     let settings = pipeline.settings();
     let dockerfile = settings.dockerfile.as_ref();
-    let Some(plan) = &analyzed.plan else {
-        return Err(Error::usage("no advice plan was made"));
+    let mut plan = match (&s.image, dockerfile) {
+        (Some(reference), _) => {
+            let analyzed = pipeline.analyze(reference)?;
+            let Some(plan) = analyzed.plan else {
+                return Err(Error::usage("no advice plan was made"));
+            };
+            match (&plan.mismatch, dockerfile) {
+                (Some(m), Some(df)) => {
+                    let what = format!(
+                        "`{}` does not line up with the history of `{reference}`: {m}",
+                        df.path
+                    );
+                    if !s.force {
+                        return Err(Error::usage_hint(
+                            what,
+                            "is it the Dockerfile the image was built from? --force goes on",
+                        ));
+                    }
+                    super::warn(&format!("{what}; going on (--force)"));
+                    Plan::forced(&analyzed.image, &analyzed.analysis.findings, Some(df))
+                }
+                _ => plan,
+            }
+        }
+        (None, Some(df)) => Plan::lint(df),
+        (None, None) => {
+            return Err(Error::usage(
+                "optimize needs an image, a --dockerfile, or both",
+            ));
+        }
     };
-    if analyzed.dockerfile_mismatch(settings) {
-        super::warn(&format!(
-            "`{}` does not match the history of `{}`; advice comes from the history alone and nothing is rewritten",
-            super::analyze::dockerfile_path(settings),
-            s.image
-        ));
-    }
+    plan.select(&s.apply);
     let mut diff = None;
     if let (Some(out), Some(df)) = (&s.write, dockerfile) {
-        let new = rewrite::apply(df, &plan.advice);
+        let new = plan.rewrite(df);
         std::fs::write(out, &new).map_err(|source| Error::Output {
             path: out.clone(),
             source,
@@ -38,7 +61,7 @@ pub fn run(s: Optimize) -> Result<i32, Error> {
         diff = Some(rewrite::unified_diff(&name, &df.text, &new));
     }
     let written = s.write.as_ref().map(|p| p.display().to_string());
-    let report = OptimizeReport::new(&s.image, plan, dockerfile, written);
+    let report = OptimizeReport::new(s.image.as_deref(), &plan, dockerfile, written);
     let report = Report::Optimize(&report);
     let Some(diff) = diff else {
         sink::emit(&report, &s.output.sinks, &s.output.options)?;

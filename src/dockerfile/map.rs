@@ -128,7 +128,7 @@ pub fn map(info: &ImageInfo, dockerfile: Option<&Dockerfile>) -> Mapping {
             for inst in &stage.instructions {
                 workdirs.push(cwd.clone());
                 if let (Keyword::Workdir, Args::Text(dir)) = (inst.keyword, &inst.args) {
-                    cwd = join(&cwd, dir);
+                    cwd = join_path(&cwd, dir);
                 }
             }
             let mut ptr = recorded.len();
@@ -212,6 +212,42 @@ pub fn map(info: &ImageInfo, dockerfile: Option<&Dockerfile>) -> Mapping {
     }
 }
 
+/// Whether the final stage of `dockerfile` lines up with the image's
+/// history as `mapping` ties them: every `RUN`/`COPY`/`ADD` has its history
+/// entry, and every layer above the base image was made by one of them.
+/// `None` when it does (or when the image has no history to check); else
+/// the first disagreement, in one line.
+pub fn mismatch(info: &ImageInfo, dockerfile: &Dockerfile, mapping: &Mapping) -> Option<String> {
+    let stage = dockerfile.final_stage()?;
+    if info.config.history.is_empty() {
+        return None;
+    }
+    for step in &mapping.steps {
+        if step.keyword.makes_layer() && step.history.is_none() {
+            let inst = step.instruction.and_then(|i| stage.instructions.get(i))?;
+            let summary: String = inst.summary().chars().take(60).collect();
+            return Some(format!(
+                "line {} (`{}`) has no entry in the image's history",
+                inst.line,
+                summary.escape_debug()
+            ));
+        }
+    }
+    let first = mapping.steps.iter().filter_map(|s| s.history).min()?;
+    let layer_of = history_layers(info);
+    for (j, h) in info.config.history.iter().enumerate().skip(first) {
+        if layer_of[j].is_some() && !mapping.steps.iter().any(|s| s.history == Some(j)) {
+            let created: String = h.created_by.chars().take(60).collect();
+            return Some(format!(
+                "layer {} (`{}`) was made by no instruction of its final stage",
+                layer_of[j].unwrap_or_default(),
+                created.escape_debug()
+            ));
+        }
+    }
+    None
+}
+
 /// Whether a history entry records this very instruction: a `RUN`'s
 /// command (whitespace collapsed, either containing the other, since
 /// builders differ in what they strip), a `COPY`/`ADD`'s destination.
@@ -234,7 +270,7 @@ fn same_text(inst: &Instruction, recorded: &HistoryStep, cwd: &str) -> bool {
             Some(d) => {
                 let (a, b) = (dest.trim_end_matches('/'), d.trim_end_matches('/'));
                 a == b
-                    || join(cwd, a).trim_end_matches('/') == b
+                    || join_path(cwd, a).trim_end_matches('/') == b
                     || b.contains('$')
                     || a.is_empty()
                     || b.is_empty()
@@ -246,7 +282,7 @@ fn same_text(inst: &Instruction, recorded: &HistoryStep, cwd: &str) -> bool {
 }
 
 /// `dir` resolved against `cwd` (`.` and `./x` included).
-fn join(cwd: &str, dir: &str) -> String {
+pub(super) fn join_path(cwd: &str, dir: &str) -> String {
     if dir.starts_with('/') {
         return dir.to_owned();
     }

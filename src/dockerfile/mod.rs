@@ -1,17 +1,35 @@
 //! Dockerfiles: parsing ([`parse`]), tying the final stage's instructions to
 //! the image's layers ([`map`], from the config's history), advice with the
-//! bytes each change saves ([`advise`]), and the rewritten Dockerfile
+//! bytes each change saves ([`advise`], or [`lint`] without an image), the
+//! edits chosen together ([`edit`]) and the rewritten Dockerfile
 //! ([`rewrite`]). Without a Dockerfile the history alone drives the advice.
+//!
+//! Dependencies run one way: `advise` -> `cleanup`/`ownership`/`order`/
+//! `review` -> `chain` -> `shell`; `edit` and `rewrite` know the edits and
+//! the parse tree, never the advice.
 
+pub mod advice;
 pub mod advise;
+mod chain;
+mod cleanup;
+mod convert;
+pub mod edit;
+mod heredoc;
 pub mod history;
+pub mod lint;
 pub mod map;
+mod order;
+mod ownership;
 pub mod parse;
+mod review;
 pub mod rewrite;
+pub mod shell;
+mod words;
 
 use std::path::Path;
 
-pub use advise::{Advice, CacheOrderFigure, Edit};
+pub use advice::{Advice, CacheOrderFigure, ChangeKind, Class, Selection};
+pub use edit::Edit;
 pub use map::{Mapping, Step, base_layer_count};
 pub use parse::{Dockerfile, Instruction, Keyword};
 
@@ -57,7 +75,20 @@ impl Dockerfile {
     }
 }
 
-/// The advice for one image.
+/// A package installed only because another recommended it (what
+/// `--no-install-recommends` would not install): the narrow interface to
+/// the image's package database.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Recommended {
+    /// The package name.
+    pub name: String,
+    /// The layer that installed it.
+    pub layer: u32,
+    /// Its files' bytes in the final filesystem.
+    pub bytes: u64,
+}
+
+/// The advice for one image (or, without one, for the Dockerfile alone).
 #[derive(Clone, Debug)]
 pub struct Plan {
     /// Instructions tied to layers.
@@ -69,12 +100,36 @@ pub struct Plan {
     /// Dockerfile, or a squashed image): the advice then comes from the
     /// history alone, without lines, and nothing is rewritten.
     pub dockerfile_matched: bool,
+    /// When a Dockerfile was given and it does not line up with the image's
+    /// history: the first instruction that does not, in one line.
+    pub mismatch: Option<String>,
+    /// Whether the byte figures were measured on an image (false for
+    /// [`Plan::lint`]).
+    pub measured: bool,
 }
 
 impl Plan {
     /// Maps and advises: `findings` are the analysis's findings for `image`.
+    /// A Dockerfile none of whose instructions matches the history is
+    /// dropped (advice from the history alone).
     pub fn new(image: &Image, findings: &[Finding], dockerfile: Option<&Dockerfile>) -> Plan {
+        Plan::build(image, findings, dockerfile, false)
+    }
+
+    /// Like [`Plan::new`], but keeps the Dockerfile however little of it
+    /// matches the history (`optimize --force`).
+    pub fn forced(image: &Image, findings: &[Finding], dockerfile: Option<&Dockerfile>) -> Plan {
+        Plan::build(image, findings, dockerfile, true)
+    }
+
+    fn build(
+        image: &Image,
+        findings: &[Finding],
+        dockerfile: Option<&Dockerfile>,
+        force: bool,
+    ) -> Plan {
         let mut mapping = map::map(&image.info, dockerfile);
+        let mismatch = dockerfile.and_then(|df| map::mismatch(&image.info, df, &mapping));
         let mut dockerfile = dockerfile;
         let writes = mapping.steps.iter().any(|s| s.keyword.makes_layer());
         let matched = mapping
@@ -82,26 +137,70 @@ impl Plan {
             .iter()
             .any(|s| s.keyword.makes_layer() && s.layer.is_some());
         let dockerfile_matched = dockerfile.is_none() || !writes || matched;
-        if !dockerfile_matched {
+        if !dockerfile_matched && !force {
             mapping = map::map(&image.info, None);
             dockerfile = None;
         }
-        let advice = advise::advise(&advise::Context {
+        let cx = advise::Context {
             image,
             findings,
             mapping: &mapping,
             dockerfile,
-        });
-        Plan {
+        };
+        let mut advice = advise::advise(&cx);
+        if dockerfile.is_some() {
+            advice.extend(review::recommends(&cx));
+        }
+        let mut plan = Plan {
             mapping,
             advice,
             dockerfile_matched,
-        }
+            mismatch,
+            measured: true,
+        };
+        plan.select(&Selection::Safe);
+        plan
+    }
+
+    /// The structural advice for a Dockerfile without an image: bytes
+    /// unknown.
+    pub fn lint(dockerfile: &Dockerfile) -> Plan {
+        let mapping = Mapping {
+            steps: Vec::new(),
+            base_layers: 0,
+            from_line: dockerfile.final_stage().map(|s| s.from_line),
+        };
+        let mut plan = Plan {
+            mapping,
+            advice: lint::lint(dockerfile),
+            dockerfile_matched: true,
+            mismatch: None,
+            measured: false,
+        };
+        plan.select(&Selection::Safe);
+        plan
+    }
+
+    /// Chooses the changes the rewrite makes: safe ones and the selected
+    /// review ones (sets `applied` and `reason`).
+    pub fn select(&mut self, selection: &Selection) {
+        edit::settle(&mut self.advice, selection);
+    }
+
+    /// The rewritten Dockerfile: the applied advice's edits.
+    pub fn rewrite(&self, df: &Dockerfile) -> String {
+        let edits: Vec<&Edit> = self
+            .advice
+            .iter()
+            .filter(|a| a.applied)
+            .flat_map(|a| a.edits.iter())
+            .collect();
+        rewrite::rewrite(df, &edits)
     }
 
     /// The findings with their Dockerfile lines, the advice's fix where it
-    /// answers a finding, and the advice no finding covers (cache order,
-    /// layer order) added, largest first.
+    /// answers a finding, and the measured advice no finding covers (cache
+    /// order, layer order) added, largest first.
     pub fn annotate(&self, findings: &[Finding]) -> Vec<Finding> {
         let mut out: Vec<Finding> = findings
             .iter()
@@ -117,29 +216,71 @@ impl Plan {
             })
             .collect();
         for a in &self.advice {
-            match a.finding.and_then(|i| out.get_mut(i)) {
-                Some(f) => {
-                    f.dockerfile_line = a.line.or(f.dockerfile_line);
-                    f.fix = a.change.clone();
+            if !a.findings.is_empty() {
+                for &i in &a.findings {
+                    if let Some(f) = out.get_mut(i) {
+                        f.dockerfile_line = a.line.or(f.dockerfile_line);
+                        f.fix = a.change.clone();
+                    }
                 }
-                // An analyzer may have reported the same thing already.
-                None if findings
-                    .iter()
-                    .any(|f| f.kind == a.kind && f.layers == a.layers) => {}
-                None => out.push(a.to_finding()),
+                continue;
             }
+            // An analyzer may have reported the same thing already.
+            if findings
+                .iter()
+                .any(|f| Some(f.kind) == a.kind && f.layers == a.layers)
+            {
+                continue;
+            }
+            out.extend(a.to_finding());
         }
         out.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.kind.cmp(&b.kind)));
         out
     }
 
-    /// The automated advice's image-size savings: (uncompressed,
-    /// compressed).
-    pub fn promised(&self) -> (u64, u64) {
-        self.advice
-            .iter()
-            .filter(|a| a.automated && a.shrinks_image)
-            .fold((0, 0), |(u, c), a| (u + a.bytes, c + a.compressed_bytes))
+    /// The image-size savings of the applied advice: (uncompressed,
+    /// compressed); `None` without an image.
+    pub fn promised(&self) -> Option<(u64, u64)> {
+        self.measured.then(|| {
+            self.advice
+                .iter()
+                .filter(|a| a.applied && a.shrinks_image)
+                .fold((0, 0), |(u, c), a| {
+                    (
+                        u + a.bytes.unwrap_or(0),
+                        c + a.compressed_bytes.unwrap_or(0),
+                    )
+                })
+        })
+    }
+
+    /// Gives the `no-install-recommends` advice its bytes: the packages
+    /// only a recommendation brought in, by the layer that installed them
+    /// (from the image's dpkg database). Call before [`Plan::select`]; the
+    /// advice sorts again by its new figures.
+    pub fn with_recommended(&mut self, image: &Image, recommended: &[Recommended]) {
+        for a in &mut self.advice {
+            if a.change_kind != ChangeKind::NoInstallRecommends {
+                continue;
+            }
+            let mine: Vec<&Recommended> = recommended
+                .iter()
+                .filter(|r| a.layers.contains(&r.layer))
+                .collect();
+            a.bytes = Some(mine.iter().map(|r| r.bytes).sum());
+            a.compressed_bytes = Some(
+                mine.iter()
+                    .map(|r| image.estimate_compressed(r.layer, r.bytes))
+                    .sum(),
+            );
+            a.packages = mine.iter().map(|r| r.name.clone()).collect();
+        }
+        self.advice.sort_by(|a, b| {
+            b.compressed_bytes
+                .cmp(&a.compressed_bytes)
+                .then(b.bytes.cmp(&a.bytes))
+                .then(a.line.cmp(&b.line))
+        });
     }
 
     /// The cache-order advice, if any.

@@ -1,53 +1,78 @@
-//! The rewritten Dockerfile: the automated edits applied to the final
-//! stage's text, everything else (comments, blank lines, other stages,
-//! continuation layout) kept byte for byte, and a unified diff of the change.
+//! The rewritten Dockerfile: edits applied to the final stage's text,
+//! everything else (comments, blank lines, other stages, continuation
+//! layout) kept byte for byte, and a unified diff of the change.
+//!
+//! Order of application: flags and appends change one `RUN`'s text; merge
+//! ranges (overlapping ones united) join their `RUN`s where the last of
+//! them stands, each command grouped in `( ... )` when it changes the
+//! shell's state (`cd`, `export`) and something follows it, and the
+//! appended commands of every joined `RUN` come last; then deletions and
+//! the cache-order move.
 
-use std::collections::HashSet;
-
-use super::advise::{Advice, Edit, pip_install_positions};
-use super::parse::{Args, Dockerfile};
-
-impl Edit {
-    /// (instructions changed or moved, instructions deleted, whether it
-    /// reorders).
-    fn footprint(&self) -> (Vec<usize>, Vec<usize>, bool) {
-        match self {
-            Edit::FoldInto { target, from, .. } => (vec![*target], vec![*from], false),
-            Edit::CopyFlag { copy, remove, .. } => (vec![*copy], vec![*remove], false),
-            Edit::PipNoCache { run } | Edit::Append { run, .. } => (vec![*run], vec![], false),
-            Edit::ManifestsFirst { copy, install, .. } => (vec![*copy, *install], vec![], true),
-        }
-    }
-}
-
-/// Keeps the edits that can all be applied together, in the given order
-/// (larger savings first); the others become advice only.
-pub fn settle(advice: &mut [Advice]) {
-    let mut touched: HashSet<usize> = HashSet::new();
-    let mut removed: HashSet<usize> = HashSet::new();
-    let mut moved = false;
-    for a in advice.iter_mut() {
-        let Some(edit) = &a.edit else { continue };
-        let (touch, remove, reorders) = edit.footprint();
-        let ok = touch.iter().all(|t| !removed.contains(t))
-            && remove
-                .iter()
-                .all(|r| !touched.contains(r) && !removed.contains(r))
-            && !(reorders && moved);
-        if ok {
-            touched.extend(touch);
-            removed.extend(remove);
-            moved |= reorders;
-        } else {
-            a.automated = false;
-            a.edit = None;
-        }
-    }
-}
+use super::edit::{Anchor, Edit};
+use super::parse::{Args, Dockerfile, Instruction, Keyword};
+use super::shell;
 
 enum Item {
     Existing(usize),
     New(String),
+}
+
+/// One `RUN` split into its head (`RUN --flags `) and command text.
+fn split_run(body: &str) -> (&str, &str) {
+    let mut i = 3.min(body.len());
+    let bytes = body.as_bytes();
+    loop {
+        // Whitespace and escaped newlines.
+        while i < bytes.len() && (bytes[i] as char).is_whitespace() {
+            i += 1;
+        }
+        if body[i..].starts_with("--") {
+            while i < bytes.len() && !(bytes[i] as char).is_whitespace() {
+                i += 1;
+            }
+            continue;
+        }
+        break;
+    }
+    body.split_at(i)
+}
+
+/// Inserts `flag` after each anchor in `command`.
+fn insert_flag(command: &str, at: Anchor, flag: &str) -> String {
+    let positions: Vec<usize> = match at {
+        Anchor::Pip => {
+            let mut p: Vec<usize> = shell::pip_install_positions(command).collect();
+            p.sort_unstable();
+            p
+        }
+        Anchor::Uv => shell::uv_positions(command),
+        Anchor::AptInstall => shell::apt_install_positions(command),
+    };
+    let mut out = command.to_owned();
+    for p in positions.into_iter().rev() {
+        out.insert_str(p, &format!(" {flag}"));
+    }
+    out
+}
+
+/// Joins commands into one `RUN`'s command text.
+fn join(segments: &[(String, bool)], esc: char) -> String {
+    let mut out = String::new();
+    let n = segments.len();
+    for (k, (text, group)) in segments.iter().enumerate() {
+        let text = text.trim_end();
+        let text = if *group && k + 1 < n {
+            format!("( {text} )")
+        } else {
+            text.to_owned()
+        };
+        if k > 0 {
+            out.push_str(&format!(" {esc}\n    && "));
+        }
+        out.push_str(&text);
+    }
+    out
 }
 
 /// Applies `edits` (already settled) to the Dockerfile's text.
@@ -72,78 +97,91 @@ pub fn rewrite(df: &Dockerfile, edits: &[&Edit]) -> String {
     let prefix = &text[..from_end];
     let tail = &text[prev_end..];
     let esc = df.escape;
-    let append = |body: &str, cmd: &str| format!("{} {esc}\n    && {cmd}", body.trim_end());
-    let mut removed = vec![false; insts.len()];
-    let mut order: Vec<Item> = (0..insts.len()).map(Item::Existing).collect();
+    let n = insts.len();
+    let mut removed = vec![false; n];
+    let mut appended: Vec<Vec<String>> = vec![Vec::new(); n];
+    let mut ranges: Vec<(usize, usize)> = Vec::new();
+    let mut order: Vec<Item> = (0..n).map(Item::Existing).collect();
+    let mut copy_flags: Vec<Vec<(String, String)>> = vec![Vec::new(); n];
+    // Text edits first.
     for edit in edits {
         match edit {
-            Edit::FoldInto {
-                target,
-                from,
-                command,
-            } => {
-                bodies[*target] = append(&bodies[*target], command);
-                removed[*from] = true;
+            Edit::Flag { run, at, flag } => {
+                let (head, cmd) = split_run(&bodies[*run]);
+                bodies[*run] = format!("{head}{}", insert_flag(cmd, *at, flag));
             }
-            Edit::Append { run, command } => bodies[*run] = append(&bodies[*run], command),
-            Edit::CopyFlag {
-                copy,
-                remove,
-                flags,
-            } => {
+            Edit::CopyFlags { copy, flags } => {
                 let body = &bodies[*copy];
                 let kw = body.find(char::is_whitespace).unwrap_or(body.len());
                 let added: String = flags.iter().map(|(n, v)| format!(" --{n}={v}")).collect();
                 bodies[*copy] = format!("{}{added}{}", &body[..kw], &body[kw..]);
-                removed[*remove] = true;
+                copy_flags[*copy].extend(flags.iter().cloned());
             }
-            Edit::PipNoCache { run } => {
-                let mut body = bodies[*run].clone();
-                let positions: Vec<usize> = pip_install_positions(&body).collect();
-                for p in positions.into_iter().rev() {
-                    body.insert_str(p, " --no-cache-dir");
-                }
-                bodies[*run] = body;
+            Edit::Replace { inst, text } => bodies[*inst] = text.clone(),
+            Edit::Append { run, command } => appended[*run].push(command.clone()),
+            Edit::Delete { inst } => removed[*inst] = true,
+            Edit::Merge { first, last } => ranges.push((*first, *last)),
+            Edit::ManifestsFirst { .. } => {}
+        }
+    }
+    // Merge ranges, united.
+    ranges.sort_unstable();
+    let mut united: Vec<(usize, usize)> = Vec::new();
+    for (a, b) in ranges {
+        match united.last_mut() {
+            Some(last) if a <= last.1 => last.1 = last.1.max(b),
+            _ => united.push((a, b)),
+        }
+    }
+    let mut grouped = vec![false; n];
+    for &(a, b) in &united {
+        let runs: Vec<usize> = (a..=b)
+            .filter(|&i| insts[i].keyword == Keyword::Run && !removed[i])
+            .collect();
+        let Some(&target) = runs.last() else { continue };
+        let head = split_run(&bodies[runs[0]]).0.to_owned();
+        let mut segments: Vec<(String, bool)> = runs
+            .iter()
+            .map(|&i| {
+                (
+                    split_run(&bodies[i]).1.to_owned(),
+                    shell::needs_group(insts[i].command()),
+                )
+            })
+            .collect();
+        for &i in &runs {
+            segments.extend(appended[i].drain(..).map(|c| (c, false)));
+            grouped[i] = true;
+            if i != target {
+                removed[i] = true;
             }
-            Edit::ManifestsFirst {
-                copy,
-                install,
+        }
+        bodies[target] = format!("{head}{}", join(&segments, esc));
+    }
+    for i in 0..n {
+        if appended[i].is_empty() || grouped[i] {
+            continue;
+        }
+        let (head, cmd) = split_run(&bodies[i]);
+        let mut segments = vec![(cmd.to_owned(), shell::needs_group(insts[i].command()))];
+        segments.extend(appended[i].drain(..).map(|c| (c, false)));
+        bodies[i] = format!("{head}{}", join(&segments, esc));
+    }
+    for edit in edits {
+        if let Edit::ManifestsFirst {
+            copy,
+            install,
+            manifests,
+        } = edit
+        {
+            let extra = &copy_flags[*copy];
+            manifests_first(
+                &insts[*copy],
+                extra,
+                (*copy, *install),
                 manifests,
-            } => {
-                let inst = &insts[*copy];
-                let Args::Copy { dest, .. } = &inst.args else {
-                    continue;
-                };
-                let dest = if dest == "." || dest == "./" {
-                    "./".to_owned()
-                } else if dest.ends_with('/') {
-                    dest.clone()
-                } else {
-                    format!("{dest}/")
-                };
-                let mut line = "COPY".to_owned();
-                for f in inst
-                    .flags
-                    .iter()
-                    .filter(|f| f.name == "chown" || f.name == "link")
-                {
-                    line.push_str(&format!(" --{}", f.name));
-                    if let Some(v) = &f.value {
-                        line.push_str(&format!("={v}"));
-                    }
-                }
-                line.push(' ');
-                line.push_str(&manifests.join(" "));
-                line.push(' ');
-                line.push_str(&dest);
-                order.retain(|i| !matches!(i, Item::Existing(j) if j == install));
-                let at = order
-                    .iter()
-                    .position(|i| matches!(i, Item::Existing(j) if j == copy))
-                    .unwrap_or(0);
-                order.insert(at, Item::Existing(*install));
-                order.insert(at, Item::New(line));
-            }
+                &mut order,
+            );
         }
     }
     let mut out = prefix.to_owned();
@@ -162,6 +200,52 @@ pub fn rewrite(df: &Dockerfile, edits: &[&Edit]) -> String {
     }
     out.push_str(tail);
     out
+}
+
+/// Moves the install above the source copy, with a `COPY` of the
+/// manifests before it.
+fn manifests_first(
+    inst: &Instruction,
+    extra: &[(String, String)],
+    (copy, install): (usize, usize),
+    manifests: &[String],
+    order: &mut Vec<Item>,
+) {
+    let Args::Copy { dest, .. } = &inst.args else {
+        return;
+    };
+    let dest = if dest == "." || dest == "./" {
+        "./".to_owned()
+    } else if dest.ends_with('/') {
+        dest.clone()
+    } else {
+        format!("{dest}/")
+    };
+    let mut line = "COPY".to_owned();
+    for f in inst
+        .flags
+        .iter()
+        .filter(|f| f.name == "chown" || f.name == "link")
+    {
+        line.push_str(&format!(" --{}", f.name));
+        if let Some(v) = &f.value {
+            line.push_str(&format!("={v}"));
+        }
+    }
+    for (name, value) in extra.iter().filter(|(n, _)| n == "chown") {
+        line.push_str(&format!(" --{name}={value}"));
+    }
+    line.push(' ');
+    line.push_str(&manifests.join(" "));
+    line.push(' ');
+    line.push_str(&dest);
+    order.retain(|i| !matches!(i, Item::Existing(j) if *j == install));
+    let at = order
+        .iter()
+        .position(|i| matches!(i, Item::Existing(j) if *j == copy))
+        .unwrap_or(0);
+    order.insert(at, Item::Existing(install));
+    order.insert(at, Item::New(line));
 }
 
 /// The byte offset of the end of 1-based `line` (its newline excluded).
@@ -186,16 +270,6 @@ pub fn unified_diff(name: &str, old: &str, new: &str) -> String {
         .to_string()
 }
 
-/// The rewritten text for the automated advice.
-pub fn apply(df: &Dockerfile, advice: &[Advice]) -> String {
-    let edits: Vec<&Edit> = advice
-        .iter()
-        .filter(|a| a.automated)
-        .filter_map(|a| a.edit.as_ref())
-        .collect();
-    rewrite(df, &edits)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -215,17 +289,21 @@ mod tests {
                 install: 2,
                 manifests: vec!["requirements.txt".into()],
             },
-            Edit::FoldInto {
-                target: 2,
-                from: 3,
+            Edit::Append {
+                run: 2,
                 command: "rm -rf /tmp/x".into(),
             },
-            Edit::PipNoCache { run: 2 },
-            Edit::CopyFlag {
+            Edit::Delete { inst: 3 },
+            Edit::Flag {
+                run: 2,
+                at: Anchor::Pip,
+                flag: "--no-cache-dir".into(),
+            },
+            Edit::CopyFlags {
                 copy: 4,
-                remove: 5,
                 flags: vec![("chown".into(), "app".into())],
             },
+            Edit::Delete { inst: 5 },
         ];
         let out = rewrite(&d, &edits.iter().collect::<Vec<_>>());
         assert_eq!(
@@ -238,5 +316,33 @@ mod tests {
             "{diff}"
         );
         assert!(diff.contains("-RUN rm -rf /tmp/x\n"), "{diff}");
+    }
+
+    #[test]
+    fn merges_runs_grouping_stateful_commands() {
+        let d = df(
+            "FROM y\nRUN apt-get update\nENV DEBIAN_FRONTEND=noninteractive\nRUN cd /tmp && apt-get install -y gcc\nRUN --mount=type=cache,target=/c echo x\nRUN make\n",
+        );
+        let edits = [
+            Edit::Merge { first: 0, last: 2 },
+            Edit::Append {
+                run: 0,
+                command: "rm -rf /var/lib/apt/lists/*".into(),
+            },
+            Edit::Flag {
+                run: 2,
+                at: Anchor::AptInstall,
+                flag: "--no-install-recommends".into(),
+            },
+            Edit::Append {
+                run: 3,
+                command: "echo y".into(),
+            },
+        ];
+        let out = rewrite(&d, &edits.iter().collect::<Vec<_>>());
+        assert_eq!(
+            out,
+            "FROM y\nENV DEBIAN_FRONTEND=noninteractive\nRUN apt-get update \\\n    && ( cd /tmp && apt-get install --no-install-recommends -y gcc ) \\\n    && rm -rf /var/lib/apt/lists/*\nRUN --mount=type=cache,target=/c echo x \\\n    && echo y\nRUN make\n"
+        );
     }
 }

@@ -119,8 +119,13 @@ pub struct Pull {
 /// `layerscope optimize`.
 #[derive(Debug)]
 pub struct Optimize {
-    /// The image.
-    pub image: String,
+    /// The image (`None`: `--dockerfile` alone, structural changes).
+    pub image: Option<String>,
+    /// `--apply`: the review changes the rewrite also makes.
+    pub apply: crate::dockerfile::Selection,
+    /// `--force`: go on when the Dockerfile does not line up with the
+    /// image's history.
+    pub force: bool,
     /// How to read it (the Dockerfile included).
     pub pipeline: pipeline::Settings,
     /// The reports.
@@ -210,8 +215,14 @@ pub fn resolve(cli: Cli, env: &Env) -> Result<Command, Error> {
             let mut pipeline = image::resolve(&a.source, env)?;
             pipeline.dockerfile = image::dockerfile(a.dockerfile.as_deref())?;
             pipeline.advise = true;
+            let apply = match &a.apply {
+                Some(v) => crate::dockerfile::Selection::parse(v).map_err(Error::usage)?,
+                None => crate::dockerfile::Selection::Safe,
+            };
             Command::Optimize(Optimize {
                 image: a.image,
+                apply,
+                force: a.force,
                 pipeline,
                 output,
                 write: a.write,
