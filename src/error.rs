@@ -67,5 +67,7 @@ pub fn one_line(err: &dyn std::error::Error) -> String {
         }
         cause = c.source();
     }
-    out.replace('\n', " ")
+    // Names in errors come from the input: no control character reaches
+    // the terminal (line breaks become spaces, the rest are escaped).
+    crate::text::escape_controls(&out.replace('\n', " ")).into_owned()
 }

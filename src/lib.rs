@@ -17,6 +17,8 @@ pub mod digest;
 pub mod dockerfile;
 pub mod error;
 pub mod fixture;
+#[cfg(test)]
+mod fuzz;
 pub mod model;
 pub mod pipeline;
 pub mod policy;
@@ -24,6 +26,8 @@ pub mod progress;
 pub mod report;
 pub mod scan;
 pub mod source;
+pub mod text;
+pub mod warning;
 
 pub use digest::{DiffId, Digest};
 pub use error::Error;

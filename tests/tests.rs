@@ -8,6 +8,7 @@ mod check;
 mod daemon;
 mod diff;
 mod dockerfile;
+mod hostile;
 mod model;
 mod pull;
 mod python;

@@ -47,6 +47,9 @@ pub struct Analysis {
     /// uncompressed figures are then 0, not measured.
     #[serde(default)]
     pub manifest_only: bool,
+    /// Inputs ignored, cleaned or only partly read (DESIGN.md `warnings[]`).
+    #[serde(default)]
+    pub warnings: Vec<crate::warning::Warning>,
 }
 
 /// Knobs of the analysis.
@@ -296,5 +299,6 @@ pub fn run(image: &Image, options: &AnalyzeOptions, scan: ScanStats) -> Analysis
         largest_directories,
         scan,
         manifest_only: false,
+        warnings: image.warnings.clone(),
     }
 }

@@ -331,7 +331,10 @@ pub fn report(image: &Image) -> PythonReport {
         if !envs.contains_key(env) {
             envs.insert(env.to_vec(), BTreeMap::new());
         }
-        if !captured.contains_key(&loc) {
+        // Metadata past the capture budget still names its distribution
+        // (sized from the files on disk).
+        let kept = captured.contains_key(&loc);
+        if !kept && !crate::scan::capture::is_metadata(&e.path) {
             continue;
         }
         let Some(dists) = envs.get_mut(env) else {
@@ -344,14 +347,14 @@ pub fn report(image: &Image) -> PythonReport {
         {
             let dir_name = &parent[i + 1..];
             if dir_name.ends_with(b".dist-info") || dir_name.ends_with(b".egg-info") {
-                dists
-                    .entry(parent.to_vec())
-                    .or_default()
-                    .insert(name.to_vec(), loc);
+                let files = dists.entry(parent.to_vec()).or_default();
+                if kept {
+                    files.insert(name.to_vec(), loc);
+                }
             }
         }
         // A single-file egg-info (PKG-INFO contents) directly in the environment.
-        if parent == env && name.ends_with(b".egg-info") && e.kind == EntryKind::File {
+        if kept && parent == env && name.ends_with(b".egg-info") && e.kind == EntryKind::File {
             dists
                 .entry(path.to_vec())
                 .or_default()
@@ -465,6 +468,18 @@ pub fn report(image: &Image) -> PythonReport {
                         .iter()
                         .map(|&l| image.entry(l).path.as_bytes().to_vec()),
                 );
+                // No file list (none shipped, or past the capture budget):
+                // the package directory named after the distribution.
+                let import = name.replace(['-', '.'], "_");
+                for top in [import.clone(), import.to_lowercase()] {
+                    if let Some(pkg) = resolve(&env, top.as_bytes()) {
+                        paths.extend(
+                            files_under(image, &pkg)
+                                .iter()
+                                .map(|&l| image.entry(l).path.as_bytes().to_vec()),
+                        );
+                    }
+                }
                 if let Some(l) = image.find(&dir) {
                     paths.push(image.entry(l).path.as_bytes().to_vec());
                 }
