@@ -163,17 +163,37 @@ fn scan_bytes(blob: &[u8]) {
     let _ = scan_layer(blob, &info, Verify::DiffIds);
 }
 
+/// The tar reader and the entry checks alone (what `scan_layer` runs on
+/// its walker thread), reading every entry's data.
+fn walk_bytes(tar: &[u8]) {
+    let mut reader = crate::scan::tarwalk::TarReader::new(tar);
+    let mut checks = crate::scan::entries::Checks::default();
+    let mut buf = [0u8; 4096];
+    while let Ok(Some(h)) = reader.next_entry() {
+        let _ = checks.entry(&h);
+        while let Ok(n) = std::io::Read::read(&mut reader, &mut buf) {
+            if n == 0 {
+                break;
+            }
+        }
+    }
+    let _ = checks.finish();
+}
+
 #[test]
 fn fuzz_layer_tar_walk() {
     let tar = seed_layer().tar();
-    fuzz(1, cases(600), &[tar], scan_bytes);
+    fuzz(1, cases(5000), std::slice::from_ref(&tar), walk_bytes);
+    // The whole scanner (threads, pipes, hashing) on fewer cases: each
+    // starts threads and allocates pipe buffers.
+    fuzz(11, cases(150), &[tar], scan_bytes);
 }
 
 #[test]
 fn fuzz_compressed_layers() {
     let l = seed_layer();
     let seeds = vec![l.blob(Compression::Gzip), l.blob(Compression::Zstd)];
-    fuzz(2, cases(300), &seeds, scan_bytes);
+    fuzz(2, cases(150), &seeds, scan_bytes);
 }
 
 #[test]
@@ -190,10 +210,10 @@ fn fuzz_cache_decoding() {
     let encoded = crate::scan::cache::encode(&index).unwrap();
     // The body decompressed too, so mutations reach MessagePack decoding.
     let packed = rmp_serde::to_vec(&index).unwrap();
-    fuzz(3, cases(400), &[encoded], |b| {
+    fuzz(3, cases(2000), &[encoded], |b| {
         let _ = crate::scan::cache::decode(b);
     });
-    fuzz(4, cases(400), &[packed], |b| {
+    fuzz(4, cases(3000), &[packed], |b| {
         let _ = rmp_serde::from_slice::<crate::scan::LayerIndex>(b);
     });
 }
@@ -210,7 +230,7 @@ fn fuzz_elf_scanner() {
         seed = b"\x7fELF\x02\x01\x01".to_vec();
         seed.resize(4096, 0);
     }
-    fuzz(5, cases(1500), &[seed], |b| {
+    fuzz(5, cases(5000), &[seed], |b| {
         let mut e = crate::scan::elf::ElfScanner::new();
         // Fed in uneven chunks, as the tar walk does.
         let mut rest = b;
@@ -228,7 +248,7 @@ fn fuzz_elf_scanner() {
 #[test]
 fn fuzz_record_parsing() {
     let seed = b"numpy/__init__.py,sha256=abc,123\n\"odd,name.py\",,\nnumpy-2.0.dist-info/RECORD,,\n../../../bin/f2py,sha256=x,9\n".to_vec();
-    fuzz(6, cases(3000), &[seed], |b| {
+    fuzz(6, cases(20000), &[seed], |b| {
         let text = String::from_utf8_lossy(b);
         let _ = crate::analyze::python::record_paths(&text);
     });
@@ -240,10 +260,10 @@ fn fuzz_manifests_indexes_and_configs() {
     let manifest = br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:0000000000000000000000000000000000000000000000000000000000000000","size":2},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"sha256:1111111111111111111111111111111111111111111111111111111111111111","size":10}]}"#.to_vec();
     let index = br#"{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:2222222222222222222222222222222222222222222222222222222222222222","size":3,"platform":{"architecture":"amd64","os":"linux"}}]}"#.to_vec();
     let config = br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":["sha256:3333333333333333333333333333333333333333333333333333333333333333"]},"history":[{"created_by":"RUN x"},{"empty_layer":true}]}"#.to_vec();
-    fuzz(7, cases(1500), &[manifest, index], |b| {
+    fuzz(7, cases(10000), &[manifest, index], |b| {
         let _ = ManifestOrIndex::parse("fuzz", b);
     });
-    fuzz(8, cases(1500), &[config], |b| {
+    fuzz(8, cases(10000), &[config], |b| {
         if let Ok(c) = ImageConfig::parse("fuzz", b) {
             let _ = c.platform();
             let _ = c.layer_history(3);
@@ -254,7 +274,7 @@ fn fuzz_manifests_indexes_and_configs() {
 #[test]
 fn fuzz_dockerfile_parser() {
     let seed = b"# syntax=docker/dockerfile:1\nARG BASE=python:3.11\nFROM ${BASE} AS build\nENV A=1 B=\"two words\"\nRUN apt-get update && \\\n    apt-get install -y gcc\nCOPY --from=build /a /b\nRUN <<EOF\necho hi\nEOF\nFROM scratch\nCOPY --chown=1:1 . /app\nCMD [\"x\"]\n".to_vec();
-    fuzz(9, cases(1500), &[seed], |b| {
+    fuzz(9, cases(5000), &[seed], |b| {
         let text = String::from_utf8_lossy(b);
         let _ = crate::dockerfile::parse::Dockerfile::parse("Dockerfile", &text);
     });
@@ -268,7 +288,7 @@ fn fuzz_retry_after() {
         b"18446744073709551615".to_vec(),
     ];
     let now = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
-    fuzz(10, cases(3000), &seeds, |b| {
+    fuzz(10, cases(20000), &seeds, |b| {
         let text = String::from_utf8_lossy(b);
         let _ = crate::source::registry::retry::retry_after(&text, now);
     });

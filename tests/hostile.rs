@@ -314,12 +314,10 @@ fn sparse_files_count_stored_bytes_and_never_read_holes() {
     .unwrap();
     assert!(start.elapsed() < Duration::from_secs(20));
     assert_eq!(idx.entries[0].size, 1024 + 700);
+    // Hashed as a plain file holding only the stored bytes would be.
     let stored = [head, tail].concat();
-    let want: [u8; 32] = {
-        use sha2::Digest as _;
-        sha2::Sha256::digest(&stored).into()
-    };
-    assert_eq!(idx.entries[0].sha256, Some(want));
+    let plain = scan(vec![file("plain", &stored)], Compression::None).unwrap();
+    assert_eq!(idx.entries[0].sha256, plain.entries[0].sha256);
     assert_eq!(idx.sparse.len(), 1);
     assert_eq!(
         (idx.sparse[0].entry, idx.sparse[0].apparent_bytes),
@@ -539,11 +537,38 @@ fn pax_sparse_1_0_skips_its_map_and_counts_stored_bytes() {
     let idx = scan(vec![raw(bytes), file("next", "n")], Compression::None).unwrap();
     assert_eq!(idx.entries[0].path.as_bytes(), b"var/real.img");
     assert_eq!(idx.entries[0].size, 600);
-    let want: [u8; 32] = {
-        use sha2::Digest as _;
-        sha2::Sha256::digest(&data).into()
-    };
-    assert_eq!(idx.entries[0].sha256, Some(want));
+    let plain = scan(vec![file("plain", &data)], Compression::None).unwrap();
+    assert_eq!(idx.entries[0].sha256, plain.entries[0].sha256);
     assert_eq!(idx.sparse[0].apparent_bytes, 1_000_000);
     assert_eq!(idx.entries[1].path.as_bytes(), b"next");
+}
+
+// 19. zstd windows ----------------------------------------------------------
+
+#[test]
+fn a_zstd_frame_needing_a_long_window_is_named() {
+    use std::io::Write as _;
+    let tar = layer(vec![sized_file("a", 300_000, 1)]).tar();
+    let long = |log: u32| {
+        let mut e = zstd::stream::Encoder::new(Vec::new(), 3).unwrap();
+        e.set_parameter(zstd::zstd_safe::CParameter::WindowLog(log))
+            .unwrap();
+        e.write_all(&tar).unwrap();
+        e.finish().unwrap()
+    };
+    // --long=28: a 256 MiB window.
+    let blob = long(28);
+    let err = scan_layer(blob.as_slice(), &info(&blob), Verify::BlobDigest)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(
+        err.contains("268435456-byte window") && err.contains("256 MiB"),
+        "{err}"
+    );
+    assert!(!err.contains("corrupt or truncated"), "{err}");
+    // --long=27 (128 MiB) is read.
+    let blob = long(27);
+    let idx = scan_layer(blob.as_slice(), &info(&blob), Verify::BlobDigest).unwrap();
+    assert_eq!(idx.entries[0].size, 300_000);
 }

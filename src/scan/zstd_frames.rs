@@ -185,8 +185,10 @@ impl Walker {
                     base + (base / 8) * u64::from(wd & 7)
                 };
                 if window > MAX_WINDOW {
+                    // `Unsupported`: the kind survives the scan's pipes,
+                    // which pass errors on as text.
                     return Err(io::Error::new(
-                        io::ErrorKind::InvalidData,
+                        io::ErrorKind::Unsupported,
                         WindowTooLarge {
                             window,
                             offset: self.frame_start,
