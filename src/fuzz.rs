@@ -250,7 +250,7 @@ fn fuzz_record_parsing() {
     let seed = b"numpy/__init__.py,sha256=abc,123\n\"odd,name.py\",,\nnumpy-2.0.dist-info/RECORD,,\n../../../bin/f2py,sha256=x,9\n".to_vec();
     fuzz(6, cases(20000), &[seed], |b| {
         let text = String::from_utf8_lossy(b);
-        let _ = crate::analyze::python::record_paths(&text);
+        let _ = crate::analyze::python::meta::record_paths(&text);
     });
 }
 

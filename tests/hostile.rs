@@ -471,7 +471,7 @@ fn metadata_past_the_layer_budget_is_not_kept_and_sizes_fall_back_to_disk() {
         (w[0].kind, w[0].layer, w[0].count),
         (WarningKind::MetadataNotCaptured, Some(0), 1)
     );
-    let py = layerscope::analyze::python::report(&image);
+    let py = layerscope::analyze::python::report(&image, None);
     let dists = &py.environments[0].distributions;
     let last = format!("p{}", n - 1);
     let names: Vec<_> = dists
