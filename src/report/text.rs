@@ -93,7 +93,8 @@ fn findings_table(findings: &[Finding], options: &TextOptions) -> Table {
             u.bytes(f.bytes),
             u.bytes(f.compressed_bytes),
             layers,
-            esc(&what),
+            // Our own line breaks stay; anything else from the image is escaped.
+            what.lines().map(esc).collect::<Vec<_>>().join("\n"),
         ]);
     }
     t
