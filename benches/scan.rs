@@ -131,6 +131,8 @@ fn index(entries: Vec<Entry>) -> LayerIndex {
         entries,
         captured: Vec::new(),
         sample: None,
+        warnings: Vec::new(),
+        sparse: Vec::new(),
     }
 }
 

@@ -14,7 +14,9 @@ pub fn one_line(err: &dyn std::error::Error) -> String {
         }
         cause = c.source();
     }
-    out.replace('\n', " ")
+    // Names in errors come from the input: no control character reaches
+    // the terminal (line breaks become spaces, the rest are escaped).
+    crate::text::escape_controls(&out.replace('\n', " ")).into_owned()
 }
 
 /// A history entry (`created_by`) shortened for a table cell or a budget
@@ -22,6 +24,8 @@ pub fn one_line(err: &dyn std::error::Error) -> String {
 /// dropped, whitespace collapsed, at most `max` characters (an ellipsis
 /// marks a cut).
 pub fn short_created_by(created_by: &str, max: usize) -> String {
+    // From the image config: control characters escaped.
+    let created_by = crate::text::escape_controls(created_by);
     let s = created_by
         .trim()
         .trim_start_matches("/bin/sh -c ")

@@ -20,6 +20,8 @@ pub mod error;
 pub mod explore;
 #[cfg(any(test, feature = "fixture"))]
 pub mod fixture;
+#[cfg(test)]
+mod fuzz;
 pub mod model;
 pub mod packages;
 pub mod pipeline;
@@ -29,6 +31,8 @@ pub mod report;
 pub mod scan;
 pub mod settings;
 pub mod source;
+pub mod text;
+pub mod warning;
 
 pub use digest::{DiffId, Digest};
 pub use error::Error;

@@ -312,5 +312,7 @@ fn manifest_only_index(l: &source::LayerInfo) -> LayerIndex {
         entries: Vec::new(),
         captured: Vec::new(),
         sample: None,
+        warnings: Vec::new(),
+        sparse: Vec::new(),
     }
 }

@@ -193,7 +193,7 @@ fn duplicate_content_counts_copies_minus_one() {
 }
 
 #[test]
-fn weird_paths_are_reported_as_they_are() {
+fn weird_paths_are_rooted_as_containerd_does_and_shown_escaped() {
     let img = image(vec![layer(vec![
         sized_file("../../etc/evil", 11, 1),
         sized_file(b"data/caf\xe9.txt".as_slice(), 13, 2),
@@ -202,9 +202,9 @@ fn weird_paths_are_reported_as_they_are() {
     let a = analyze(&img);
     let mut paths: Vec<&str> = a.largest_files.iter().map(|f| f.path.as_str()).collect();
     paths.sort_unstable();
-    assert_eq!(
-        paths,
-        ["/../../etc/evil", "/abs/path", "/data/caf\\xe9.txt"]
-    );
+    // DESIGN.md "Hostile input": `..` and absolute paths land under the root.
+    assert_eq!(paths, ["/abs/path", "/data/caf\\xe9.txt", "/etc/evil"]);
+    assert_eq!(a.warnings.len(), 1);
+    assert_eq!(a.warnings[0].count, 2);
     assert_eq!(a.image.final_bytes, 41);
 }

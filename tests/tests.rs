@@ -10,6 +10,7 @@ mod daemon;
 mod diff;
 mod dockerfile;
 mod explore;
+mod hostile;
 mod html;
 mod model;
 mod output;

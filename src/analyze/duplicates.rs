@@ -10,12 +10,16 @@ use crate::scan::EntryKind;
 pub fn findings(image: &Image, options: &AnalyzeOptions) -> Vec<Finding> {
     // (content hash, position in the final filesystem): sorted, equal hashes
     // sit together and each group keeps path order.
+    // Each content once, at its first path: hard links are one file.
     let mut hashed: Vec<([u8; 32], u32)> = image
-        .final_entries()
+        .final_du()
         .enumerate()
-        .filter_map(|(pos, (_, e))| match e.sha256 {
-            Some(hash) if e.kind == EntryKind::File && e.size > 0 => Some((hash, pos as u32)),
-            _ => None,
+        .filter_map(|(pos, (loc, _, bytes))| {
+            let e = image.entry(image.content_loc(loc));
+            match e.sha256 {
+                Some(hash) if e.kind == EntryKind::File && bytes > 0 => Some((hash, pos as u32)),
+                _ => None,
+            }
         })
         .collect();
     hashed.sort_unstable();
@@ -34,7 +38,7 @@ pub fn findings(image: &Image, options: &AnalyzeOptions) -> Vec<Finding> {
     let mut small: Vec<(u32, u64)> = Vec::new();
     let mut small_paths = Vec::new();
     for group in &groups {
-        let size = image.entry(group[0]).size;
+        let size = image.content_size(group[0]);
         // The first copy (by path) is kept; the others are reclaimable.
         let extra: Vec<(u32, u64)> = group[1..].iter().map(|l| (l.layer, size)).collect();
         let paths: Vec<(Loc, u64)> = group.iter().map(|&l| (l, size)).collect();
@@ -71,5 +75,5 @@ pub fn findings(image: &Image, options: &AnalyzeOptions) -> Vec<Finding> {
 }
 
 fn reclaimable(image: &Image, group: &[Loc]) -> u64 {
-    (group.len() as u64 - 1) * image.entry(group[0]).size
+    (group.len() as u64 - 1) * image.content_size(group[0])
 }

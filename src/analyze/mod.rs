@@ -59,10 +59,9 @@ pub struct Analysis {
     /// The filesystem by directory, for the HTML treemap (not in the JSON).
     #[serde(skip)]
     pub treemap: Option<treemap::MapNode>,
-    /// Inputs ignored or not honoured, one sentence each (a `--platform`
-    /// the image does not have, foreign layers skipped).
+    /// Inputs ignored, cleaned or only partly read (DESIGN.md `warnings[]`).
     #[serde(default)]
-    pub warnings: Vec<String>,
+    pub warnings: Vec<crate::warning::Warning>,
 }
 
 /// Knobs of the analysis.
@@ -384,7 +383,17 @@ pub fn run(image: &Image, options: &AnalyzeOptions, scan: ScanStats) -> Analysis
             .layer_files
             .then(|| crate::model::changes::layer_files(image)),
         treemap,
-        warnings: image.info.warnings.clone(),
+        // What the source ignored (platform, foreign layers, index
+        // disagreements), then what the layers held (paths, whiteouts, ...).
+        warnings: image
+            .info
+            .warnings
+            .iter()
+            .map(|m| {
+                crate::warning::Warning::new(crate::warning::WarningKind::Other, 1, None, m.clone())
+            })
+            .chain(image.warnings.iter().cloned())
+            .collect(),
     }
 }
 

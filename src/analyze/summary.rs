@@ -195,10 +195,11 @@ pub fn layers(image: &Image) -> Vec<LayerSummary> {
 
 /// The `top` largest regular files of the final filesystem.
 pub fn largest_files(image: &Image, top: usize) -> Vec<PathSize> {
+    // Hard links: a file counts once, at its first surviving path.
     let files: Vec<((&EntryPath, u32), u64)> = image
-        .final_entries()
-        .filter(|(_, e)| e.kind == EntryKind::File)
-        .map(|(loc, e)| ((&e.path, loc.layer), e.size))
+        .final_du()
+        .filter(|(_, e, _)| matches!(e.kind, EntryKind::File | EntryKind::HardLink))
+        .map(|(loc, e, bytes)| ((&e.path, loc.layer), bytes))
         .collect();
     super::largest_n(files, top)
         .into_iter()
@@ -217,8 +218,8 @@ const DIR_DEPTH: usize = 4;
 /// filesystem, by the regular-file bytes under them.
 pub fn largest_directories(image: &Image, top: usize) -> Vec<PathSize> {
     let mut sizes: HashMap<&[u8], u64> = HashMap::new();
-    for (_, e) in image.final_entries() {
-        if e.kind != EntryKind::File || e.size == 0 {
+    for (_, e, size) in image.final_du() {
+        if size == 0 {
             continue;
         }
         let bytes = e.path.as_bytes();
@@ -231,7 +232,7 @@ pub fn largest_directories(image: &Image, top: usize) -> Vec<PathSize> {
             if depth >= DIR_DEPTH {
                 break;
             }
-            *sizes.entry(&bytes[..i]).or_default() += e.size;
+            *sizes.entry(&bytes[..i]).or_default() += size;
         }
     }
     let mut dirs: Vec<PathSize> = sizes

@@ -5,13 +5,14 @@
 pub mod changes;
 pub mod tree;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Bound;
 
 use serde::Serialize;
 
 use crate::scan::{Entry, EntryKind, EntryPath, LayerIndex};
 use crate::source::ImageInfo;
+use crate::warning::{Tally, Warning, WarningKind};
 
 /// Where an entry lives: its layer and its index in that layer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -57,11 +58,18 @@ pub struct Image {
     pub files: Vec<Loc>,
     /// Every entry that did not survive, in layer order.
     pub shadowed: Vec<Shadowed>,
+    /// What the layers and the stacking ignored, cleaned or did not keep.
+    pub warnings: Vec<Warning>,
+    /// Every applied hard link -> the entry whose content it shares (a
+    /// regular file, or whatever the target path held).
+    pub links: HashMap<Loc, Loc>,
 }
 
 impl Image {
     /// Stacks `layers` (bottom first) on top of each other.
-    pub fn build(info: ImageInfo, layers: Vec<LayerIndex>) -> Image {
+    pub fn build(info: ImageInfo, mut layers: Vec<LayerIndex>) -> Image {
+        let mut warnings = layer_warnings(&layers);
+        warnings.extend(crate::scan::capture::trim_to_image_budget(&mut layers));
         // Keys borrow the layers' own paths: no per-entry allocation or copy
         // (a million-file image would otherwise clone every path once more).
         let mut fs: BTreeMap<&[u8], Loc> = BTreeMap::new();
@@ -71,7 +79,9 @@ impl Image {
         // superset): a non-directory whose path is not in it has nothing
         // under it to hide, and the range query is skipped.
         let mut parents: HashSet<&[u8]> = HashSet::new();
+        let mut links: HashMap<Loc, Loc> = HashMap::new();
         for (li, layer) in layers.iter().enumerate() {
+            let mut dangling = Tally::default();
             let by_layer = li as u32;
             // 1. Opaque directories and whiteouts act on lower layers only.
             for e in &layer.entries {
@@ -106,6 +116,17 @@ impl Image {
                     layer: by_layer,
                     entry: ei as u32,
                 };
+                // A hard link shares the content of the path it names, as
+                // it stands when the link is applied; one naming nothing is
+                // refused by containerd, and ignored here.
+                if e.kind == EntryKind::HardLink {
+                    let target = e.link.as_ref().and_then(|t| fs.get(t.as_bytes()));
+                    let Some(&target) = target else {
+                        dangling.note(|| e.path.to_string());
+                        continue;
+                    };
+                    links.insert(loc, links.get(&target).copied().unwrap_or(target));
+                }
                 // A non-directory hides everything lower layers put under its
                 // path, whether or not they wrote the directory itself.
                 if e.kind != EntryKind::Dir && parents.contains(e.path.as_bytes()) {
@@ -143,13 +164,27 @@ impl Image {
                     }
                 }
             }
+            if let Some(mut w) = dangling.warning(WarningKind::DanglingHardLink, |n| {
+                format!("{n} hard links named no existing path when applied; ignored")
+            }) {
+                w.layer = Some(by_layer);
+                warnings.push(w);
+            }
         }
-        let files = fs.into_values().collect();
+        let files: Vec<Loc> = fs.into_values().collect();
+        // Content lives while one path to it survives: an entry whose
+        // content a surviving hard link shares is not shadowed.
+        let live: HashSet<Loc> = files.iter().filter_map(|l| links.get(l)).copied().collect();
+        if !live.is_empty() {
+            shadowed.retain(|s| !live.contains(&s.loc));
+        }
         Image {
             info,
             layers,
             files,
             shadowed,
+            warnings,
+            links,
         }
     }
 
@@ -204,9 +239,46 @@ impl Image {
         self.layers.iter().map(layer_content_bytes).sum()
     }
 
-    /// Regular-file bytes of the final filesystem.
+    /// The entry whose content the entry at `loc` has: the target of a
+    /// hard link, `loc` itself otherwise.
+    pub fn content_loc(&self, loc: Loc) -> Loc {
+        self.links.get(&loc).copied().unwrap_or(loc)
+    }
+
+    /// The content bytes of the entry at `loc`, through a hard link too.
+    pub fn content_size(&self, loc: Loc) -> u64 {
+        self.entry(self.content_loc(loc)).size
+    }
+
+    /// The final filesystem by path with each entry's bytes as `du` counts
+    /// them: a file's content at the first of its paths (hard links
+    /// included), 0 at the others and for non-files.
+    pub fn final_du(&self) -> impl Iterator<Item = (Loc, &Entry, u64)> {
+        let mut seen = LocSet::new(self);
+        self.final_entries().map(move |(loc, e)| {
+            let content = self.content_loc(loc);
+            let bytes = if seen.insert(content) {
+                self.entry(content).size
+            } else {
+                0
+            };
+            (loc, e, bytes)
+        })
+    }
+
+    /// Regular-file bytes of the final filesystem, each file once however
+    /// many hard links it has (as `du` counts).
     pub fn final_bytes(&self) -> u64 {
-        self.final_entries().map(|(_, e)| e.size).sum()
+        if self.links.is_empty() {
+            return self.final_entries().map(|(_, e)| e.size).sum();
+        }
+        let mut seen = LocSet::new(self);
+        self.files
+            .iter()
+            .map(|&l| self.content_loc(l))
+            .filter(|&c| seen.insert(c))
+            .map(|c| self.entry(c).size)
+            .sum()
     }
 
     /// Content bytes of all shadowed entries.
@@ -331,6 +403,19 @@ impl LocSet {
 /// Regular-file bytes of one layer (hard links add nothing).
 pub fn layer_content_bytes(layer: &LayerIndex) -> u64 {
     layer.entries.iter().map(|e| e.size).sum()
+}
+
+/// The layers' own warnings, each with its layer set.
+fn layer_warnings(layers: &[LayerIndex]) -> Vec<Warning> {
+    let mut out = Vec::new();
+    for (i, layer) in layers.iter().enumerate() {
+        for w in &layer.warnings {
+            let mut w = w.clone();
+            w.layer = Some(i as u32);
+            out.push(w);
+        }
+    }
+    out
 }
 
 fn entry(layers: &[LayerIndex], loc: Loc) -> &Entry {

@@ -93,10 +93,16 @@ fn findings_table(findings: &[Finding], options: &TextOptions) -> Table {
             u.bytes(f.bytes),
             u.bytes(f.compressed_bytes),
             layers,
-            what,
+            // Our own line breaks stay; anything else from the image is escaped.
+            what.lines().map(esc).collect::<Vec<_>>().join("\n"),
         ]);
     }
     t
+}
+
+/// Text from the image, control characters escaped (see [`crate::text`]).
+fn esc(s: &str) -> String {
+    crate::text::escape_controls(s).into_owned()
 }
 
 /// Renders the analysis for a terminal.
@@ -104,12 +110,12 @@ pub fn render(a: &Analysis, options: &TextOptions) -> String {
     let u = options.units;
     let img = &a.image;
     let mut out = String::new();
-    let _ = writeln!(out, "Image     {}", img.reference);
+    let _ = writeln!(out, "Image     {}", esc(&img.reference));
     if let Some(d) = &img.manifest_digest {
         let _ = writeln!(out, "Digest    {d}");
     }
     if !img.platform.is_empty() {
-        let _ = writeln!(out, "Platform  {}", img.platform);
+        let _ = writeln!(out, "Platform  {}", esc(&img.platform));
     }
     let _ = writeln!(
         out,
@@ -131,9 +137,6 @@ pub fn render(a: &Analysis, options: &TextOptions) -> String {
         u.bytes(img.shadowed_bytes),
         percent(img.efficiency)
     );
-    for w in &a.warnings {
-        let _ = writeln!(out, "Warning   {w}");
-    }
 
     let _ = writeln!(out, "\nLayers");
     let mut t = table(
@@ -187,7 +190,7 @@ pub fn render(a: &Analysis, options: &TextOptions) -> String {
         let _ = writeln!(
             out,
             "\nPython environment {}{}",
-            env.path,
+            esc(&env.path),
             env.python
                 .as_deref()
                 .map(|v| format!(" (Python {v})"))
@@ -200,8 +203,8 @@ pub fn render(a: &Analysis, options: &TextOptions) -> String {
         );
         for d in env.distributions.iter().take(options.top) {
             t.add_row(vec![
-                d.name.clone(),
-                d.version.clone(),
+                esc(&d.name),
+                esc(&d.version),
                 u.bytes(d.bytes),
                 d.files.to_string(),
                 d.layer.to_string(),
@@ -222,7 +225,7 @@ pub fn render(a: &Analysis, options: &TextOptions) -> String {
     let _ = writeln!(out, "\nLargest directories");
     let mut t = table(options, &["directory", "bytes"], &[1]);
     for d in &a.largest_directories {
-        t.add_row(vec![d.path.clone(), u.bytes(d.bytes)]);
+        t.add_row(vec![esc(&d.path), u.bytes(d.bytes)]);
     }
     let _ = writeln!(out, "{t}");
 
@@ -230,14 +233,32 @@ pub fn render(a: &Analysis, options: &TextOptions) -> String {
     let mut t = table(options, &["file", "bytes", "layer"], &[1, 2]);
     for f in &a.largest_files {
         t.add_row(vec![
-            f.path.clone(),
+            esc(&f.path),
             u.bytes(f.bytes),
             f.layer.map(|l| l.to_string()).unwrap_or_default(),
         ]);
     }
     let _ = writeln!(out, "{t}");
     pull_section(&mut out, &a.pull, options);
+    warnings_section(&mut out, &a.warnings);
     out
+}
+
+/// Inputs ignored or cleaned, one line each.
+fn warnings_section(out: &mut String, warnings: &[crate::warning::Warning]) {
+    if warnings.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "\nWarnings");
+    for w in warnings {
+        let layer = w.layer.map(|l| format!("layer {l}: ")).unwrap_or_default();
+        let example = w
+            .example
+            .as_deref()
+            .map(|e| format!(" (e.g. {})", esc(e)))
+            .unwrap_or_default();
+        let _ = writeln!(out, "  {layer}{}{example}", esc(&w.message));
+    }
 }
 
 // ---- pull section ------------------------------------------------------
@@ -418,7 +439,7 @@ pub fn render_pull(output: &PullOutput, options: &TextOptions) -> String {
     let u = options.units;
     let mut out = String::new();
     for img in &output.images {
-        let _ = writeln!(out, "Image     {}", img.reference);
+        let _ = writeln!(out, "Image     {}", esc(&img.reference));
         if let Some(d) = &img.manifest_digest {
             let _ = writeln!(out, "Digest    {d}");
         }

@@ -43,7 +43,16 @@ impl Compression {
         Ok(match self {
             Compression::None => Box::new(blob),
             Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(blob)),
-            Compression::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(blob)?),
+            Compression::Zstd => {
+                // Frames needing more than 128 MiB of window are refused by
+                // `ZstdFrames` with the window named, before the decoder
+                // (limited to the same) would fail without saying why.
+                let mut d = zstd::stream::read::Decoder::with_buffer(
+                    super::zstd_frames::ZstdFrames::new(blob),
+                )?;
+                d.window_log_max(27)?;
+                Box::new(d)
+            }
         })
     }
 }

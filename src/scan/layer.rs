@@ -5,8 +5,9 @@ use std::io::{self, BufReader, Read};
 use sha2::{Digest as _, Sha256};
 
 use super::{
-    Captured, Compression, Entry, EntryKind, EntryPath, LayerIndex, Verify, capture,
+    Captured, Compression, EntryKind, LayerIndex, Verify, capture,
     elf::ElfScanner,
+    tarwalk::{TarError, TarReader},
 };
 use crate::digest::{DiffId, Digest};
 use crate::source::LayerInfo;
@@ -28,6 +29,9 @@ pub enum ScanError {
         #[source]
         source: io::Error,
     },
+    /// The tar stream is malformed, or an entry exceeds a limit (named).
+    #[error("tar stream: {0}")]
+    Tar(TarError),
     /// The compression is not one layerscope reads.
     #[error(transparent)]
     Unsupported(#[from] super::compression::Unsupported),
@@ -161,33 +165,35 @@ pub fn scan_layer(
         let walked = (|| {
             let mut tar = Hashing::new(sampler.tap(tar_reader));
             tar.enabled = compression != Compression::None && trusted_diff_id.is_none();
-            let (entries, captured) = walk_tar(&mut tar, compression)?;
+            let (entries, captured, warnings, sparse) = walk_tar(&mut tar, compression)?;
             // The tar end marker may be followed by padding: the diff id covers it.
             io::copy(&mut tar, &mut io::sink())
                 .map_err(|source| read_error(compression, source))?;
             let (hash, count) = tar.finish();
-            Ok::<_, ScanError>((hash, count, entries, captured))
+            Ok::<_, ScanError>((hash, count, entries, captured, warnings, sparse))
         })();
         // `walked` dropped its reader: still-running threads see the
         // hang-up and stop.
         let inflated = inflater.map_or(Ok(()), |t| joined(t, "decompressing layer"));
         (joined(blob_reader, "reading layer"), inflated, walked)
     });
-    let ((blob_hash, compressed_bytes), (tar_hash, uncompressed_bytes, entries, captured)) =
-        match (read, inflated, walked) {
-            (
-                _,
-                Err(
-                    e @ ScanError::Read {
-                        what: "starting decompression",
-                        ..
-                    },
-                ),
-                _,
-            ) => return Err(e),
-            (_, _, Err(e)) | (_, Err(e), Ok(_)) | (Err(e), Ok(()), Ok(_)) => return Err(e),
-            (Ok(blob), Ok(()), Ok(walked)) => (blob, walked),
-        };
+    let (
+        (blob_hash, compressed_bytes),
+        (tar_hash, uncompressed_bytes, entries, captured, warnings, sparse),
+    ) = match (read, inflated, walked) {
+        (
+            _,
+            Err(
+                e @ ScanError::Read {
+                    what: "starting decompression",
+                    ..
+                },
+            ),
+            _,
+        ) => return Err(e),
+        (_, _, Err(e)) | (_, Err(e), Ok(_)) | (Err(e), Ok(()), Ok(_)) => return Err(e),
+        (Ok(blob), Ok(()), Ok(walked)) => (blob, walked),
+    };
     // An uncompressed blob is its own tar stream: same bytes, same hash.
     let tar_hash = if compression == Compression::None {
         blob_hash
@@ -221,6 +227,8 @@ pub fn scan_layer(
         entries,
         captured,
         sample: Some(sampler.finish()),
+        warnings,
+        sparse,
     })
 }
 
@@ -279,7 +287,11 @@ fn joined<T>(
 }
 
 fn read_error(compression: Compression, source: io::Error) -> ScanError {
+    // `zstd_frames` refuses long windows with this kind (the decoder never
+    // uses it), and the pipes keep the kind.
+    let window = source.kind() == io::ErrorKind::Unsupported;
     let what = match compression {
+        Compression::Zstd if window => "unsupported zstd stream",
         Compression::Gzip => "corrupt or truncated gzip stream",
         Compression::Zstd => "corrupt or truncated zstd stream",
         Compression::None => "corrupt or truncated tar stream",
@@ -287,97 +299,41 @@ fn read_error(compression: Compression, source: io::Error) -> ScanError {
     ScanError::Read { what, source }
 }
 
-/// Walks the tar entries, hashing every regular file.
-fn walk_tar(
-    stream: &mut impl Read,
-    compression: Compression,
-) -> Result<(Vec<Entry>, Vec<Captured>), ScanError> {
+/// What [`walk_tar`] found: entries, captured contents, warnings.
+type Walked = (
+    Vec<super::Entry>,
+    Vec<Captured>,
+    Vec<crate::warning::Warning>,
+    Vec<super::SparseFile>,
+);
+
+/// Walks the tar entries, hashing every regular file. Limits, sparse files,
+/// path cleaning and whiteout checks: [`super::tarwalk`], [`super::entries`].
+fn walk_tar(stream: &mut impl Read, compression: Compression) -> Result<Walked, ScanError> {
     // The stream arrives in large buffers already (see `pipe`): no BufReader.
-    let mut archive = tar::Archive::new(stream);
+    let mut tar = TarReader::new(stream);
     let mut entries = Vec::new();
     let mut captured = Vec::new();
     let mut buf = vec![0u8; BUF];
-    let iter = archive.entries().map_err(|e| read_error(compression, e))?;
-    for item in iter {
-        let mut item = item.map_err(|e| read_error(compression, e))?;
-        let header = item.header();
-        let entry_type = header.entry_type();
-        let kind = match entry_type {
-            tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => {
-                EntryKind::File
-            }
-            tar::EntryType::Directory => EntryKind::Dir,
-            tar::EntryType::Symlink => EntryKind::Symlink,
-            tar::EntryType::Link => EntryKind::HardLink,
-            tar::EntryType::Char | tar::EntryType::Block | tar::EntryType::Fifo => {
-                EntryKind::Special
-            }
-            // PAX global headers and other metadata records are not files.
-            _ => continue,
-        };
-        let mode = header.mode().unwrap_or(0);
-        let uid = header
-            .uid()
-            .map_or(0, |u| u32::try_from(u).unwrap_or(u32::MAX));
-        let gid = header
-            .gid()
-            .map_or(0, |g| u32::try_from(g).unwrap_or(u32::MAX));
-        let raw_path = item.path_bytes().into_owned();
-        let link = item.link_name_bytes().map(|l| EntryPath::normalize(&l));
-        let path = EntryPath::normalize(&raw_path);
-
-        let name = path.file_name();
-        if let Some(target) = name.strip_prefix(b".wh.") {
-            let parent = path.parent().to_vec();
-            let (kind, path) = if target == b".wh..opq" {
-                (EntryKind::Opaque, EntryPath::normalize(&parent))
-            } else if target.starts_with(b".wh.") {
-                // aufs bookkeeping (`.wh..wh.plnk` ...), not a whiteout.
-                continue;
-            } else {
-                let mut deleted = parent;
-                if !deleted.is_empty() {
-                    deleted.push(b'/');
-                }
-                deleted.extend_from_slice(target);
-                (EntryKind::Whiteout, EntryPath::normalize(&deleted))
-            };
-            entries.push(Entry {
-                path,
-                kind,
-                size: 0,
-                mode,
-                uid,
-                gid,
-                link: None,
-                sha256: None,
-                elf: None,
-            });
+    let mut budget = capture::Budget::default();
+    let mut checks = super::entries::Checks::default();
+    let tar_error = |e: TarError| match e {
+        TarError::Io(e) => read_error(compression, e),
+        e => ScanError::Tar(e),
+    };
+    while let Some(header) = tar.next_entry().map_err(tar_error)? {
+        let Some(mut entry) = checks.entry(&header) else {
             continue;
-        }
-
-        let mut entry = Entry {
-            path,
-            kind,
-            size: 0,
-            mode,
-            uid,
-            gid,
-            link,
-            sha256: None,
-            elf: None,
         };
-        if kind == EntryKind::File {
-            let size = item.size();
-            let keep = capture::wants(&entry.path, size);
+        if entry.kind == EntryKind::File {
+            let size = header.size;
+            let keep = budget.admit(&entry.path, size);
             let mut kept = Vec::new();
             let mut hasher = Sha256::new();
             let mut elf = ElfScanner::new();
             let mut read = 0u64;
             loop {
-                let n = item
-                    .read(&mut buf)
-                    .map_err(|e| read_error(compression, e))?;
+                let n = tar.read(&mut buf).map_err(|e| read_error(compression, e))?;
                 if n == 0 {
                     break;
                 }
@@ -412,7 +368,9 @@ fn walk_tar(
     }
     // A million entries leave up to half their vector's capacity unused.
     entries.shrink_to_fit();
-    Ok((entries, captured))
+    let (mut warnings, sparse) = checks.finish();
+    warnings.extend(budget.warning());
+    Ok((entries, captured, warnings, sparse))
 }
 
 #[cfg(test)]

@@ -10,10 +10,13 @@ pub mod cache;
 pub mod capture;
 pub mod compression;
 pub mod elf;
+pub mod entries;
 pub mod layer;
 pub mod path;
 pub mod pipe;
 pub mod sample;
+pub mod tarwalk;
+pub mod zstd_frames;
 
 use serde::{Deserialize, Serialize};
 
@@ -64,6 +67,23 @@ pub struct LayerIndex {
     /// `None` in indexes cached before sampling existed.
     #[serde(default)]
     pub sample: Option<sample::CompressionSample>,
+    /// What was ignored, cleaned or not captured while reading the layer
+    /// (their `layer` is unset: the model sets it).
+    #[serde(default)]
+    pub warnings: Vec<crate::warning::Warning>,
+    /// The sparse files among the entries, with their apparent sizes
+    /// (their `size` counts only the bytes stored in the tar).
+    #[serde(default)]
+    pub sparse: Vec<SparseFile>,
+}
+
+/// A sparse file: its entry counts the bytes stored, this its apparent size.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SparseFile {
+    /// Index into [`LayerIndex::entries`].
+    pub entry: u32,
+    /// The file's size with its holes.
+    pub apparent_bytes: u64,
 }
 
 /// The kept contents of one small file.

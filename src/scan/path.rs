@@ -1,6 +1,8 @@
-//! Paths inside layers: raw bytes, normalised but never resolved. `..`,
-//! absolute paths and non-UTF-8 names are kept as they are and displayed
-//! with invalid bytes escaped (`\xff`).
+//! Paths inside layers: raw bytes. Entry paths are cleaned and rooted as
+//! containerd does ([`EntryPath::clean`]: `../../etc/passwd` and
+//! `/etc/passwd` both land at `etc/passwd`); symlink targets are only
+//! normalised ([`EntryPath::normalize`]). Non-UTF-8 names are displayed with
+//! invalid bytes escaped (`\xff`), control characters too (`\x1b`).
 
 use std::fmt;
 
@@ -26,6 +28,33 @@ impl EntryPath {
             out.extend_from_slice(part);
         }
         EntryPath(out.into_boxed_slice())
+    }
+
+    /// Cleans a tar path and roots it, as containerd applies a layer
+    /// (`filepath.Clean`, then joined under the root): `.` and empty
+    /// components dropped, `..` removes the component before it and stops
+    /// at the root. The flag says whether the raw path was absolute or
+    /// used `..` (a layer holding such names is worth a warning).
+    pub fn clean(raw: &[u8]) -> (EntryPath, bool) {
+        let mut out: Vec<u8> = Vec::with_capacity(raw.len());
+        let mut unclean = raw.first() == Some(&b'/');
+        for part in raw.split(|&b| b == b'/') {
+            match part {
+                b"" | b"." => {}
+                b".." => {
+                    unclean = true;
+                    let cut = out.iter().rposition(|&b| b == b'/').unwrap_or(0);
+                    out.truncate(cut);
+                }
+                _ => {
+                    if !out.is_empty() {
+                        out.push(b'/');
+                    }
+                    out.extend_from_slice(part);
+                }
+            }
+        }
+        (EntryPath(out.into_boxed_slice()), unclean)
     }
 
     /// Wraps bytes as they are, without normalising (for range bounds).
@@ -73,7 +102,7 @@ impl fmt::Display for EntryPath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("/")?;
         for chunk in self.0.utf8_chunks() {
-            f.write_str(chunk.valid())?;
+            f.write_str(&crate::text::escape_controls(chunk.valid()))?;
             for b in chunk.invalid() {
                 write!(f, "\\x{b:02x}")?;
             }
@@ -109,10 +138,30 @@ mod tests {
             b"etc/../etc/passwd"
         );
         assert_eq!(EntryPath::normalize(b"a/\xffb").to_string(), "/a/\\xffb");
+        assert_eq!(
+            EntryPath::normalize(b"a\x1b]0;x\x07\nb").to_string(),
+            "/a\\x1b]0;x\\x07\\nb"
+        );
         let p = EntryPath::from("usr/lib/python3/x.py");
         assert!(p.is_within(b"usr/lib"));
         assert!(!p.is_within(b"usr/li"));
         assert_eq!(p.parent(), b"usr/lib/python3");
         assert_eq!(p.file_name(), b"x.py");
+    }
+
+    #[test]
+    fn cleans_and_roots_as_containerd() {
+        let clean = |raw: &[u8]| {
+            let (p, unclean) = EntryPath::clean(raw);
+            (String::from_utf8_lossy(p.as_bytes()).into_owned(), unclean)
+        };
+        assert_eq!(clean(b"../../etc/passwd"), ("etc/passwd".into(), true));
+        assert_eq!(clean(b"/etc/x"), ("etc/x".into(), true));
+        assert_eq!(clean(b"./a/../../b"), ("b".into(), true));
+        assert_eq!(clean(b"a/b/../c/"), ("a/c".into(), true));
+        assert_eq!(clean(b"./usr//lib/./x/"), ("usr/lib/x".into(), false));
+        assert_eq!(clean(b".."), ("".into(), true));
+        assert_eq!(clean(b"./"), ("".into(), false));
+        assert_eq!(clean(b"a/.."), ("".into(), true));
     }
 }

@@ -167,6 +167,18 @@ impl Context<'_> {
         if let Some(l) = image.find(dir) {
             paths.push(image.entry(l).path.as_bytes().to_vec());
         }
+        // No file list (none shipped, or past the capture budget): the
+        // package directory named after the distribution.
+        let import = name.replace(['-', '.'], "_");
+        for top in [import.clone(), import.to_lowercase()] {
+            if let Some(pkg) = resolve(env, top.as_bytes()) {
+                paths.extend(
+                    files_under(image, &pkg)
+                        .iter()
+                        .map(|&l| image.entry(l).path.as_bytes().to_vec()),
+                );
+            }
+        }
         listed("none", paths)
     }
 

@@ -25,7 +25,7 @@
 
 mod dist;
 mod duplicates;
-mod meta;
+pub(crate) mod meta;
 mod native;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -201,7 +201,10 @@ pub fn report(image: &Image, packages: Option<&Database>) -> PythonReport {
         if !envs.contains_key(env) {
             envs.insert(env.to_vec(), BTreeMap::new());
         }
-        if !captured.contains_key(&loc) {
+        // Metadata past the capture budget still names its distribution
+        // (sized from the files on disk).
+        let kept = captured.contains_key(&loc);
+        if !kept && !crate::scan::capture::is_metadata(&e.path) {
             continue;
         }
         let Some(dists) = envs.get_mut(env) else {
@@ -214,14 +217,14 @@ pub fn report(image: &Image, packages: Option<&Database>) -> PythonReport {
         {
             let dir_name = &parent[i + 1..];
             if dir_name.ends_with(b".dist-info") || dir_name.ends_with(b".egg-info") {
-                dists
-                    .entry(parent.to_vec())
-                    .or_default()
-                    .insert(name.to_vec(), loc);
+                let files = dists.entry(parent.to_vec()).or_default();
+                if kept {
+                    files.insert(name.to_vec(), loc);
+                }
             }
         }
         // A single-file egg-info (PKG-INFO contents) directly in the environment.
-        if parent == env && name.ends_with(b".egg-info") && e.kind == EntryKind::File {
+        if kept && parent == env && name.ends_with(b".egg-info") && e.kind == EntryKind::File {
             dists
                 .entry(path.to_vec())
                 .or_default()
