@@ -7,7 +7,9 @@ use comfy_table::{CellAlignment, LineStyle, Table, TableStyle};
 
 use super::units::{Units, percent};
 use crate::analyze::pull::{PullOutput, PullReport};
+use crate::analyze::system::SystemPackages;
 use crate::analyze::{Analysis, Finding};
+use crate::packages::Reason;
 
 /// Knobs of the text report.
 #[derive(Clone, Copy, Debug)]
@@ -198,7 +200,11 @@ pub fn render(a: &Analysis, options: &TextOptions) -> String {
         );
         for d in env.distributions.iter().take(options.top) {
             t.add_row(vec![
-                d.name.clone(),
+                if d.system_packages.is_empty() {
+                    d.name.clone()
+                } else {
+                    format!("{}: {}", d.name, d.system_packages.join(" + "))
+                },
                 d.version.clone(),
                 u.bytes(d.bytes),
                 d.files.to_string(),
@@ -216,6 +222,8 @@ pub fn render(a: &Analysis, options: &TextOptions) -> String {
         }
         let _ = writeln!(out, "{t}");
     }
+
+    system_packages_section(&mut out, &a.system_packages, options);
 
     let _ = writeln!(out, "\nLargest directories");
     let mut t = table(options, &["directory", "bytes"], &[1]);
@@ -236,6 +244,93 @@ pub fn render(a: &Analysis, options: &TextOptions) -> String {
     let _ = writeln!(out, "{t}");
     pull_section(&mut out, &a.pull, options);
     out
+}
+
+/// The system packages: the largest, bytes per layer, and the packages
+/// only a recommendation brought in (what `--no-install-recommends` saves).
+pub fn system_packages_section(out: &mut String, s: &SystemPackages, options: &TextOptions) {
+    if s.packages.is_empty() {
+        return;
+    }
+    let u = options.units;
+    let _ = writeln!(
+        out,
+        "\nSystem packages ({}): {} packages, {} in their files",
+        serde_json::to_value(s.manager)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default(),
+        s.packages.len(),
+        u.bytes(s.bytes)
+    );
+    let mut t = table(
+        options,
+        &[
+            "package",
+            "version",
+            "bytes",
+            "installed size",
+            "layer",
+            "reason",
+            "section",
+        ],
+        &[2, 3, 4],
+    );
+    for p in s.packages.iter().take(options.top) {
+        t.add_row(vec![
+            p.name.clone(),
+            p.version.clone(),
+            u.bytes(p.bytes),
+            u.bytes(p.installed_size),
+            p.layer.to_string(),
+            format!("{:?}", p.reason).to_lowercase(),
+            if p.category.is_empty() || p.category == "other" {
+                p.section.clone()
+            } else {
+                format!("{} ({})", p.section, p.category)
+            },
+        ]);
+    }
+    let _ = writeln!(out, "{t}");
+    let mut t = table(
+        options,
+        &["layer", "packages", "bytes", "recommended only"],
+        &[0, 1, 2, 3],
+    );
+    for l in &s.layers {
+        t.add_row(vec![
+            l.layer.to_string(),
+            l.packages.to_string(),
+            u.bytes(l.bytes),
+            if l.recommended_bytes == 0 {
+                "-".into()
+            } else {
+                u.bytes(l.recommended_bytes)
+            },
+        ]);
+    }
+    let _ = writeln!(out, "{t}");
+    let recommended: Vec<&str> = s
+        .packages
+        .iter()
+        .filter(|p| p.reason == Reason::Recommended)
+        .map(|p| p.name.as_str())
+        .collect();
+    if !recommended.is_empty() {
+        let shown = recommended.len().min(options.top.max(1) * 2);
+        let _ = writeln!(
+            out,
+            "  {} packages came in only as recommendations: {} ({}); `apt-get install --no-install-recommends` would not install them",
+            recommended.len(),
+            u.bytes(s.recommended_bytes),
+            recommended[..shown].join(", ")
+                + if shown < recommended.len() {
+                    ", …"
+                } else {
+                    ""
+                }
+        );
+    }
 }
 
 // ---- pull section ------------------------------------------------------
