@@ -78,7 +78,8 @@ fn info_for(blob: &[u8]) -> LayerInfo {
         digest: Digest::from_sha256(&sha2::Sha256::digest(blob).into()),
         diff_id: None,
         media_type: String::new(),
-        compressed_bytes: blob.len() as u64,
+        blob_bytes: blob.len() as u64,
+        compressed_bytes: Some(blob.len() as u64),
         created_by: None,
     }
 }
@@ -173,10 +174,12 @@ fn million() -> (ImageInfo, Vec<LayerIndex>) {
                 digest: Digest::from_sha256(&[0; 32]),
                 diff_id: None,
                 media_type: String::new(),
-                compressed_bytes: 1,
+                blob_bytes: 1,
+                compressed_bytes: Some(1),
                 created_by: None,
             })
             .collect(),
+        warnings: Vec::new(),
     };
     (info, layers)
 }

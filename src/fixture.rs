@@ -4,6 +4,8 @@
 //! an OCI archive. Output is deterministic (fixed times, sorted JSON), so
 //! every byte figure of a fixture follows from its construction.
 
+pub mod archives;
+
 use std::fs;
 use std::io::{self, Write};
 use std::path::Path;

@@ -14,8 +14,11 @@ pub mod cli;
 pub mod commands;
 pub mod diff;
 pub mod digest;
+pub mod display;
 pub mod dockerfile;
 pub mod error;
+pub mod explore;
+#[cfg(any(test, feature = "fixture"))]
 pub mod fixture;
 pub mod model;
 pub mod packages;
@@ -24,6 +27,7 @@ pub mod policy;
 pub mod progress;
 pub mod report;
 pub mod scan;
+pub mod settings;
 pub mod source;
 
 pub use digest::{DiffId, Digest};

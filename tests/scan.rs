@@ -14,7 +14,8 @@ fn info_for(blob: &[u8], tar: &[u8]) -> LayerInfo {
         digest: Digest::of(blob),
         diff_id: Some(DiffId(Digest::of(tar))),
         media_type: String::new(),
-        compressed_bytes: blob.len() as u64,
+        blob_bytes: blob.len() as u64,
+        compressed_bytes: Some(blob.len() as u64),
         created_by: None,
     }
 }

@@ -234,7 +234,7 @@ fn message_and_fix(kind: FindingKind) -> (&'static str, &'static str) {
 }
 
 /// Per kind: bytes per layer, paths with their bytes, shadowed copies.
-type Group<'a> = (BTreeMap<u32, u64>, Vec<(&'a EntryPath, u64)>, u64);
+type Group = (BTreeMap<u32, u64>, Vec<(Loc, u64)>, u64);
 
 /// Bloat findings; `skip`: files the Python findings already count.
 pub fn findings(image: &Image, skip: &LocSet) -> Vec<Finding> {
@@ -275,7 +275,7 @@ pub fn findings(image: &Image, skip: &LocSet) -> Vec<Finding> {
             };
             let g = groups.entry(kind).or_default();
             *g.0.entry(loc.layer).or_default() += bytes;
-            g.1.push((&e.path, bytes));
+            g.1.push((loc, bytes));
             if shadowed.contains(loc) {
                 g.2 += 1;
             }
@@ -294,7 +294,9 @@ pub fn findings(image: &Image, skip: &LocSet) -> Vec<Finding> {
             ));
         }
         let per_layer: Vec<(u32, u64)> = per_layer.into_iter().collect();
-        out.push(Finding::new(image, *kind, &per_layer, message, fix).with_entry_paths(paths));
+        out.push(
+            Finding::new(image, *kind, &per_layer, message, fix).with_entry_locs(image, paths),
+        );
     }
     out
 }

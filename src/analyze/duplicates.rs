@@ -3,7 +3,7 @@
 
 use super::{AnalyzeOptions, Finding, FindingKind};
 use crate::model::{Image, Loc};
-use crate::scan::{EntryKind, EntryPath};
+use crate::scan::EntryKind;
 
 /// One finding per group of identical files worth listing, plus one for all
 /// the smaller groups together.
@@ -37,10 +37,7 @@ pub fn findings(image: &Image, options: &AnalyzeOptions) -> Vec<Finding> {
         let size = image.entry(group[0]).size;
         // The first copy (by path) is kept; the others are reclaimable.
         let extra: Vec<(u32, u64)> = group[1..].iter().map(|l| (l.layer, size)).collect();
-        let paths: Vec<(&EntryPath, u64)> = group
-            .iter()
-            .map(|&l| (&image.entry(l).path, size))
-            .collect();
+        let paths: Vec<(Loc, u64)> = group.iter().map(|&l| (l, size)).collect();
         if reclaimable(image, group) >= options.min_group_bytes {
             let finding = Finding::new(
                 image,
@@ -50,7 +47,7 @@ pub fn findings(image: &Image, options: &AnalyzeOptions) -> Vec<Finding> {
                 "keep one copy and point the others at it (a symlink or hard link), or stop copying it twice",
             )
             .with_layers(&[group[0].layer])
-            .with_entry_paths(paths);
+            .with_entry_locs(image, paths);
             out.push(finding);
         } else {
             small.extend(extra);
@@ -67,7 +64,7 @@ pub fn findings(image: &Image, options: &AnalyzeOptions) -> Vec<Finding> {
                 "many small files exist in identical copies at several paths",
                 "usually harmless (licences, empty modules); deduplicate only if the total matters",
             )
-            .with_entry_paths(small_paths),
+            .with_entry_locs(image, small_paths),
         );
     }
     out

@@ -11,11 +11,13 @@ pub mod pull;
 pub mod python;
 pub mod summary;
 pub mod system;
+pub mod treemap;
 pub mod waste;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::Image;
+use crate::model::changes::LayerFiles;
+use crate::model::{Image, Loc};
 use crate::scan::EntryPath;
 
 pub use summary::{ImageSummary, LayerSummary, PathSize, ScanStats};
@@ -51,6 +53,16 @@ pub struct Analysis {
     /// uncompressed figures are then 0, not measured.
     #[serde(default)]
     pub manifest_only: bool,
+    /// Per-layer file lists (added, modified, removed), with `--files`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layer_files: Option<Vec<LayerFiles>>,
+    /// The filesystem by directory, for the HTML treemap (not in the JSON).
+    #[serde(skip)]
+    pub treemap: Option<treemap::MapNode>,
+    /// Inputs ignored or not honoured, one sentence each (a `--platform`
+    /// the image does not have, foreign layers skipped).
+    #[serde(default)]
+    pub warnings: Vec<String>,
 }
 
 /// Knobs of the analysis.
@@ -63,6 +75,12 @@ pub struct AnalyzeOptions {
     pub min_group_bytes: u64,
     /// Pull-cost settings.
     pub pull: pull::PullOptions,
+    /// List every path of every finding (`--all-paths`), not a sample.
+    pub all_paths: bool,
+    /// Add per-layer file lists to the analysis (`--files`).
+    pub layer_files: bool,
+    /// Aggregate the filesystem by directory (the HTML report's treemap).
+    pub treemap: bool,
 }
 
 impl Default for AnalyzeOptions {
@@ -71,6 +89,9 @@ impl Default for AnalyzeOptions {
             top: 10,
             min_group_bytes: 10_000,
             pull: pull::PullOptions::default(),
+            all_paths: false,
+            layer_files: false,
+            treemap: false,
         }
     }
 }
@@ -100,6 +121,21 @@ pub struct Finding {
     /// The Dockerfile line responsible, when a Dockerfile was given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dockerfile_line: Option<u32>,
+    /// Everything involved, beyond the sample (not in the JSON: `paths`
+    /// is, and holds all of them with `--all-paths`).
+    #[serde(skip)]
+    pub members: Members,
+}
+
+/// Everything a finding involves: the explorer's and `--all-paths`' source.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Members {
+    /// Every entry involved (final or shadowed), when the analyzer knows
+    /// them as entries.
+    pub locs: Vec<Loc>,
+    /// Every path involved, when the analyzer knows them only as strings
+    /// (see [`Finding::every_path`]).
+    pub paths: Vec<String>,
 }
 
 /// How many paths a finding lists.
@@ -230,14 +266,47 @@ impl Finding {
             message: message.into(),
             fix: fix.into(),
             dockerfile_line: None,
+            members: Members::default(),
         }
     }
 
     /// Sets the paths: the largest [`PATH_SAMPLE`] by size, and the count.
     pub fn with_paths(mut self, paths: Vec<(String, u64)>) -> Finding {
         self.path_count = paths.len() as u64;
+        self.members.paths = paths.iter().map(|(p, _)| p.clone()).collect();
         self.paths = largest(paths).into_iter().map(|(p, _)| p).collect();
         self
+    }
+
+    /// [`Finding::with_entry_paths`] for entries by location, which are
+    /// kept (see [`Members::locs`]).
+    pub fn with_entry_locs(mut self, image: &Image, items: Vec<(Loc, u64)>) -> Finding {
+        let paths = items
+            .iter()
+            .map(|&(l, size)| (&image.entry(l).path, size))
+            .collect();
+        self.members.locs = items.into_iter().map(|(l, _)| l).collect();
+        self.with_entry_paths(paths)
+    }
+
+    /// Every path of the finding, formatted as in [`Finding::paths`]: from
+    /// its entries, else from the paths it was given, else its sample.
+    pub fn every_path(&self, image: &Image) -> Vec<String> {
+        if !self.members.locs.is_empty() {
+            let mut out: Vec<String> = self
+                .members
+                .locs
+                .iter()
+                .map(|&l| image.entry(l).path.display())
+                .collect();
+            out.sort_unstable();
+            out.dedup();
+            out
+        } else if !self.members.paths.is_empty() {
+            self.members.paths.clone()
+        } else {
+            self.paths.clone()
+        }
     }
 
     /// [`Finding::with_paths`] for entry paths: only the sample is formatted,
@@ -275,7 +344,7 @@ pub fn run(image: &Image, options: &AnalyzeOptions, scan: ScanStats) -> Analysis
         || {
             let mut found = waste::findings(image);
             found.extend(duplicates::findings(image, options));
-            let pull = pull::report(image, &options.pull);
+            let pull = pull::cost(image, &options.pull);
             found.extend(pull::findings(image, &pull, &options.pull));
             let summary = (
                 summary::image(image),
@@ -290,6 +359,15 @@ pub fn run(image: &Image, options: &AnalyzeOptions, scan: ScanStats) -> Analysis
     findings.retain(|f| f.bytes > 0 || f.kind == FindingKind::CacheOrder);
     findings.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.kind.cmp(&b.kind)));
     let (image_summary, layers, largest_files, largest_directories) = summary;
+    if options.all_paths {
+        for f in &mut findings {
+            f.paths = f.every_path(image);
+            f.path_count = f.path_count.max(f.paths.len() as u64);
+        }
+    }
+    let treemap = options
+        .treemap
+        .then(|| treemap::treemap(image, &findings, TREEMAP_DETAIL));
     Analysis {
         schema: SCHEMA.to_owned(),
         image: image_summary,
@@ -302,5 +380,13 @@ pub fn run(image: &Image, options: &AnalyzeOptions, scan: ScanStats) -> Analysis
         largest_directories,
         scan,
         manifest_only: false,
+        layer_files: options
+            .layer_files
+            .then(|| crate::model::changes::layer_files(image)),
+        treemap,
+        warnings: image.info.warnings.clone(),
     }
 }
+
+/// The treemap folds entries smaller than 1/this of the image.
+const TREEMAP_DETAIL: u64 = 4_000;

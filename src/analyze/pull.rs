@@ -42,245 +42,25 @@
 //!
 //! Each piece of advice comes with its figures in the report (seconds
 //! before and after, bytes re-downloaded per release) and, when it saves
-//! bytes or time, as a [`Finding`] so `check` can budget it.
+//! bytes or time, as a [`Finding`](crate::analyze::Finding) so `check` can budget it.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+mod advice;
+mod options;
+mod sharing;
+mod simulate;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Finding, FindingKind, Severity};
-use crate::digest::{DiffId, Digest};
+use crate::digest::Digest;
 use crate::model::Image;
-use crate::scan::{Compression, EntryKind, EntryPath, LayerIndex};
+use crate::scan::{Compression, EntryKind, LayerIndex};
 use crate::source::ImageInfo;
 
-/// Settings of the pull model.
-#[derive(Clone, Debug)]
-pub struct PullOptions {
-    /// Link speed in bits per second.
-    pub bandwidth_bits_per_second: u64,
-    /// Layers downloaded at once.
-    pub concurrency: u32,
-    /// The most one layer's download reaches, in bits per second
-    /// (`None`: the link divided by the concurrency).
-    pub stream_bits_per_second: Option<u64>,
-    /// Layer digests the node already has (`--have`).
-    pub have: HashSet<Digest>,
-    /// Chain ids (OCI: a layer's diff id on top of its lower layers) the
-    /// node already has unpacked (`--have`): containerd and Docker skip
-    /// those layers whatever their blob's compression.
-    pub have_chains: HashSet<Digest>,
-    /// The history entries (`created_by`) of the `--have` images' layers:
-    /// a layer of this image with a different digest but the same
-    /// instruction was rebuilt, not changed on purpose.
-    pub have_created_by: HashSet<String>,
-    /// The `--have` references, for the report.
-    pub have_images: Vec<String>,
-    /// gzip decompression speed while unpacking, uncompressed bytes/s.
-    pub gzip_bytes_per_second: u64,
-    /// zstd decompression speed while unpacking, uncompressed bytes/s.
-    pub zstd_bytes_per_second: u64,
-}
-
-impl Default for PullOptions {
-    fn default() -> Self {
-        PullOptions {
-            bandwidth_bits_per_second: 100_000_000,
-            concurrency: 3,
-            stream_bits_per_second: None,
-            have: HashSet::new(),
-            have_chains: HashSet::new(),
-            have_created_by: HashSet::new(),
-            have_images: Vec::new(),
-            gzip_bytes_per_second: 250_000_000,
-            zstd_bytes_per_second: 1_000_000_000,
-        }
-    }
-}
-
-impl PullOptions {
-    /// Adds the layers of an image the node already has.
-    pub fn add_have(&mut self, info: &ImageInfo) {
-        self.have_images.push(info.reference.clone());
-        self.have_chains.extend(
-            chain_ids(info.layers.iter().map(|l| l.diff_id.as_ref()))
-                .into_iter()
-                .flatten(),
-        );
-        for l in &info.layers {
-            self.have.insert(l.digest.clone());
-            if let Some(c) = &l.created_by {
-                self.have_created_by.insert(c.clone());
-            }
-        }
-    }
-
-    fn decompress_rate(&self, compression: Option<Compression>) -> Option<u64> {
-        match compression {
-            Some(Compression::Gzip) => Some(self.gzip_bytes_per_second),
-            Some(Compression::Zstd) => Some(self.zstd_bytes_per_second),
-            _ => None,
-        }
-    }
-}
-
-/// The OCI chain ids of a stack of layers given their diff ids, bottom
-/// first: `ChainID(L0) = DiffID(L0)`, `ChainID(Ln) = sha256(ChainID(Ln-1)
-/// + " " + DiffID(Ln))`. `None` from the first layer without a diff id on.
-pub fn chain_ids<'a>(diff_ids: impl Iterator<Item = Option<&'a DiffId>>) -> Vec<Option<Digest>> {
-    let mut prev: Option<Digest> = None;
-    let mut broken = false;
-    diff_ids
-        .map(|d| match d {
-            Some(d) if !broken => {
-                let next = match &prev {
-                    None => d.0.clone(),
-                    Some(p) => Digest::of(format!("{} {}", p.as_str(), d.0.as_str()).as_bytes()),
-                };
-                prev = Some(next.clone());
-                Some(next)
-            }
-            _ => {
-                broken = true;
-                None
-            }
-        })
-        .collect()
-}
-
-/// Why a `--bandwidth` value cannot be used.
-#[derive(Debug, thiserror::Error)]
-#[error("`{0}` is not a bandwidth (examples: 100Mbit/s, 1Gbit/s, 50MB/s)")]
-pub struct BadBandwidth(pub String);
-
-/// Parses a bandwidth such as `100Mbit/s`, `1Gbit/s`, `1gbps`, `50MB/s`,
-/// `12.5MiB/s` into bits per second. Bits unless the unit says bytes (`B`).
-pub fn parse_bandwidth(text: &str) -> Result<u64, BadBandwidth> {
-    let bad = || BadBandwidth(text.to_owned());
-    let s = text.trim();
-    let s = s
-        .strip_suffix("/s")
-        .or_else(|| s.strip_suffix("ps"))
-        .unwrap_or(s);
-    let split = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let value: f64 = num.parse().map_err(|_| bad())?;
-    let unit = unit.trim();
-    let (prefix, rest) = match unit.chars().next() {
-        Some(c @ ('k' | 'K' | 'm' | 'M' | 'g' | 'G' | 't' | 'T')) => {
-            (Some(c.to_ascii_lowercase()), &unit[1..])
-        }
-        _ => (None, unit),
-    };
-    let (binary, rest) = match rest.strip_prefix('i') {
-        Some(r) => (true, r),
-        None => (false, rest),
-    };
-    let bits_per_unit = match rest {
-        "" | "b" | "bit" | "bits" => 1.0,
-        "B" | "byte" | "bytes" => 8.0,
-        _ => return Err(bad()),
-    };
-    let base: f64 = if binary { 1024.0 } else { 1000.0 };
-    let scale = match prefix {
-        None => 1.0,
-        Some('k') => base,
-        Some('m') => base.powi(2),
-        Some('g') => base.powi(3),
-        _ => base.powi(4),
-    };
-    let bits = value * scale * bits_per_unit;
-    if !bits.is_finite() || bits < 1.0 || bits > u64::MAX as f64 {
-        return Err(bad());
-    }
-    Ok(bits.round() as u64)
-}
-
-/// One layer as the pull model sees it.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct ModelLayer {
-    /// Bytes to download (0: the node has it; it is neither downloaded nor
-    /// unpacked).
-    pub download_bytes: u64,
-    /// Seconds to unpack it once downloaded.
-    pub unpack_seconds: f64,
-}
-
-/// When each layer is downloaded and unpacked.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Timeline {
-    /// Per layer: download start and end, unpack end (seconds from the
-    /// start of the pull; all 0 for layers not downloaded).
-    pub layers: Vec<LayerTimes>,
-    /// When the last download ends.
-    pub download_seconds: f64,
-    /// When the last layer is unpacked: the image is ready.
-    pub ready_seconds: f64,
-}
-
-/// The times of one layer.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct LayerTimes {
-    /// Download starts.
-    pub start: f64,
-    /// Download ends.
-    pub end: f64,
-    /// Unpack ends.
-    pub unpacked: f64,
-}
-
-/// Runs the pull model (see the module doc) over `layers`, bottom first.
-pub fn simulate(
-    layers: &[ModelLayer],
-    bandwidth_bits_per_second: u64,
-    concurrency: u32,
-    stream_bits_per_second: Option<u64>,
-) -> Timeline {
-    let slots = concurrency.max(1) as usize;
-    let link = bandwidth_bits_per_second.max(1) as f64 / 8.0;
-    let cap = stream_bits_per_second.map_or(link / slots as f64, |s| s.max(1) as f64 / 8.0);
-    let mut times = vec![LayerTimes::default(); layers.len()];
-    let mut active: Vec<(usize, f64)> = Vec::with_capacity(slots);
-    let mut next = 0;
-    let mut now = 0.0f64;
-    loop {
-        while active.len() < slots && next < layers.len() {
-            if layers[next].download_bytes > 0 {
-                active.push((next, layers[next].download_bytes as f64));
-                times[next].start = now;
-            }
-            next += 1;
-        }
-        if active.is_empty() {
-            break;
-        }
-        let rate = cap.min(link / active.len() as f64);
-        let least = active.iter().map(|a| a.1).fold(f64::INFINITY, f64::min);
-        now += least / rate;
-        for a in &mut active {
-            a.1 -= least;
-            if a.1 <= 0.0 {
-                times[a.0].end = now;
-            }
-        }
-        active.retain(|a| a.1 > 0.0);
-    }
-    let mut applied = 0.0f64;
-    for (t, l) in times.iter_mut().zip(layers) {
-        if l.download_bytes > 0 {
-            applied = applied.max(t.end) + l.unpack_seconds;
-            t.unpacked = applied;
-        }
-    }
-    let download_seconds = times.iter().map(|t| t.end).fold(0.0, f64::max);
-    Timeline {
-        layers: times,
-        download_seconds,
-        ready_seconds: applied,
-    }
-}
+pub use advice::findings;
+use advice::{reorder_estimate, split_estimate};
+pub use options::{BadBandwidth, PullOptions, chain_ids, parse_bandwidth};
+pub use sharing::{PULL_SCHEMA, PullImage, PullOutput, Sharing, sharing};
+pub use simulate::{LayerTimes, ModelLayer, Timeline, simulate};
 
 /// The `pull` object of the report.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -288,6 +68,10 @@ pub struct PullReport {
     /// Compressed bytes a node without any of the layers (or with only the
     /// `--have` ones) downloads.
     pub download_bytes: u64,
+    /// True when some layer's compressed size is an estimate (the source
+    /// held it uncompressed), so the figures here are estimates too.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub estimated: bool,
     /// Estimated seconds to download them at the given bandwidth and
     /// concurrency.
     pub estimated_seconds: f64,
@@ -337,8 +121,12 @@ pub struct PullLayer {
     pub index: u32,
     /// Blob digest.
     pub digest: Digest,
-    /// Blob size.
+    /// Blob size (an estimate when `estimated`).
     pub compressed_bytes: u64,
+    /// True when the source held the layer uncompressed (`docker save`, the
+    /// engine) and `compressed_bytes` is the gzip level 6 estimate.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub estimated: bool,
     /// True when the node already has it.
     pub shared: bool,
     /// The history entry that made it.
@@ -493,13 +281,13 @@ fn precompressed(layer: &LayerIndex) -> (u64, u64) {
 }
 
 /// The pull cost of `image`.
-pub fn report(image: &Image, options: &PullOptions) -> PullReport {
-    report_from(&image.info, Some(&image.layers), options)
+pub fn cost(image: &Image, options: &PullOptions) -> PullReport {
+    cost_from(&image.info, Some(&image.layers), options)
 }
 
 /// The pull cost from the manifest alone (`layers: None`) or with the
 /// scanned layer indexes.
-pub fn report_from(
+pub fn cost_from(
     info: &ImageInfo,
     scanned: Option<&[LayerIndex]>,
     options: &PullOptions,
@@ -518,13 +306,15 @@ pub fn report_from(
         .map(|(i, l)| {
             let index = scanned.map(|s| &s[i]);
             let (pre, model) = index.map(precompressed).unwrap_or_default();
-            let compressed_bytes = index.map_or(l.compressed_bytes, |x| x.compressed_bytes);
+            let pulled = crate::model::pull_bytes(Some(l), index);
+            let compressed_bytes = pulled.bytes;
             let uncompressed = index.map(|x| x.uncompressed_bytes);
             let sample = index.and_then(|x| x.sample);
             PullLayer {
                 index: i as u32,
                 digest: l.digest.clone(),
                 compressed_bytes,
+                estimated: pulled.estimated,
                 shared: options.have.contains(&l.digest)
                     || chains[i]
                         .as_ref()
@@ -632,6 +422,7 @@ pub fn report_from(
     let reorder = reorder_estimate(&layers, &model, &timeline, options, &run);
     PullReport {
         download_bytes,
+        estimated: layers.iter().any(|l| l.estimated),
         estimated_seconds: timeline.download_seconds,
         bandwidth_bits_per_second: options.bandwidth_bits_per_second,
         concurrency: options.concurrency,
@@ -652,381 +443,10 @@ pub fn report_from(
     }
 }
 
-/// The time if the layer that finishes last were split into `concurrency`
-/// equal layers, when that saves at least [`SPLIT_MIN_SAVING`].
-fn split_estimate(
-    model: &[ModelLayer],
-    timeline: &Timeline,
-    options: &PullOptions,
-    run: &dyn Fn(&[ModelLayer]) -> Timeline,
-) -> Option<SplitEstimate> {
-    let parts = options.concurrency.max(1);
-    if parts < 2 || timeline.download_seconds <= 0.0 {
-        return None;
-    }
-    let (last, _) = timeline
-        .layers
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| model[*i].download_bytes > 0)
-        .max_by(|a, b| a.1.end.total_cmp(&b.1.end).then(b.0.cmp(&a.0)))?;
-    let big = model[last];
-    let mut split = Vec::with_capacity(model.len() + parts as usize);
-    split.extend_from_slice(&model[..last]);
-    let piece = big.download_bytes / u64::from(parts);
-    for p in 0..parts {
-        let bytes = if p + 1 == parts {
-            big.download_bytes - piece * u64::from(parts - 1)
-        } else {
-            piece
-        };
-        split.push(ModelLayer {
-            download_bytes: bytes,
-            unpack_seconds: big.unpack_seconds / f64::from(parts),
-        });
-    }
-    split.extend_from_slice(&model[last + 1..]);
-    let after = run(&split).download_seconds;
-    let saved = timeline.download_seconds - after;
-    (saved >= timeline.download_seconds * SPLIT_MIN_SAVING && saved >= SPLIT_MIN_SECONDS).then_some(
-        SplitEstimate {
-            layer: last as u32,
-            parts,
-            seconds_now: timeline.download_seconds,
-            seconds_after: after,
-        },
-    )
-}
-
-/// With `--have`: the lowest changed layer, and the layers above it that
-/// were rebuilt with an instruction the `--have` images also ran (so they
-/// would have stayed shared had the changed layer come last).
-fn reorder_estimate(
-    layers: &[PullLayer],
-    model: &[ModelLayer],
-    timeline: &Timeline,
-    options: &PullOptions,
-    run: &dyn Fn(&[ModelLayer]) -> Timeline,
-) -> Option<ReorderEstimate> {
-    if options.have.is_empty() {
-        return None;
-    }
-    let first = layers.iter().position(|l| !l.shared)?;
-    let rebuilt: Vec<u32> = layers[first + 1..]
-        .iter()
-        .filter(|l| {
-            !l.shared
-                && l.created_by
-                    .as_ref()
-                    .is_some_and(|c| options.have_created_by.contains(c))
-        })
-        .map(|l| l.index)
-        .collect();
-    if rebuilt.is_empty() {
-        return None;
-    }
-    let rebuilt_bytes: u64 = rebuilt
-        .iter()
-        .map(|&i| layers[i as usize].compressed_bytes)
-        .sum();
-    // Shared layers first, then the other changed layers, the volatile one last.
-    let mut after: Vec<ModelLayer> = model
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| *i != first)
-        .map(|(i, m)| {
-            if rebuilt.contains(&(i as u32)) {
-                ModelLayer::default()
-            } else {
-                *m
-            }
-        })
-        .collect();
-    after.push(model[first]);
-    let redownload_bytes: u64 = model.iter().map(|m| m.download_bytes).sum();
-    Some(ReorderEstimate {
-        layer: first as u32,
-        created_by: layers[first].created_by.clone(),
-        rebuilt_layers: rebuilt,
-        redownload_bytes,
-        redownload_bytes_after: redownload_bytes - rebuilt_bytes,
-        seconds_now: timeline.download_seconds,
-        seconds_after: run(&after).download_seconds,
-    })
-}
-
-/// Share of the final filesystem model weights must reach to be advised
-/// out of the image.
-const MODEL_SHARE: f64 = 0.25;
-
-/// Model weights below this are left alone.
-const MODEL_MIN_BYTES: u64 = 100_000_000;
-
-/// zstd savings below this are not worth a finding.
-const ZSTD_MIN_SAVING: u64 = 10_000_000;
-
-/// Layers at least this large whose compressed size is at least
-/// [`POOR_RATIO`] of their uncompressed size are poorly compressed.
-const POOR_MIN_BYTES: u64 = 50_000_000;
-
-/// See [`POOR_MIN_BYTES`].
-const POOR_RATIO: f64 = 0.8;
-
-/// Pull findings: a dominant layer, zstd savings, poorly compressing
-/// layers, model weights in the image, and layers out of order.
-pub fn findings(image: &Image, report: &PullReport, _options: &PullOptions) -> Vec<Finding> {
-    let mut out = Vec::new();
-    let layer = |i: u32| &report.layers[i as usize];
-    if let Some(s) = &report.split {
-        let l = layer(s.layer);
-        let layer_bytes = l.uncompressed_bytes.unwrap_or(l.compressed_bytes);
-        // A layer that mostly rewrites lower files with a new owner or mode
-        // (chown -R, chmod -R) should go, not be split.
-        let rewritten: u64 = image
-            .shadowed
-            .iter()
-            .filter(|x| x.by_layer == s.layer && x.how == crate::model::ShadowKind::MetadataOnly)
-            .map(|x| image.entry(x.loc).size)
-            .sum();
-        let fix = if rewritten.saturating_mul(2)
-            >= crate::model::layer_content_bytes(&image.layers[s.layer as usize])
-            && rewritten > 0
-        {
-            "most of this layer rewrites files of lower layers with a new owner or mode: drop that step (`COPY --chown`, or set ownership in the RUN that creates the files) and the layer disappears from the pull".to_owned()
-        } else {
-            format!(
-                "split it into {} layers of similar size (separate RUN or COPY steps, e.g. one per group of packages) so they download in parallel",
-                s.parts
-            )
-        };
-        let mut f = Finding::new(
-            image,
-            FindingKind::PullDominantLayer,
-            &[(s.layer, layer_bytes)],
-            format!(
-                "layer {} is still downloading, alone on one connection, long after the others finished: it sets the pull time",
-                s.layer
-            ),
-            fix,
-        );
-        f.compressed_bytes = l.compressed_bytes;
-        out.push(f.with_paths(largest_paths(image, s.layer)));
-    }
-    if let Some(c) = &report.compression
-        && c.zstd_saved_bytes >= ZSTD_MIN_SAVING
-    {
-        let per_layer: Vec<(u32, u64)> = report
-            .layers
-            .iter()
-            .filter(|l| !l.shared)
-            .filter_map(|l| {
-                l.zstd3_bytes
-                    .map(|z| (l.index, l.compressed_bytes.saturating_sub(z)))
-            })
-            .filter(|&(_, b)| b > 0)
-            .collect();
-        let mut f = Finding::new(
-            image,
-            FindingKind::ZstdCompression,
-            &per_layer,
-            "these layers would download smaller and unpack faster compressed with zstd",
-            "push with zstd: `buildah push --compression-format zstd`, or `docker buildx build --output type=image,compression=zstd,force-compression=true,push=true` (containerd 1.5+ and Docker 23+ pull it)",
-        );
-        f.compressed_bytes = f.bytes;
-        f.severity = Severity::for_bytes(f.bytes);
-        out.push(f);
-    }
-    for l in report.layers.iter().filter(|l| !l.shared) {
-        let (Some(u), Some(r)) = (l.uncompressed_bytes, l.ratio) else {
-            continue;
-        };
-        if u >= POOR_MIN_BYTES && r >= POOR_RATIO && l.precompressed_bytes > 0 {
-            let f = Finding::new(
-                image,
-                FindingKind::PoorCompression,
-                &[(l.index, l.precompressed_bytes)],
-                "this layer barely compresses: it is mostly files that are already compressed (wheels, archives) or model weights",
-                "do not ship archives in the image (install wheels from a bind mount, unpack archives in the same RUN and delete them); fetch model weights at start-up or mount them",
-            );
-            out.push(f.with_paths(precompressed_paths(image, l.index)));
-        }
-    }
-    let model_layers: Vec<(u32, u64)> = model_files(image)
-        .fold(
-            HashMap::new(),
-            |mut m: HashMap<u32, u64>, (loc, size, _)| {
-                *m.entry(loc).or_default() += size;
-                m
-            },
-        )
-        .into_iter()
-        .collect();
-    let model_bytes: u64 = model_layers.iter().map(|&(_, b)| b).sum();
-    let final_bytes = image.final_bytes();
-    if model_bytes >= MODEL_MIN_BYTES && model_bytes as f64 >= MODEL_SHARE * final_bytes as f64 {
-        let mut per_layer = model_layers;
-        per_layer.sort_unstable();
-        let f = Finding::new(
-            image,
-            FindingKind::ModelWeights,
-            &per_layer,
-            "model weights make up a large part of the image: every node pulls them with every new image",
-            "move them out of the image: download them at start-up from object storage or a model hub into a cached volume, or ship them as a separate OCI artifact mounted as a volume",
-        );
-        out.push(
-            f.with_paths(
-                model_files(image)
-                    .map(|(_, size, path)| (path, size))
-                    .collect(),
-            ),
-        );
-    }
-    if let Some(r) = &report.reorder {
-        let per_layer: Vec<(u32, u64)> = r
-            .rebuilt_layers
-            .iter()
-            .map(|&i| {
-                (
-                    i,
-                    layer(i)
-                        .uncompressed_bytes
-                        .unwrap_or(layer(i).compressed_bytes),
-                )
-            })
-            .collect();
-        let mut f = Finding::new(
-            image,
-            FindingKind::LayerOrder,
-            &per_layer,
-            format!(
-                "layer {} changes between releases and forces the layers above it to be rebuilt and re-downloaded, though their instructions did not change",
-                r.layer
-            ),
-            format!(
-                "move the step that creates layer {} after the large, rarely changing steps (put dependency installs first and the application source last)",
-                r.layer
-            ),
-        );
-        f.compressed_bytes = r.redownload_bytes - r.redownload_bytes_after;
-        out.push(f);
-    }
-    out
-}
-
-/// The model files of the final filesystem: layer, size, path.
-fn model_files(image: &Image) -> impl Iterator<Item = (u32, u64, String)> + '_ {
-    image
-        .final_entries()
-        .filter(|(_, e)| e.kind == EntryKind::File && is_model_file(e.path.file_name(), e.size))
-        .map(|(loc, e)| (loc.layer, e.size, e.path.display()))
-}
-
-fn largest_paths(image: &Image, layer: u32) -> Vec<(String, u64)> {
-    let paths: Vec<(&EntryPath, u64)> = image.layers[layer as usize]
-        .entries
-        .iter()
-        .filter(|e| e.kind == EntryKind::File)
-        .map(|e| (&e.path, e.size))
-        .collect();
-    super::largest(paths)
-        .into_iter()
-        .map(|(p, size)| (p.display(), size))
-        .collect()
-}
-
-fn precompressed_paths(image: &Image, layer: u32) -> Vec<(String, u64)> {
-    image.layers[layer as usize]
-        .entries
-        .iter()
-        .filter(|e| {
-            e.kind == EntryKind::File
-                && (is_compressed_file(e.path.file_name())
-                    || is_model_file(e.path.file_name(), e.size))
-        })
-        .map(|e| (e.path.display(), e.size))
-        .collect()
-}
-
-/// The schema identifier of `layerscope pull --format json`.
-pub const PULL_SCHEMA: &str = "layerscope/pull/v1";
-
-/// What `layerscope pull` reports: one pull per image, and the sharing
-/// matrix when there are several.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct PullOutput {
-    /// Always [`PULL_SCHEMA`].
-    pub schema: String,
-    /// One entry per image, in the order given.
-    pub images: Vec<PullImage>,
-    /// Layers shared between the images (two or more images).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sharing: Option<Sharing>,
-}
-
-/// The pull of one image.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct PullImage {
-    /// The reference as given.
-    pub reference: String,
-    /// The manifest digest, when there is one.
-    pub manifest_digest: Option<Digest>,
-    /// The pull cost.
-    pub pull: PullReport,
-    /// Pull findings (empty when only the manifest was read).
-    pub findings: Vec<Finding>,
-}
-
-/// Which layers several images share, by blob digest.
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
-pub struct Sharing {
-    /// The images, in the order given.
-    pub images: Vec<String>,
-    /// `shared_bytes[i][j]`: compressed bytes of the layers images `i` and
-    /// `j` both have (the diagonal is each image's own size): what pulling
-    /// `j` on a node that has `i` does not download.
-    pub shared_bytes: Vec<Vec<u64>>,
-    /// Compressed bytes of every distinct layer: what a node pulling all
-    /// the images downloads.
-    pub distinct_bytes: u64,
-    /// The sum of the images' sizes: what it would download if nothing
-    /// were shared.
-    pub sum_bytes: u64,
-}
-
-/// The sharing matrix of `images` (reference, layers as digest and size).
-pub fn sharing(images: &[(String, Vec<(Digest, u64)>)]) -> Sharing {
-    let sets: Vec<HashMap<&Digest, u64>> = images
-        .iter()
-        .map(|(_, ls)| ls.iter().map(|(d, s)| (d, *s)).collect())
-        .collect();
-    let shared_bytes = sets
-        .iter()
-        .map(|a| {
-            sets.iter()
-                .map(|b| {
-                    a.iter()
-                        .filter(|(d, _)| b.contains_key(*d))
-                        .map(|(_, s)| s)
-                        .sum()
-                })
-                .collect()
-        })
-        .collect();
-    let mut distinct: BTreeSet<(&Digest, u64)> = BTreeSet::new();
-    for s in &sets {
-        distinct.extend(s.iter().map(|(d, s)| (*d, *s)));
-    }
-    Sharing {
-        images: images.iter().map(|(r, _)| r.clone()).collect(),
-        shared_bytes,
-        distinct_bytes: distinct.iter().map(|(_, s)| s).sum(),
-        sum_bytes: sets.iter().map(|s| s.values().sum::<u64>()).sum(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::digest::DiffId;
 
     const MB: u64 = 1_000_000;
     /// 100 Mbit/s = 12.5 MB/s; with 3 streams each gets 12.5/3 MB/s.

@@ -18,8 +18,14 @@ pub struct ImageSummary {
     pub manifest_digest: Option<Digest>,
     /// `os/arch[/variant]`.
     pub platform: String,
-    /// Sum of layer blob sizes: what a pull downloads.
-    pub compressed_bytes: u64,
+    /// Sum of layer blob sizes: what a pull downloads. `None` when a
+    /// layer's compressed size is not known (a `docker save` archive, the
+    /// Docker engine): see `estimated_compressed_bytes`.
+    pub compressed_bytes: Option<u64>,
+    /// When `compressed_bytes` is `None`: the known compressed sizes plus
+    /// what gzip at its default level would make of the other layers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub estimated_compressed_bytes: Option<u64>,
     /// Sum of layer tar stream lengths.
     pub uncompressed_bytes: u64,
     /// Regular-file bytes over all layers.
@@ -47,8 +53,13 @@ pub struct LayerSummary {
     pub media_type: String,
     /// The history entry that made the layer.
     pub created_by: Option<String>,
-    /// Blob size.
-    pub compressed_bytes: u64,
+    /// Blob size; `None` where the source holds the layer uncompressed.
+    pub compressed_bytes: Option<u64>,
+    /// When `compressed_bytes` is `None`: what gzip at its default level
+    /// (what `docker push` uploads) would make of the layer, measured on a
+    /// sample of its stream.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub estimated_compressed_bytes: Option<u64>,
     /// Tar stream length.
     pub uncompressed_bytes: u64,
     /// Regular-file bytes.
@@ -57,6 +68,35 @@ pub struct LayerSummary {
     pub files: u64,
     /// Content bytes this layer wrote that a later entry shadowed.
     pub shadowed_bytes: u64,
+}
+
+impl ImageSummary {
+    /// What a pull downloads: `compressed_bytes`, or the estimate when the
+    /// source held layers uncompressed.
+    pub fn pull_bytes(&self) -> u64 {
+        self.compressed_bytes
+            .or(self.estimated_compressed_bytes)
+            .unwrap_or(0)
+    }
+
+    /// Whether [`ImageSummary::pull_bytes`] is an estimate.
+    pub fn pull_estimated(&self) -> bool {
+        self.compressed_bytes.is_none()
+    }
+}
+
+impl LayerSummary {
+    /// What a pull downloads: `compressed_bytes`, or the estimate.
+    pub fn pull_bytes(&self) -> u64 {
+        self.compressed_bytes
+            .or(self.estimated_compressed_bytes)
+            .unwrap_or(0)
+    }
+
+    /// Whether [`LayerSummary::pull_bytes`] is an estimate.
+    pub fn pull_estimated(&self) -> bool {
+        self.compressed_bytes.is_none()
+    }
 }
 
 /// A path and its bytes.
@@ -84,11 +124,17 @@ pub struct ScanStats {
 pub fn image(image: &Image) -> ImageSummary {
     let content_bytes = image.content_bytes();
     let final_bytes = image.final_bytes();
+    let per_layer: Vec<_> = (0..image.layers.len() as u32)
+        .map(|i| image.pull_bytes(i))
+        .collect();
+    let estimated = per_layer.iter().any(|p| p.estimated);
+    let pulled = per_layer.iter().map(|p| p.bytes).sum();
     ImageSummary {
         reference: image.info.reference.clone(),
         manifest_digest: image.info.manifest_digest.clone(),
         platform: display_platform(&image.info.platform),
-        compressed_bytes: image.layers.iter().map(|l| l.compressed_bytes).sum(),
+        compressed_bytes: (!estimated).then_some(pulled),
+        estimated_compressed_bytes: estimated.then_some(pulled),
         uncompressed_bytes: image.layers.iter().map(|l| l.uncompressed_bytes).sum(),
         content_bytes,
         final_bytes,
@@ -124,21 +170,25 @@ pub fn layers(image: &Image) -> Vec<LayerSummary> {
         .iter()
         .zip(&image.info.layers)
         .enumerate()
-        .map(|(i, (index, info))| LayerSummary {
-            index: i as u32,
-            digest: index.digest.clone(),
-            diff_id: index.diff_id.clone(),
-            media_type: info.media_type.clone(),
-            created_by: info.created_by.clone(),
-            compressed_bytes: index.compressed_bytes,
-            uncompressed_bytes: index.uncompressed_bytes,
-            content_bytes: layer_content_bytes(index),
-            files: index
-                .entries
-                .iter()
-                .filter(|e| e.kind == EntryKind::File)
-                .count() as u64,
-            shadowed_bytes: shadowed[i],
+        .map(|(i, (index, info))| {
+            let pulled = image.pull_bytes(i as u32);
+            LayerSummary {
+                index: i as u32,
+                digest: index.digest.clone(),
+                diff_id: index.diff_id.clone(),
+                media_type: info.media_type.clone(),
+                created_by: info.created_by.clone(),
+                compressed_bytes: (!pulled.estimated).then_some(pulled.bytes),
+                estimated_compressed_bytes: pulled.estimated.then_some(pulled.bytes),
+                uncompressed_bytes: index.uncompressed_bytes,
+                content_bytes: layer_content_bytes(index),
+                files: index
+                    .entries
+                    .iter()
+                    .filter(|e| e.kind == EntryKind::File)
+                    .count() as u64,
+                shadowed_bytes: shadowed[i],
+            }
         })
         .collect()
 }

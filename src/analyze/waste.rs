@@ -5,11 +5,10 @@
 use std::collections::BTreeMap;
 
 use super::{Finding, FindingKind};
-use crate::model::{Image, ShadowKind};
-use crate::scan::EntryPath;
+use crate::model::{Image, Loc, ShadowKind};
 
 /// (layer that wrote, layer that shadowed, metadata-only) -> paths and sizes.
-type Groups<'a> = BTreeMap<(u32, u32, bool), Vec<(&'a EntryPath, u64)>>;
+type Groups = BTreeMap<(u32, u32, bool), Vec<(Loc, u64)>>;
 
 /// One finding per (layer that wrote, layer that shadowed, how).
 pub fn findings(image: &Image) -> Vec<Finding> {
@@ -23,7 +22,7 @@ pub fn findings(image: &Image) -> Vec<Finding> {
         groups
             .entry((s.loc.layer, s.by_layer, rewrite))
             .or_default()
-            .push((&e.path, e.size));
+            .push((s.loc, e.size));
     }
     groups
         .into_iter()
@@ -54,7 +53,7 @@ pub fn findings(image: &Image) -> Vec<Finding> {
                     format!("remove the files in the same RUN that creates them (layer {writer}), or never create them"),
                 )
             };
-            finding.with_layers(&[by]).with_entry_paths(paths)
+            finding.with_layers(&[by]).with_entry_locs(image, paths)
         })
         .collect()
 }

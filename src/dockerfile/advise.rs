@@ -127,6 +127,7 @@ impl Advice {
             message: format!("`{}`: {}", self.instruction, self.problem),
             fix: self.change.clone(),
             dockerfile_line: self.line,
+            members: Default::default(),
         }
     }
 }

@@ -333,10 +333,12 @@ mod tests {
                     digest: crate::digest::Digest::of(&[i as u8]),
                     diff_id: None,
                     media_type: String::new(),
-                    compressed_bytes: 0,
+                    blob_bytes: 0,
+                    compressed_bytes: Some(0),
                     created_by: None,
                 })
                 .collect(),
+            warnings: Vec::new(),
         }
     }
 

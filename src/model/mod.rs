@@ -2,6 +2,9 @@
 //! with OCI whiteout rules, and for every entry that did not survive, which
 //! later entry shadowed it and how.
 
+pub mod changes;
+pub mod tree;
+
 use std::collections::{BTreeMap, HashSet};
 use std::ops::Bound;
 
@@ -211,19 +214,72 @@ impl Image {
         self.shadowed.iter().map(|s| self.entry(s.loc).size).sum()
     }
 
-    /// The compressed-to-uncompressed ratio of a layer (1.0 for an empty one).
+    /// What a pull downloads for `layer` (see [`pull_bytes`]).
+    pub fn pull_bytes(&self, layer: u32) -> PullBytes {
+        let i = layer as usize;
+        pull_bytes(self.info.layers.get(i), self.layers.get(i))
+    }
+
+    /// The compressed-to-uncompressed ratio of a layer (1.0 for an empty
+    /// one); for a layer held uncompressed, the estimated gzip ratio.
     pub fn compression_ratio(&self, layer: u32) -> f64 {
         let l = &self.layers[layer as usize];
         if l.uncompressed_bytes == 0 {
             1.0
         } else {
-            l.compressed_bytes as f64 / l.uncompressed_bytes as f64
+            self.pull_bytes(layer).bytes as f64 / l.uncompressed_bytes as f64
         }
     }
 
     /// Estimated compressed bytes of `bytes` uncompressed bytes held in `layer`.
     pub fn estimate_compressed(&self, layer: u32, bytes: u64) -> u64 {
         (bytes as f64 * self.compression_ratio(layer)).round() as u64
+    }
+}
+
+/// The compressed size of a layer, and whether it is an estimate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PullBytes {
+    /// Bytes.
+    pub bytes: u64,
+    /// True when the source held the layer uncompressed and `bytes` is what
+    /// gzip at its default level (what `docker push` sends) would make of it.
+    pub estimated: bool,
+}
+
+/// What a pull downloads for one layer: the blob size the source gives,
+/// or, where the source holds the layer uncompressed (`docker save`, the
+/// Docker engine: [`crate::source::LayerInfo::compressed_bytes`] is
+/// `None`), the gzip level 6 estimate from the scanner's sample of the
+/// stream (the stream length when there is no sample).
+pub fn pull_bytes(
+    info: Option<&crate::source::LayerInfo>,
+    index: Option<&LayerIndex>,
+) -> PullBytes {
+    match (info.map(|l| l.compressed_bytes), index) {
+        (Some(Some(bytes)), _) => PullBytes {
+            bytes,
+            estimated: false,
+        },
+        (Some(None), Some(x)) => PullBytes {
+            bytes: x
+                .sample
+                .filter(|s| s.stream_bytes > 0)
+                .map_or(x.uncompressed_bytes, |s| s.estimated_gzip_bytes()),
+            estimated: true,
+        },
+        (Some(None), None) => PullBytes {
+            bytes: info.map_or(0, |l| l.blob_bytes),
+            estimated: true,
+        },
+        (None, Some(x)) => PullBytes {
+            bytes: x.compressed_bytes,
+            estimated: false,
+        },
+        (None, None) => PullBytes {
+            bytes: 0,
+            estimated: false,
+        },
     }
 }
 
@@ -331,13 +387,8 @@ mod tests {
             .iter()
             .map(|l| {
                 let blob = l.blob(Compression::None);
-                let li = LayerInfo {
-                    digest: crate::Digest::from_sha256(&sha(&blob)),
-                    diff_id: None,
-                    media_type: String::new(),
-                    compressed_bytes: blob.len() as u64,
-                    created_by: None,
-                };
+                let li =
+                    LayerInfo::blob(crate::Digest::from_sha256(&sha(&blob)), blob.len() as u64);
                 scan_layer(blob.as_slice(), &li, crate::scan::Verify::DiffIds).unwrap()
             })
             .collect();
@@ -347,6 +398,7 @@ mod tests {
             platform: Default::default(),
             config: Default::default(),
             layers: Vec::new(),
+            warnings: Vec::new(),
         };
         Image::build(image_info, indexes)
     }

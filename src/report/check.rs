@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
+use super::RenderError;
 use super::units::{Units, percent};
 use crate::analyze::Analysis;
 use crate::diff::ImageDiff;
@@ -71,27 +72,37 @@ pub fn contributors(r: &BudgetResult, u: Units) -> String {
         .join(", ")
 }
 
+/// What a budget measures, saying when the base layers are left out.
+pub fn measure(r: &BudgetResult) -> String {
+    if r.base_layers_excluded {
+        format!("{}, base layers excluded,", r.measure)
+    } else {
+        r.measure.clone()
+    }
+}
+
 /// One sentence for a verdict, naming the budget, the value, the limit and
 /// (on failure) the top contributors.
 pub fn message(r: &BudgetResult, u: Units) -> String {
     let value = amount(r.value, r.unit, u);
     let limit = amount(r.limit, r.unit, u);
+    let measure = measure(r);
     let mut s = match (r.passed, r.comparison) {
         (true, Comparison::AtMost) => format!(
             "budget `{}` holds: {} is {value}, within the limit of {limit}",
-            r.budget, r.measure
+            r.budget, measure
         ),
         (true, Comparison::AtLeast) => format!(
             "budget `{}` holds: {} is {value}, at least {limit}",
-            r.budget, r.measure
+            r.budget, measure
         ),
         (false, Comparison::AtMost) => format!(
             "budget `{}` failed: {} is {value}, over the limit of {limit}",
-            r.budget, r.measure
+            r.budget, measure
         ),
         (false, Comparison::AtLeast) => format!(
             "budget `{}` failed: {} is {value}, under the minimum of {limit}",
-            r.budget, r.measure
+            r.budget, measure
         ),
     };
     if !r.passed && !r.contributors.is_empty() {
@@ -107,8 +118,14 @@ pub fn render_text(report: &CheckReport<'_>, u: Units) -> String {
     let _ = writeln!(out, "Image     {}", a.image.reference);
     let _ = writeln!(
         out,
-        "Size      {} compressed, {} uncompressed, {} layers",
-        u.bytes(a.image.compressed_bytes),
+        "Size      {}{} compressed{}, {} uncompressed, {} layers",
+        if a.image.pull_estimated() { "~" } else { "" },
+        u.bytes(a.image.pull_bytes()),
+        if a.image.pull_estimated() {
+            " (estimated)"
+        } else {
+            ""
+        },
         u.bytes(a.image.uncompressed_bytes),
         a.layers.len()
     );
@@ -162,11 +179,11 @@ struct CheckJson<'a> {
     growth: Option<&'a ImageDiff>,
 }
 
-/// The JSON report: the analysis (the DESIGN.md contract) with a `check`
-/// object added: `passed`, `base_layers`, `budgets[]` and, with a baseline,
-/// `growth` (the diff).
-pub fn render_json(report: &CheckReport<'_>) -> String {
-    let mut value = serde_json::to_value(report.analysis).unwrap_or_default();
+/// The JSON report as a value: the analysis (the DESIGN.md contract) with
+/// a `check` object added: `passed`, `base_layers`, `budgets[]` and, with a
+/// baseline, `growth` (the diff).
+pub fn json_value(report: &CheckReport<'_>) -> Result<serde_json::Value, RenderError> {
+    let mut value = serde_json::to_value(report.analysis).map_err(RenderError::Json)?;
     let check = CheckJson {
         passed: report.passed(),
         base_layers: report.base_layers,
@@ -176,111 +193,8 @@ pub fn render_json(report: &CheckReport<'_>) -> String {
     if let serde_json::Value::Object(map) = &mut value {
         map.insert(
             "check".into(),
-            serde_json::to_value(check).unwrap_or_default(),
+            serde_json::to_value(check).map_err(RenderError::Json)?,
         );
     }
-    let mut out = serde_json::to_string_pretty(&value).unwrap_or_default();
-    out.push('\n');
-    out
-}
-
-/// GitHub Actions workflow commands: one `::error` per failed budget, and
-/// one `::warning` on its line for each finding tied to a Dockerfile line
-/// (when the Dockerfile is known), so the pull request shows it there.
-pub fn github_annotations(report: &CheckReport<'_>, u: Units) -> String {
-    let mut out = String::new();
-    for r in report.failures() {
-        let _ = writeln!(
-            out,
-            "::error title=layerscope budget {}::{}",
-            escape_property(&r.budget),
-            escape_data(&message(r, u))
-        );
-    }
-    if let Some(path) = report.dockerfile {
-        for f in &report.analysis.findings {
-            if let Some(line) = f.dockerfile_line {
-                let text = format!("{} ({}). {}", f.message, u.bytes(f.bytes), f.fix);
-                let _ = writeln!(
-                    out,
-                    "::warning file={},line={line},title=layerscope {}::{}",
-                    escape_property(path.trim_start_matches("./")),
-                    f.kind.id(),
-                    escape_data(&text)
-                );
-            }
-        }
-    }
-    out
-}
-
-/// Escapes a workflow-command message (`%`, CR, LF).
-fn escape_data(s: &str) -> String {
-    s.replace('%', "%25")
-        .replace('\r', "%0D")
-        .replace('\n', "%0A")
-}
-
-/// Escapes a workflow-command property (also `:` and `,`).
-fn escape_property(s: &str) -> String {
-    escape_data(s).replace(':', "%3A").replace(',', "%2C")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::analyze::{Finding, FindingKind, Severity};
-    use crate::policy::budgets::Contributor;
-
-    #[test]
-    fn annotations_for_failed_budgets_and_dockerfile_findings() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let path = dir.path().join("i.tar");
-        crate::fixture::image(vec![crate::fixture::layer(vec![
-            crate::fixture::sized_file("a", 10, 1),
-        ])])
-        .write_oci_archive(&path, "x")
-        .unwrap_or_else(|e| panic!("{e}"));
-        let mut analysis = crate::pipeline::analyze(&path.to_string_lossy(), &Default::default())
-            .unwrap_or_else(|e| panic!("{e}"));
-        analysis.findings = vec![Finding {
-            kind: FindingKind::PipCache,
-            severity: Severity::Warning,
-            bytes: 2_000,
-            compressed_bytes: 1_000,
-            layers: vec![0],
-            paths: vec!["/root/.cache/pip".into()],
-            path_count: 1,
-            message: "a pip cache".into(),
-            fix: "use --no-cache-dir".into(),
-            dockerfile_line: Some(4),
-        }];
-        let results = [BudgetResult {
-            budget: "max-shadowed".into(),
-            measure: "shadowed bytes".into(),
-            unit: Unit::Bytes,
-            comparison: Comparison::AtMost,
-            limit: Amount::Int(1_000),
-            value: Amount::Int(1_500),
-            passed: false,
-            contributors: vec![Contributor {
-                name: "/a,b".into(),
-                layer: Some(1),
-                bytes: 1_500,
-            }],
-        }];
-        let report = CheckReport {
-            analysis: &analysis,
-            results: &results,
-            base_layers: 0,
-            growth: None,
-            dockerfile: Some("./Dockerfile"),
-        };
-        assert_eq!(
-            github_annotations(&report, Units::Si),
-            "::error title=layerscope budget max-shadowed::budget `max-shadowed` failed: shadowed bytes is 1.5 kB, \
-             over the limit of 1.0 kB; top contributors: /a,b (1.5 kB)\n\
-             ::warning file=Dockerfile,line=4,title=layerscope pip-cache::a pip cache (2.0 kB). use --no-cache-dir\n"
-        );
-    }
+    Ok(value)
 }

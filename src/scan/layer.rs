@@ -427,7 +427,8 @@ mod tests {
             digest: Digest::from_sha256(&Sha256::digest(blob).into()),
             diff_id: Some(DiffId(Digest::from_sha256(&Sha256::digest(tar).into()))),
             media_type: String::new(),
-            compressed_bytes: blob.len() as u64,
+            blob_bytes: blob.len() as u64,
+            compressed_bytes: Some(blob.len() as u64),
             created_by: None,
         }
     }

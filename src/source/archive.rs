@@ -1,6 +1,6 @@
-//! Tar archives of images: `docker-archive:FILE` (`docker save`, both the
-//! classic layout with `<id>/layer.tar` and the Docker 25+ one with OCI
-//! blobs) and `oci-archive:FILE`. The archive is indexed once (member name
+//! Tar archives of images: the member index every archive source reads
+//! through, and `oci-archive:FILE[:TAG]` (`docker-archive:` is in
+//! [`super::docker_archive`]). The archive is indexed once (member name
 //! -> offset, size) and each layer is read by seeking to it, so layers of
 //! one file scan in parallel. Stdin and gzip-compressed archives are spooled
 //! to a temporary file first, since they cannot seek.
@@ -10,12 +10,9 @@ use std::fs::File;
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
-
-use super::config::{Descriptor, ImageConfig};
-use super::layout::{Blobs, LayoutImage, resolve_info};
-use super::{ImageInfo, ImageSource, SourceError, SourceOptions};
-use crate::digest::Digest;
+use super::layout::{Blobs, LayoutImage};
+use super::spool::Spool;
+use super::{SourceError, SourceOptions};
 
 /// One member of an indexed tar.
 #[derive(Clone, Debug)]
@@ -32,7 +29,7 @@ pub struct TarMembers {
     input: String,
     members: HashMap<String, Member>,
     /// Keeps a spooled copy alive for as long as the archive is read.
-    _spool: Option<tempfile::NamedTempFile>,
+    _spool: Option<Spool>,
 }
 
 impl TarMembers {
@@ -84,10 +81,7 @@ impl TarMembers {
 
     /// Indexes a tar already spooled to a temporary file, which is kept
     /// (and deleted) with the result.
-    pub fn from_spool(
-        spool: tempfile::NamedTempFile,
-        input: String,
-    ) -> Result<TarMembers, SourceError> {
+    pub fn from_spool(spool: Spool, input: String) -> Result<TarMembers, SourceError> {
         let path = spool.path().to_owned();
         let members = index_tar(&path)
             .map_err(|e| SourceError::invalid(&input, format!("not a tar archive: {e}")))?;
@@ -151,10 +145,8 @@ impl Blobs for TarMembers {
     }
 }
 
-fn spool(reader: &mut impl Read) -> io::Result<tempfile::NamedTempFile> {
-    let mut spool = tempfile::NamedTempFile::new()?;
-    io::copy(reader, spool.as_file_mut())?;
-    Ok(spool)
+fn spool(reader: &mut impl Read) -> io::Result<Spool> {
+    Spool::copy_from(reader)
 }
 
 fn index_tar(path: &Path) -> io::Result<HashMap<String, Member>> {
@@ -221,140 +213,23 @@ pub fn tar_has_member(path: &Path, name: &str) -> io::Result<bool> {
     Ok(false)
 }
 
-/// `oci-archive:FILE`.
+/// `oci-archive:FILE[:TAG]`.
 pub type OciArchive = LayoutImage<TarMembers>;
 
 impl LayoutImage<TarMembers> {
-    /// Opens a tar of an OCI layout.
-    pub fn open(path: &Path, options: &SourceOptions) -> Result<Self, SourceError> {
+    /// Opens a tar of an OCI layout; `tag` picks an image by
+    /// `org.opencontainers.image.ref.name` (or `@N`).
+    pub fn open(
+        path: &Path,
+        tag: Option<&str>,
+        options: &SourceOptions,
+    ) -> Result<Self, SourceError> {
         let input = format!("oci-archive:{}", path.display());
         let members = TarMembers::open(path, input.clone())?;
-        LayoutImage::resolve(members, input, None, options)
-    }
-}
-
-/// `docker-archive:FILE`: what `docker save` writes.
-pub struct DockerArchive(LayoutImage<TarMembers>);
-
-/// An entry of `manifest.json`.
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct SaveManifest {
-    config: String,
-    #[serde(default)]
-    repo_tags: Option<Vec<String>>,
-    layers: Vec<String>,
-}
-
-impl DockerArchive {
-    /// Opens a `docker save` archive (`-` reads it from stdin).
-    pub fn open(path: &Path, options: &SourceOptions) -> Result<Self, SourceError> {
-        let input = format!("docker-archive:{}", path.display());
-        let members = TarMembers::open(path, input.clone())?;
-        Self::from_members(members, input, options)
-    }
-
-    /// Opens a `docker save` stream already spooled to a temporary file
-    /// (the Docker Engine API's export); the file lives as long as the
-    /// archive. `input` names the image in messages.
-    pub fn from_spool(
-        spool: tempfile::NamedTempFile,
-        input: String,
-        options: &SourceOptions,
-    ) -> Result<Self, SourceError> {
-        let members = TarMembers::from_spool(spool, input.clone())?;
-        Self::from_members(members, input, options)
-    }
-
-    fn from_members(
-        members: TarMembers,
-        input: String,
-        options: &SourceOptions,
-    ) -> Result<Self, SourceError> {
-        if !members.exists("manifest.json") {
-            if members.exists("index.json") {
-                // An OCI archive given as a docker archive: read it as one.
-                return LayoutImage::resolve(members, input, None, options).map(DockerArchive);
-            }
-            return Err(SourceError::invalid(
-                &input,
-                "no `manifest.json` (not a `docker save` archive)",
-            ));
-        }
-        let bytes = members.read_document("manifest.json")?;
-        let saved: Vec<SaveManifest> = serde_json::from_slice(&bytes)
-            .map_err(|e| SourceError::invalid(&input, format!("bad `manifest.json`: {e}")))?;
-        let Some(image) = saved.into_iter().next() else {
-            return Err(SourceError::invalid(
-                &input,
-                "`manifest.json` lists no image",
-            ));
+        let reference = match tag {
+            Some(t) => format!("{input}:{t}"),
+            None => input.clone(),
         };
-        let reference = match image.repo_tags.as_deref() {
-            Some([tag, ..]) => format!("{input} ({tag})"),
-            _ => input.clone(),
-        };
-        if !members.exists(&image.config) {
-            return Err(SourceError::MissingBlob {
-                input,
-                digest: image.config,
-            });
-        }
-        let config_bytes = members.read_document(&image.config)?;
-        let config = ImageConfig::parse(&input, &config_bytes)?;
-        if config.rootfs.diff_ids.len() != image.layers.len() {
-            return Err(SourceError::invalid(
-                &input,
-                format!(
-                    "`manifest.json` lists {} layers but the config has {} diff ids",
-                    image.layers.len(),
-                    config.rootfs.diff_ids.len()
-                ),
-            ));
-        }
-        // Docker 25+ archives also carry an OCI index whose manifest has the
-        // real blob digests and media types; prefer it when it agrees.
-        if members.exists("index.json")
-            && let Ok((oci, paths)) = resolve_info(&members, reference.clone(), None, options)
-            && oci.layers.len() == image.layers.len()
-        {
-            return Ok(DockerArchive(LayoutImage::from_parts(members, oci, paths)));
-        }
-        let mut descriptors = Vec::with_capacity(image.layers.len());
-        for (path, diff_id) in image.layers.iter().zip(&config.rootfs.diff_ids) {
-            let size = members.size(path).ok_or_else(|| SourceError::MissingBlob {
-                input: input.clone(),
-                digest: path.clone(),
-            })?;
-            // A path like blobs/sha256/HEX names the blob's own digest;
-            // a classic `<id>/layer.tar` is the uncompressed layer itself.
-            let digest = path
-                .strip_prefix("blobs/")
-                .and_then(|rest| Digest::parse(&rest.replacen('/', ":", 1)).ok())
-                .unwrap_or_else(|| diff_id.0.clone());
-            descriptors.push(Descriptor {
-                media_type: "application/vnd.docker.image.rootfs.diff.tar".to_owned(),
-                digest,
-                size,
-                platform: None,
-                annotations: Default::default(),
-            });
-        }
-        let info = ImageInfo::assemble(reference, None, &descriptors, config)?;
-        Ok(DockerArchive(LayoutImage::from_parts(
-            members,
-            info,
-            image.layers,
-        )))
-    }
-}
-
-impl ImageSource for DockerArchive {
-    fn info(&self) -> &ImageInfo {
-        self.0.info()
-    }
-
-    fn open_layer(&self, index: usize) -> Result<Box<dyn Read + Send + '_>, SourceError> {
-        self.0.open_layer(index)
+        LayoutImage::resolve(members, reference, tag, options)
     }
 }

@@ -12,7 +12,8 @@ use std::io::{self, BufRead, BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 
-use super::archive::DockerArchive;
+use super::docker_archive::DockerArchive;
+use super::spool::Spool;
 use super::{ImageSource, SourceError, SourceOptions};
 
 /// Where the engine listens when `DOCKER_HOST` is not set.
@@ -51,11 +52,7 @@ pub fn socket_path(docker_host: Option<&str>) -> Result<PathBuf, String> {
 
 /// Downloads the `docker save` tar of `name` from the engine at `socket`
 /// into a temporary file.
-pub fn export(
-    socket: &Path,
-    name: &str,
-    input: &str,
-) -> Result<tempfile::NamedTempFile, SourceError> {
+pub fn export(socket: &Path, name: &str, input: &str) -> Result<Spool, SourceError> {
     let remote = |what: String| SourceError::Remote(format!("`{input}`: {what}"));
     let mut stream = UnixStream::connect(socket).map_err(|e| {
         remote(format!(
@@ -77,8 +74,8 @@ pub fn export(
         .map_err(|e| remote(format!("reading the answer of {daemon}: {e}")))?;
     let mut body = head.body(reader);
     if head.status == 200 {
-        let mut spool = tempfile::NamedTempFile::new()
-            .map_err(|e| remote(format!("creating a temporary file: {e}")))?;
+        let mut spool =
+            Spool::new().map_err(|e| remote(format!("creating a temporary file: {e}")))?;
         io::copy(&mut body, spool.as_file_mut())
             .map_err(|e| remote(format!("reading the image from {daemon}: {e}")))?;
         return Ok(spool);

@@ -8,10 +8,14 @@
 pub mod archive;
 pub mod config;
 pub mod daemon;
+pub mod docker_archive;
 pub mod layout;
+mod legacy_archive;
 pub mod platform;
 pub mod reference;
 pub mod registry;
+pub mod spool;
+pub mod storage;
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -51,6 +55,10 @@ pub struct ImageInfo {
     pub config: ImageConfig,
     /// The layers, bottom first.
     pub layers: Vec<LayerInfo>,
+    /// What the source ignored or could not honour, one sentence each
+    /// (a `--platform` the image does not have, foreign layers skipped).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// One layer as the manifest describes it.
@@ -64,10 +72,30 @@ pub struct LayerInfo {
     /// The media type the manifest declares (informational: compression is
     /// sniffed from the bytes).
     pub media_type: String,
-    /// The blob size: what a pull downloads.
-    pub compressed_bytes: u64,
+    /// The size of the blob as the source stores it: what is read.
+    pub blob_bytes: u64,
+    /// What a pull downloads: the blob size, or `None` where the source
+    /// holds the layer uncompressed and a registry would get it compressed
+    /// (a `docker save` archive, the Docker engine); the analysis then
+    /// estimates it (DESIGN.md "What the numbers mean").
+    pub compressed_bytes: Option<u64>,
     /// The history entry that created this layer, if the config has one.
     pub created_by: Option<String>,
+}
+
+impl LayerInfo {
+    /// A layer whose blob, of `blob_bytes`, is what a pull downloads
+    /// (no diff id, media type or history: for tests and tools).
+    pub fn blob(digest: Digest, blob_bytes: u64) -> LayerInfo {
+        LayerInfo {
+            digest,
+            diff_id: None,
+            media_type: String::new(),
+            blob_bytes,
+            compressed_bytes: Some(blob_bytes),
+            created_by: None,
+        }
+    }
 }
 
 /// How to open an image: everything a source may need besides the reference.
@@ -90,10 +118,12 @@ pub struct RegistryOptions {
     pub ca_certs: Vec<PathBuf>,
     /// Registries (`HOST[:PORT]`) spoken to over plain HTTP.
     pub insecure_registries: Vec<String>,
-    /// Read only the manifest and config; never download a layer.
-    pub manifest_only: bool,
-    /// Draw progress bars (only ever true on a terminal).
-    pub progress: bool,
+    /// `--tls-verify=false` (skopeo, podman): every registry may use plain
+    /// HTTP and any certificate.
+    pub tls_verify_disabled: bool,
+    /// A containers `auth.json` (`--authfile`, `REGISTRY_AUTH_FILE`), read
+    /// before the docker config.
+    pub authfile: Option<PathBuf>,
 }
 
 /// Why an image could not be opened or a layer could not be read.
@@ -134,9 +164,45 @@ pub enum SourceError {
         /// The platforms present, comma-separated.
         available: String,
     },
+    /// The manifest is an OCI artifact (a chart, a signature, an SBOM).
+    #[error("`{input}` is not a container image: its media type is {media_type}")]
+    NotAnImage {
+        /// The input.
+        input: String,
+        /// The artifact type, config or layer media type that says so.
+        media_type: String,
+    },
+    /// An archive or layout holds several images and none was named.
+    #[error("`{input}` holds {count} images; name one: {choices}")]
+    Ambiguous {
+        /// The input.
+        input: String,
+        /// How many.
+        count: usize,
+        /// How to name each, comma-separated.
+        choices: String,
+    },
+    /// The image named inside an archive or layout is not there.
+    #[error("`{input}` has no image `{wanted}`; it has: {choices}")]
+    NoSuchImage {
+        /// The input.
+        input: String,
+        /// The name or `@N` asked for.
+        wanted: String,
+        /// What there is, comma-separated.
+        choices: String,
+    },
     /// A reference that cannot be parsed.
     #[error("`{0}` is not an image reference")]
     BadReference(String),
+    /// A `TRANSPORT:REST` reference whose transport is not one we read.
+    #[error("`{input}`: unknown transport `{transport}:`")]
+    UnknownTransport {
+        /// The reference as given.
+        input: String,
+        /// The transport named.
+        transport: String,
+    },
     /// The image or tag does not exist.
     #[error("`{0}` not found")]
     NotFound(String),
@@ -155,19 +221,44 @@ impl SourceError {
     }
 }
 
+/// `text` with control characters escaped (`\x1b`, `\n`, ...) and cut to
+/// `max` characters: names read from an image are printed only this way.
+pub fn escape(text: &str, max: usize) -> String {
+    let mut out = String::new();
+    for (i, c) in text.chars().enumerate() {
+        if i == max {
+            out.push('…');
+            break;
+        }
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// Opens `reference` with the transport it names (see [`Reference::parse`]).
 pub fn open(reference: &str, options: &SourceOptions) -> Result<Box<dyn ImageSource>, SourceError> {
     match Reference::parse(reference)? {
-        Reference::DockerArchive(path) => {
-            Ok(Box::new(archive::DockerArchive::open(&path, options)?))
-        }
-        Reference::OciArchive(path) => Ok(Box::new(archive::OciArchive::open(&path, options)?)),
+        Reference::DockerArchive { path, image } => Ok(Box::new(
+            docker_archive::DockerArchive::open(&path, image.as_ref(), options)?,
+        )),
+        Reference::OciArchive { path, tag } => Ok(Box::new(archive::OciArchive::open(
+            &path,
+            tag.as_deref(),
+            options,
+        )?)),
         Reference::OciLayout { dir, tag } => Ok(Box::new(layout::OciLayout::open(
             &dir,
             tag.as_deref(),
             options,
         )?)),
         Reference::DockerDaemon(name) => daemon::open(&name, options),
+        Reference::ContainersStorage(rest) => {
+            Ok(Box::new(storage::StorageImage::open(&rest, options)?))
+        }
         Reference::Registry(name) => registry::open(&name, options),
     }
 }

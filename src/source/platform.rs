@@ -54,6 +54,10 @@ impl Platform {
 
 impl fmt::Display for Platform {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // An index entry or config without a platform is not "/".
+        if self.os.is_empty() && self.architecture.is_empty() {
+            return f.write_str("unknown");
+        }
         write!(f, "{}/{}", self.os, self.architecture)?;
         if let Some(v) = &self.variant {
             write!(f, "/{v}")?;

@@ -1,0 +1,545 @@
+//! The explorer's state and its pure `update(key)`: no terminal here, so
+//! tests drive it key by key and assert the screens `view` draws.
+
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use rayon::prelude::*;
+
+use super::filter::{Filters, SIZE_STEPS};
+use crate::analyze::{Analysis, FindingKind};
+use crate::model::changes::{self, Change};
+use crate::model::tree::{Item, Tree};
+use crate::model::{Image, Loc, LocSet};
+
+/// The panes that take the keys.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pane {
+    /// The layers table.
+    Layers,
+    /// The file tree.
+    Tree,
+    /// The findings list.
+    Findings,
+    /// Python environments and distributions.
+    Python,
+}
+
+/// What the keys are doing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Browsing.
+    Normal,
+    /// Typing a search.
+    Search,
+    /// The help screen.
+    Help,
+}
+
+/// Which filesystem the tree shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum View {
+    /// The final filesystem (every layer applied).
+    Merged,
+    /// What the selected layer wrote and removed.
+    Layer,
+}
+
+/// A row of the Python pane.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PyRow {
+    /// An environment, by index.
+    Env(usize),
+    /// A distribution: environment, distribution.
+    Dist(usize, usize),
+}
+
+/// Rows each scrolled pane shows, from the layout.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Heights {
+    /// Layers pane rows.
+    pub layers: usize,
+    /// Tree pane rows.
+    pub tree: usize,
+    /// Findings or Python pane rows.
+    pub lower: usize,
+}
+
+/// A selection and its scroll offset.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Cursor {
+    /// Selected row.
+    pub sel: usize,
+    /// First row shown.
+    pub offset: usize,
+}
+
+impl Cursor {
+    fn go(&mut self, to: isize, len: usize, height: usize) {
+        let last = len.saturating_sub(1).min(isize::MAX as usize) as isize;
+        self.sel = to.clamp(0, last) as usize;
+        let height = height.max(1);
+        if self.sel < self.offset {
+            self.offset = self.sel;
+        } else if self.sel >= self.offset + height {
+            self.offset = self.sel + 1 - height;
+        }
+    }
+}
+
+/// The explorer.
+pub struct App<'a> {
+    /// The image.
+    pub image: &'a Image,
+    /// Its analysis (findings with fixes and Dockerfile lines).
+    pub analysis: &'a Analysis,
+    /// Colours on (off with `NO_COLOR` or `--color never`).
+    pub color: bool,
+    /// Findings per layer.
+    pub layer_findings: Vec<usize>,
+    /// The finding kinds present, in order, for the kind filter.
+    pub kinds: Vec<FindingKind>,
+    /// Rows of the Python pane.
+    pub py_rows: Vec<PyRow>,
+    /// Entries that are not in the final filesystem.
+    shadowed: LocSet,
+    /// Unfiltered trees: merged, then one per layer.
+    base: Vec<Tree<'a>>,
+    /// The filtered tree, when a filter is on.
+    filtered: Option<Tree<'a>>,
+    /// What the tree shows.
+    pub view: View,
+    /// The focused pane.
+    pub pane: Pane,
+    /// Findings or Python: which the lower-left pane shows.
+    pub lower: Pane,
+    /// Key mode.
+    pub mode: Mode,
+    /// Active filters.
+    pub filters: Filters,
+    /// The search being typed.
+    pub input: String,
+    /// Selections.
+    pub layer: Cursor,
+    /// Tree selection.
+    pub tree_cur: Cursor,
+    /// Findings selection.
+    pub finding: Cursor,
+    /// Python selection.
+    pub py: Cursor,
+    /// Rows per pane (set from the layout before each key).
+    pub heights: Heights,
+    /// A one-line message (what a filter matched, ...).
+    pub status: String,
+    /// Set by `q`.
+    pub quit: bool,
+}
+
+impl<'a> App<'a> {
+    /// Builds the trees of the final filesystem and of every layer (in
+    /// parallel): afterwards every key is answered from them.
+    pub fn new(image: &'a Image, analysis: &'a Analysis, color: bool) -> App<'a> {
+        let changes = changes::changes(image);
+        let mut shadowed = LocSet::new(image);
+        for s in &image.shadowed {
+            shadowed.insert(s.loc);
+        }
+        let item = |loc: Loc| {
+            let e = image.entry(loc);
+            Item {
+                path: e.path.as_bytes(),
+                size: e.size,
+                loc,
+                change: changes[loc.layer as usize][loc.entry as usize],
+                shadowed: shadowed.contains(loc),
+                kind: e.kind,
+            }
+        };
+        let dir = |loc: &Loc| image.entry(*loc).kind != crate::scan::EntryKind::Dir;
+        let base: Vec<Tree> = (0..=image.layers.len())
+            .into_par_iter()
+            .map(|t| {
+                if t == 0 {
+                    return Tree::build(image.files.iter().filter(|l| dir(l)).map(|&l| item(l)));
+                }
+                let li = (t - 1) as u32;
+                let entries = &image.layers[t - 1].entries;
+                let mut locs: Vec<Loc> = (0..entries.len() as u32)
+                    .map(|entry| Loc { layer: li, entry })
+                    .filter(dir)
+                    .collect();
+                locs.sort_by(|a, b| {
+                    entries[a.entry as usize]
+                        .path
+                        .as_bytes()
+                        .cmp(entries[b.entry as usize].path.as_bytes())
+                        .then(a.entry.cmp(&b.entry))
+                });
+                Tree::build(locs.into_iter().map(item))
+            })
+            .collect();
+        let mut layer_findings = vec![0; image.layers.len()];
+        let mut kinds = Vec::new();
+        for f in &analysis.findings {
+            for &l in &f.layers {
+                if let Some(n) = layer_findings.get_mut(l as usize) {
+                    *n += 1;
+                }
+            }
+            if !kinds.contains(&f.kind) {
+                kinds.push(f.kind);
+            }
+        }
+        let mut py_rows = Vec::new();
+        for (e, env) in analysis.python.environments.iter().enumerate() {
+            py_rows.push(PyRow::Env(e));
+            py_rows.extend((0..env.distributions.len()).map(|d| PyRow::Dist(e, d)));
+        }
+        App {
+            image,
+            analysis,
+            color,
+            layer_findings,
+            kinds,
+            py_rows,
+            shadowed,
+            base,
+            filtered: None,
+            view: View::Merged,
+            pane: Pane::Layers,
+            lower: Pane::Findings,
+            mode: Mode::Normal,
+            filters: Filters::default(),
+            input: String::new(),
+            layer: Cursor::default(),
+            tree_cur: Cursor::default(),
+            finding: Cursor::default(),
+            py: Cursor::default(),
+            heights: Heights::default(),
+            status: String::new(),
+            quit: false,
+        }
+    }
+
+    /// The tree shown.
+    pub fn tree(&self) -> &Tree<'a> {
+        self.filtered
+            .as_ref()
+            .unwrap_or(&self.base[self.base_index()])
+    }
+
+    fn tree_mut(&mut self) -> &mut Tree<'a> {
+        let i = self.base_index();
+        self.filtered.as_mut().unwrap_or(&mut self.base[i])
+    }
+
+    fn base_index(&self) -> usize {
+        match self.view {
+            View::Merged => 0,
+            View::Layer => self.layer.sel + 1,
+        }
+    }
+
+    /// The selected tree node, if any.
+    pub fn tree_node(&self) -> Option<u32> {
+        self.tree().rows.get(self.tree_cur.sel).copied()
+    }
+
+    /// Answers one key.
+    pub fn update(&mut self, key: KeyEvent) {
+        if key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('c') {
+            self.quit = true;
+            return;
+        }
+        match self.mode {
+            Mode::Help => self.mode = Mode::Normal,
+            Mode::Search => self.search_key(key.code),
+            Mode::Normal => self.normal_key(key.code),
+        }
+    }
+
+    fn search_key(&mut self, code: KeyCode) {
+        match code {
+            KeyCode::Enter => {
+                self.mode = Mode::Normal;
+                self.filters.search = self.input.trim().to_owned();
+                self.pane = Pane::Tree;
+                self.apply();
+            }
+            KeyCode::Esc => self.mode = Mode::Normal,
+            KeyCode::Backspace => {
+                self.input.pop();
+            }
+            KeyCode::Char(c) if !c.is_control() => self.input.push(c),
+            _ => {}
+        }
+    }
+
+    fn normal_key(&mut self, code: KeyCode) {
+        match code {
+            KeyCode::Char('q') | KeyCode::Esc => self.quit = true,
+            KeyCode::Char('?') => self.mode = Mode::Help,
+            KeyCode::Tab => self.focus(self.next_pane(1)),
+            KeyCode::BackTab => self.focus(self.next_pane(-1)),
+            KeyCode::Char('1') => self.focus(Pane::Layers),
+            KeyCode::Char('2') => self.focus(Pane::Tree),
+            KeyCode::Char('3') => self.focus(Pane::Findings),
+            KeyCode::Char('4') | KeyCode::Char('p') => self.focus(Pane::Python),
+            KeyCode::Char('/') => {
+                self.mode = Mode::Search;
+                self.input = self.filters.search.clone();
+            }
+            KeyCode::Char('m') => {
+                self.view = match self.view {
+                    View::Merged => View::Layer,
+                    View::Layer => View::Merged,
+                };
+                self.apply();
+            }
+            KeyCode::Char('c') => {
+                self.filters.changed_only = !self.filters.changed_only;
+                self.apply();
+            }
+            KeyCode::Char('f') => {
+                self.filters.finding = None;
+                self.filters.kind = match self.filters.kind {
+                    None => self.kinds.first().copied(),
+                    Some(k) => {
+                        let i = self.kinds.iter().position(|&x| x == k).unwrap_or(0);
+                        self.kinds.get(i + 1).copied()
+                    }
+                };
+                self.apply();
+            }
+            KeyCode::Char('s') => {
+                self.filters.size_step = (self.filters.size_step + 1) % SIZE_STEPS.len();
+                self.apply();
+            }
+            KeyCode::Char('x') => {
+                self.filters = Filters::default();
+                self.apply();
+            }
+            _ => self.pane_key(code),
+        }
+    }
+
+    fn pane_key(&mut self, code: KeyCode) {
+        let step: Option<isize> = match code {
+            KeyCode::Up | KeyCode::Char('k') => Some(-1),
+            KeyCode::Down | KeyCode::Char('j') => Some(1),
+            KeyCode::PageUp => Some(-(self.page() as isize)),
+            KeyCode::PageDown => Some(self.page() as isize),
+            KeyCode::Home | KeyCode::Char('g') => Some(isize::MIN / 2),
+            KeyCode::End | KeyCode::Char('G') => Some(isize::MAX / 2),
+            _ => None,
+        };
+        if let Some(step) = step {
+            self.move_by(step);
+            return;
+        }
+        match (self.pane, code) {
+            (Pane::Layers, KeyCode::Enter | KeyCode::Right | KeyCode::Char('l')) => {
+                self.view = View::Layer;
+                self.apply();
+                self.pane = Pane::Tree;
+            }
+            (Pane::Tree, KeyCode::Enter | KeyCode::Right | KeyCode::Char('l')) => {
+                self.expand_selected(true)
+            }
+            (Pane::Tree, KeyCode::Left | KeyCode::Char('h')) => self.expand_selected(false),
+            (Pane::Tree, KeyCode::Char(' ')) => {
+                if let Some(n) = self.tree_node() {
+                    let on = !self.tree().is_expanded(n);
+                    self.tree_mut().set_expanded(n, on);
+                }
+            }
+            (Pane::Tree, KeyCode::Char('e')) => self.tree_mut().set_all(true),
+            (Pane::Tree, KeyCode::Char('E')) => {
+                self.tree_mut().set_all(false);
+                self.tree_cur = Cursor::default();
+            }
+            (Pane::Findings, KeyCode::Enter | KeyCode::Right | KeyCode::Char('l')) => {
+                self.jump_to_finding(self.finding.sel)
+            }
+            (Pane::Python, KeyCode::Enter | KeyCode::Right | KeyCode::Char('l')) => {
+                self.jump_to_python(self.py.sel)
+            }
+            _ => {}
+        }
+    }
+
+    fn page(&self) -> usize {
+        match self.pane {
+            Pane::Layers => self.heights.layers,
+            Pane::Tree => self.heights.tree,
+            Pane::Findings | Pane::Python => self.heights.lower,
+        }
+        .max(1)
+    }
+
+    fn move_by(&mut self, step: isize) {
+        let h = self.heights;
+        match self.pane {
+            Pane::Layers => {
+                let before = self.layer.sel;
+                let to = before as isize + step;
+                self.layer.go(to, self.image.layers.len(), h.layers);
+                if self.view == View::Layer && self.layer.sel != before {
+                    self.apply();
+                }
+            }
+            Pane::Tree => {
+                let len = self.tree().rows.len();
+                let to = self.tree_cur.sel as isize + step;
+                self.tree_cur.go(to, len, h.tree);
+            }
+            Pane::Findings => {
+                let to = self.finding.sel as isize + step;
+                self.finding.go(to, self.analysis.findings.len(), h.lower);
+            }
+            Pane::Python => {
+                let to = self.py.sel as isize + step;
+                self.py.go(to, self.py_rows.len(), h.lower);
+            }
+        }
+    }
+
+    fn next_pane(&self, dir: isize) -> Pane {
+        let order = [Pane::Layers, Pane::Tree, Pane::Findings, Pane::Python];
+        let i = order.iter().position(|&p| p == self.pane).unwrap_or(0) as isize;
+        order[(i + dir).rem_euclid(order.len() as isize) as usize]
+    }
+
+    fn focus(&mut self, pane: Pane) {
+        self.pane = pane;
+        if matches!(pane, Pane::Findings | Pane::Python) {
+            self.lower = pane;
+        }
+    }
+
+    fn expand_selected(&mut self, on: bool) {
+        let Some(n) = self.tree_node() else { return };
+        let tree = self.tree_mut();
+        let node = &tree.nodes[n as usize];
+        let open = node.is_dir() && tree.is_expanded(n);
+        if on && open {
+            // Already open: step into its first child.
+            let to = self.tree_cur.sel as isize + 1;
+            let len = self.tree().rows.len();
+            self.tree_cur.go(to, len, self.heights.tree);
+        } else if !on && !open {
+            // Closed or a file: go to the parent.
+            let parent = node.parent;
+            if parent != 0
+                && let Some(row) = self.tree().rows.iter().position(|&r| r == parent)
+            {
+                self.tree_cur
+                    .go(row as isize, usize::MAX, self.heights.tree);
+            }
+        } else {
+            tree.set_expanded(n, on);
+        }
+    }
+
+    /// Shows the files of finding `i` in the tree: the final filesystem
+    /// when they are all in it, else the layer holding them.
+    pub fn jump_to_finding(&mut self, i: usize) {
+        let Some(f) = self.analysis.findings.get(i) else {
+            return;
+        };
+        self.finding
+            .go(i as isize, self.analysis.findings.len(), self.heights.lower);
+        let locs = super::filter::finding_locs(self.image, f);
+        let hidden = locs.iter().find(|&&l| self.shadowed.contains(l));
+        match hidden {
+            Some(l) => {
+                self.view = View::Layer;
+                self.layer.go(
+                    l.layer as isize,
+                    self.image.layers.len(),
+                    self.heights.layers,
+                );
+            }
+            None => {
+                self.view = View::Merged;
+                if let Some(&l) = f.layers.first() {
+                    let n = self.image.layers.len();
+                    self.layer.go(l as isize, n, self.heights.layers);
+                }
+            }
+        }
+        self.filters = Filters {
+            finding: Some(i),
+            ..Filters::default()
+        };
+        self.apply();
+        self.pane = Pane::Tree;
+    }
+
+    /// Shows the files of the distribution on Python row `row`.
+    pub fn jump_to_python(&mut self, row: usize) {
+        let Some(&PyRow::Dist(e, d)) = self.py_rows.get(row) else {
+            return;
+        };
+        self.view = View::Merged;
+        self.filters = Filters {
+            distribution: Some((e, d)),
+            ..Filters::default()
+        };
+        self.apply();
+        self.pane = Pane::Tree;
+    }
+
+    /// Rebuilds the shown tree from the filters.
+    fn apply(&mut self) {
+        self.tree_cur = Cursor::default();
+        if !self.filters.active(self.view) {
+            self.filtered = None;
+            self.status.clear();
+            return;
+        }
+        let base = &self.base[self.base_index()];
+        let pred =
+            self.filters
+                .predicate(self.image, self.analysis, self.view, self.layer.sel as u32);
+        // The predicate runs on every item: in parallel, order kept.
+        let kept: Vec<Item> = base
+            .nodes
+            .par_iter()
+            .filter_map(|n| n.item)
+            .filter(|i| pred.keep(i))
+            .collect();
+        let mut tree = Tree::build(kept.into_iter());
+        let (bytes, _, files) = tree.totals();
+        // A small result opens fully.
+        if tree.nodes.len() <= 5_000 {
+            tree.set_all(true);
+        }
+        self.status = format!(
+            "{files} files match, {}",
+            crate::report::units::Units::Si.bytes(bytes)
+        );
+        self.filtered = Some(tree);
+        // Select the first file.
+        if let Some(row) = self
+            .tree()
+            .rows
+            .iter()
+            .position(|&r| self.tree().nodes[r as usize].item.is_some())
+        {
+            self.tree_cur
+                .go(row as isize, usize::MAX, self.heights.tree);
+        }
+    }
+
+    /// The change mark of an item, for the legend and tests.
+    pub fn mark(item: &Item) -> &'static str {
+        match (item.change, item.shadowed) {
+            (Change::Added, false) => "+ ",
+            (Change::Added, true) => "+!",
+            (Change::Modified, false) => "~ ",
+            (Change::Modified, true) => "~!",
+            (Change::MetadataOnly, false) => "= ",
+            (Change::MetadataOnly, true) => "=!",
+            (Change::Removed, _) => "- ",
+        }
+    }
+}
