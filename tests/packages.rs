@@ -299,3 +299,163 @@ C:Q1b=\nP:busybox\nV:1.36.1-r15\nA:x86_64\nI:900000\nD:so:libc.musl-x86_64.so.1\
     assert_eq!(db.owner_of("/bin/sh").unwrap().name, "busybox");
     assert_eq!(db.get("musl").unwrap().installed_size, 622_592);
 }
+
+/// The apt + pip image of `scripts/build-apt-pip-image.sh` (apt's numpy,
+/// pandas, sympy, OpenBLAS with its static archive, libgomp; a venv with
+/// pip's numpy, scipy, scikit-learn), checked against `dpkg-query` and
+/// `importlib.metadata` run inside it (`scripts/apt-pip-image/oracle.py`
+/// under `buildah run`): every package's bytes and Installed-Size, the
+/// bytes of all dpkg-owned files, every distribution within 2 % (in fact
+/// exact), and every OpenBLAS / libgfortran / libgomp build named. The
+/// image is built when missing under CI (network, slow), else the test
+/// skips with a message.
+#[test]
+fn apt_and_pip_image_matches_dpkg_query_and_importlib() {
+    use std::process::Command;
+    if !crate::support::require_tool("buildah") || !crate::support::require_tool("skopeo") {
+        return;
+    }
+    const IMAGE: &str = "localhost/layerscope-apt-pip:1";
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let exists = |img: &str| {
+        Command::new("buildah")
+            .args(["inspect", "--type", "image", img])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    // Gigabytes: under target/, not in a small /tmp.
+    let tmp = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    if !exists(IMAGE) {
+        if std::env::var_os("CI").is_none() {
+            eprintln!("skipping: {IMAGE} is not built (scripts/build-apt-pip-image.sh)");
+            return;
+        }
+        let st = Command::new(root.join("scripts/build-apt-pip-image.sh"))
+            .arg(tmp.path())
+            .status()
+            .unwrap();
+        assert!(st.success(), "scripts/build-apt-pip-image.sh failed");
+    }
+    let layout = tmp.path().join("oci");
+    let st = Command::new("skopeo")
+        .args(["copy", "-q", &format!("containers-storage:{IMAGE}")])
+        .arg(format!("oci:{}:t", layout.display()))
+        .status()
+        .unwrap();
+    assert!(st.success(), "skopeo copy failed");
+    let a = crate::support::analyze_json(&format!("oci:{}:t", layout.display()), &[]);
+
+    // The oracle, inside the image.
+    let ctr = Command::new("buildah")
+        .args(["from", IMAGE])
+        .output()
+        .unwrap();
+    assert!(ctr.status.success());
+    let ctr = String::from_utf8(ctr.stdout).unwrap().trim().to_owned();
+    let script = root.join("scripts/apt-pip-image/oracle.py");
+    let out = Command::new("buildah")
+        .args(["run", "--isolation", "chroot", "-v"])
+        .arg(format!("{}:/oracle.py:ro", script.display()))
+        .args([ctr.as_str(), "python3", "/oracle.py"])
+        .output()
+        .unwrap();
+    let _ = Command::new("buildah").args(["rm", &ctr]).output();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let o: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+
+    let sp = &a["system_packages"];
+    assert_eq!(sp["manager"], "dpkg");
+    assert_eq!(sp["bytes"], o["dpkg_bytes"]);
+    let mine: BTreeMap<&str, &serde_json::Value> = sp["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["name"].as_str().unwrap(), p))
+        .collect();
+    let theirs = o["packages"].as_object().unwrap();
+    assert_eq!(mine.len(), theirs.len());
+    for (name, t) in theirs {
+        let m = mine[name.as_str()];
+        assert_eq!(m["bytes"], t["bytes"], "{name}");
+        assert_eq!(m["installed_size"], t["installed_size"], "{name}");
+    }
+    assert!(sp["recommended_bytes"].as_u64().unwrap() > 0);
+
+    let mut worst = 0.0f64;
+    for d in o["distributions"].as_array().unwrap() {
+        let env = a["python"]["environments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["path"] == d["env"])
+            .unwrap();
+        let m = env["distributions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["name"] == d["name"])
+            .unwrap_or_else(|| panic!("{d}"));
+        let (mb, tb) = (m["bytes"].as_f64().unwrap(), d["bytes"].as_f64().unwrap());
+        let off = (mb - tb).abs() / tb.max(1.0);
+        assert!(off <= 0.02, "{d} vs {m}");
+        worst = worst.max(off);
+        if d["from"] == "dpkg" {
+            assert_eq!(m["files_from"], "dpkg", "{m}");
+            assert_eq!(m["system_packages"], d["packages"], "{m}");
+        }
+    }
+    eprintln!("worst distribution: {:.4} %", worst * 100.0);
+
+    let native: Vec<&serde_json::Value> = a["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["kind"] == "duplicate-native-library")
+        .collect();
+    let named = |needle: &str| -> Vec<String> {
+        native
+            .iter()
+            .find(|f| f["message"].as_str().unwrap().starts_with(needle))
+            .unwrap_or_else(|| panic!("no {needle} finding in {native:#?}"))["paths"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p.as_str().unwrap().to_owned())
+            .collect()
+    };
+    let blas = named("libopenblas ");
+    for part in [
+        "numpy.libs/libscipy_openblas64_",
+        "scipy.libs/libscipy_openblas-",
+        "openblas-pthread/libopenblasp-r0.3.21.so",
+        "openblas-pthread/libopenblasp-r0.3.21.a",
+    ] {
+        assert!(blas.iter().any(|p| p.contains(part)), "{part} in {blas:?}");
+    }
+    let gomp = named("libgomp ");
+    assert!(
+        gomp.iter()
+            .any(|p| p.contains("scikit_learn.libs/libgomp-"))
+    );
+    assert!(
+        gomp.iter()
+            .any(|p| p.ends_with("x86_64-linux-gnu/libgomp.so.1.0.0"))
+    );
+    let fortran = named("libgfortran ");
+    assert!(
+        fortran
+            .iter()
+            .any(|p| p.ends_with("x86_64-linux-gnu/libgfortran.so.5.0.0"))
+    );
+    assert!(
+        fortran
+            .iter()
+            .filter(|p| p.contains(".libs/libgfortran-"))
+            .count()
+            >= 2
+    );
+}

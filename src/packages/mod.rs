@@ -349,12 +349,7 @@ impl Resolver<'_> {
                 let e = self.image.entry(loc);
                 if e.kind == EntryKind::Symlink {
                     let target = e.link.as_ref()?.as_bytes();
-                    let base = if target.starts_with(b"/") {
-                        &[][..]
-                    } else {
-                        crate::scan::EntryPath::parent_of(prefix)
-                    };
-                    let mut joined = join(base, target)?;
+                    let mut joined = self.link_target(prefix, target)?;
                     joined.extend_from_slice(&path[i..]);
                     next = Some(joined);
                     break;
@@ -366,6 +361,20 @@ impl Resolver<'_> {
             }
         }
         None
+    }
+
+    /// Where the symlink at `at` pointing to `target` leads. The scanner
+    /// keeps targets without their leading `/`, so a target is taken
+    /// relative to the link's directory when that exists, else from the root.
+    fn link_target(&self, at: &[u8], target: &[u8]) -> Option<Vec<u8>> {
+        let parent = crate::scan::EntryPath::parent_of(at);
+        if !parent.is_empty()
+            && let Some(rel) = join(parent, target)
+            && self.image.find(&rel).is_some()
+        {
+            return Some(rel);
+        }
+        join(&[], target)
     }
 }
 

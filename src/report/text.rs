@@ -8,8 +8,10 @@ use comfy_table::{CellAlignment, LineStyle, Table, TableStyle};
 use super::units::percent;
 use super::{RenderOptions, Report};
 use crate::analyze::pull::{PullOutput, PullReport};
+use crate::analyze::system::SystemPackages;
 use crate::analyze::{Analysis, Finding};
 use crate::display::short_created_by;
+use crate::packages::Reason;
 
 /// Knobs of the text report (the options every renderer takes).
 pub type TextOptions = RenderOptions;
@@ -203,7 +205,11 @@ pub fn render(a: &Analysis, options: &TextOptions) -> String {
         );
         for d in env.distributions.iter().take(options.top) {
             t.add_row(vec![
-                esc(&d.name),
+                if d.system_packages.is_empty() {
+                    esc(&d.name)
+                } else {
+                    esc(&format!("{}: {}", d.name, d.system_packages.join(" + ")))
+                },
                 esc(&d.version),
                 u.bytes(d.bytes),
                 d.files.to_string(),
@@ -221,6 +227,8 @@ pub fn render(a: &Analysis, options: &TextOptions) -> String {
         }
         let _ = writeln!(out, "{t}");
     }
+
+    system_packages_section(&mut out, &a.system_packages, options);
 
     let _ = writeln!(out, "\nLargest directories");
     let mut t = table(options, &["directory", "bytes"], &[1]);
@@ -258,6 +266,93 @@ fn warnings_section(out: &mut String, warnings: &[crate::warning::Warning]) {
             .map(|e| format!(" (e.g. {})", esc(e)))
             .unwrap_or_default();
         let _ = writeln!(out, "  {layer}{}{example}", esc(&w.message));
+    }
+}
+
+/// The system packages: the largest, bytes per layer, and the packages
+/// only a recommendation brought in (what `--no-install-recommends` saves).
+pub fn system_packages_section(out: &mut String, s: &SystemPackages, options: &TextOptions) {
+    if s.packages.is_empty() {
+        return;
+    }
+    let u = options.units;
+    let _ = writeln!(
+        out,
+        "\nSystem packages ({}): {} packages, {} in their files",
+        serde_json::to_value(s.manager)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default(),
+        s.packages.len(),
+        u.bytes(s.bytes)
+    );
+    let mut t = table(
+        options,
+        &[
+            "package",
+            "version",
+            "bytes",
+            "installed size",
+            "layer",
+            "reason",
+            "section",
+        ],
+        &[2, 3, 4],
+    );
+    for p in s.packages.iter().take(options.top) {
+        t.add_row(vec![
+            p.name.clone(),
+            p.version.clone(),
+            u.bytes(p.bytes),
+            u.bytes(p.installed_size),
+            p.layer.to_string(),
+            format!("{:?}", p.reason).to_lowercase(),
+            if p.category.is_empty() || p.category == "other" {
+                p.section.clone()
+            } else {
+                format!("{} ({})", p.section, p.category)
+            },
+        ]);
+    }
+    let _ = writeln!(out, "{t}");
+    let mut t = table(
+        options,
+        &["layer", "packages", "bytes", "recommended only"],
+        &[0, 1, 2, 3],
+    );
+    for l in &s.layers {
+        t.add_row(vec![
+            l.layer.to_string(),
+            l.packages.to_string(),
+            u.bytes(l.bytes),
+            if l.recommended_bytes == 0 {
+                "-".into()
+            } else {
+                u.bytes(l.recommended_bytes)
+            },
+        ]);
+    }
+    let _ = writeln!(out, "{t}");
+    let recommended: Vec<&str> = s
+        .packages
+        .iter()
+        .filter(|p| p.reason == Reason::Recommended)
+        .map(|p| p.name.as_str())
+        .collect();
+    if !recommended.is_empty() {
+        let shown = recommended.len().min(options.top.max(1) * 2);
+        let _ = writeln!(
+            out,
+            "  {} packages came in only as recommendations: {} ({}); `apt-get install --no-install-recommends` would not install them",
+            recommended.len(),
+            u.bytes(s.recommended_bytes),
+            recommended[..shown].join(", ")
+                + if shown < recommended.len() {
+                    ", …"
+                } else {
+                    ""
+                }
+        );
     }
 }
 

@@ -73,13 +73,19 @@ impl Context<'_> {
         } = self.listed(env, dir, meta, &name);
         paths.sort_unstable();
         paths.dedup();
+        // A listed symlink counts as the file it points to (Debian links
+        // data files into /usr/share), as importlib.metadata sees it.
         let mut locs: Vec<Loc> = image
             .find_sorted(&paths)
             .into_iter()
-            .filter(|&loc| image.entry(loc).kind == EntryKind::File)
+            .filter_map(|loc| match image.entry(loc).kind {
+                EntryKind::File => Some(loc),
+                EntryKind::Symlink => follow(image, loc),
+                _ => None,
+            })
             .collect();
-        // Distinct paths, so distinct locations.
         locs.sort_unstable();
+        locs.dedup();
         Distribution {
             name,
             version,
@@ -210,6 +216,27 @@ impl Context<'_> {
             system_packages: pkgs.iter().map(|p| p.name.clone()).collect(),
         })
     }
+}
+
+/// The regular file a symlink leads to in the final filesystem, if any
+/// (a few hops; symlinked directories on the way are not followed).
+fn follow(image: &Image, mut loc: Loc) -> Option<Loc> {
+    for _ in 0..8 {
+        let e = image.entry(loc);
+        match e.kind {
+            EntryKind::File => return Some(loc),
+            EntryKind::Symlink => {
+                // Targets are kept without a leading `/`: relative to the
+                // link's directory first, else from the root.
+                let target = e.link.as_ref()?.as_bytes();
+                loc = resolve(e.path.parent(), target)
+                    .and_then(|p| image.find(&p))
+                    .or_else(|| image.find(target))?;
+            }
+            _ => return None,
+        }
+    }
+    None
 }
 
 /// The `__pycache__/MODULE.*.pyc` files of the final filesystem that belong
