@@ -12,5 +12,6 @@ mod model;
 mod pull;
 mod python;
 mod registry;
+mod rewrite_build;
 mod scan;
 mod sources;

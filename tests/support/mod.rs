@@ -51,4 +51,5 @@ pub fn analyze_json(image: &str, extra: &[&str]) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
+pub mod realbuild;
 pub mod registry;
