@@ -16,6 +16,7 @@
 //! Each case is one test that lists everything that differed. The corpus is
 //! numpy-only so that CI builds it in minutes; `scripts/bench-rewrite.sh`
 //! builds the larger ML pair.
+#![allow(clippy::unwrap_used, clippy::print_stderr)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -159,7 +160,11 @@ fn within(promised: i64, obtained: i64) -> bool {
 }
 
 fn mb(b: i64) -> String {
-    format!("{:.2} MB", b as f64 / 1e6)
+    if b.abs() < 1_000_000 {
+        format!("{:.1} kB", b as f64 / 1e3)
+    } else {
+        format!("{:.2} MB", b as f64 / 1e6)
+    }
 }
 
 /// One corpus case: its folder under `testdata/rewrite/` and the paths, besides
@@ -230,8 +235,7 @@ fn run_case(case: &Case) {
             .join("\n")
     );
     std::fs::write(dir.join("outcome.txt"), &summary).unwrap();
-    #[allow(clippy::print_stderr)]
-    {
+    if out.problems.is_empty() {
         eprintln!("{summary}");
     }
     assert!(out.problems.is_empty(), "{summary}");
@@ -266,9 +270,10 @@ fn rewrite_and_compare(
     let res = cmd.output().unwrap();
     if !res.status.success() {
         let err = String::from_utf8_lossy(&res.stderr);
+        let first = err.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
         out.problem(
             variant,
-            format!("`optimize` failed ({}): {}", res.status, err.trim()),
+            format!("`optimize` failed ({}): {}", res.status, first.trim()),
         );
         return;
     }
