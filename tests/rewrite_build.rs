@@ -13,7 +13,9 @@
 //! - the promised savings within 10 % of what the rebuild obtained, in total
 //!   (compressed and uncompressed) and per finding kind.
 //!
-//! Each case is one test that lists everything that differed. The corpus is
+//! Each case is one test that lists everything that differed; its log and
+//! the rewrites stay in `target/tmp/rewrite-build/CASE/`. With
+//! `LAYERSCOPE_OPTIMIZER=PATH`, the rewrites come from that binary. The corpus is
 //! numpy-only so that CI builds it in minutes; `scripts/bench-rewrite.sh`
 //! builds the larger ML pair.
 #![allow(clippy::unwrap_used, clippy::print_stderr)]
@@ -255,7 +257,12 @@ fn rewrite_and_compare(
     let v = variant.name();
     let rewritten = dir.join(format!("Dockerfile.{v}"));
     let json = dir.join(format!("optimize.{v}.json"));
-    let mut cmd = layerscope();
+    // LAYERSCOPE_OPTIMIZER runs another build's `optimize` (a branch under
+    // review) against this harness; analysis stays with this build.
+    let mut cmd = match std::env::var_os("LAYERSCOPE_OPTIMIZER") {
+        Some(bin) => assert_cmd::Command::new(bin),
+        None => layerscope(),
+    };
     cmd.arg("optimize")
         .arg(reference)
         .arg("--dockerfile")
@@ -411,7 +418,13 @@ fn compare_promises(
     );
     let kinds: Vec<String> = advice
         .iter()
-        .map(|a| a["kind"].as_str().unwrap_or("?").to_owned())
+        .map(|a| {
+            a["change_kind"]
+                .as_str()
+                .or(a["kind"].as_str())
+                .unwrap_or("?")
+                .to_owned()
+        })
         .collect();
     out.note(format!(
         "{}: applied [{}]; promised {} compressed / {} content, obtained {} / {}",
@@ -460,10 +473,12 @@ fn compare_promises(
 /// promised against how much the findings of that kind shrank.
 fn per_kind(orig: &Built, new: &Built, advice: &[&&Value], variant: Variant, out: &mut Outcome) {
     let mut promised: BTreeMap<String, i64> = BTreeMap::new();
+    // A change that answers no finding (`no-install-recommends`) is only
+    // in the totals.
     for a in advice {
-        *promised
-            .entry(a["kind"].as_str().unwrap_or("?").to_owned())
-            .or_default() += a["bytes"].as_i64().unwrap_or(0);
+        if let Some(kind) = a["kind"].as_str() {
+            *promised.entry(kind.to_owned()).or_default() += a["bytes"].as_i64().unwrap_or(0);
+        }
     }
     for (kind, p) in promised {
         let got = orig.finding_bytes(&kind) - new.finding_bytes(&kind);
