@@ -328,7 +328,7 @@ fn compare_contents(orig: &Built, new: &Built, variant: Variant, out: &mut Outco
     for (path, e) in &orig.files {
         match new.files.get(path) {
             None => diffs.push(format!("missing {path}")),
-            Some(n) if n != e => diffs.push(format!(
+            Some(n) if !same(path, e, n) => diffs.push(format!(
                 "changed {path}: {} {:o} {}:{} -> {} {:o} {}:{}{}",
                 e.kind,
                 e.mode,
@@ -364,28 +364,46 @@ fn compare_contents(orig: &Built, new: &Built, variant: Variant, out: &mut Outco
     }
 }
 
+/// Bytecode that pip compiled at install time holds the source's mtime (the
+/// time of that build), so two builds never agree on its bytes: only its
+/// presence, mode and owner are compared.
+fn same(path: &str, a: &Entry, b: &Entry) -> bool {
+    if path.contains("/__pycache__/") && path.ends_with(".pyc") {
+        (a.kind, a.mode, a.uid, a.gid) == (b.kind, b.mode, b.uid, b.gid)
+    } else {
+        a == b
+    }
+}
+
 fn compare_config(orig: &Built, new: &Built, variant: Variant, out: &mut Outcome) {
     for key in SETTINGS {
-        let (a, mut b) = (orig.config[key].clone(), new.config[key].clone());
-        if *key == "Env" {
-            if let Some(list) = b.as_array_mut() {
-                let before = list.len();
-                list.retain(|e| {
-                    let s = e.as_str().unwrap_or("");
-                    !CACHE_ENV.iter().any(|c| s.starts_with(c))
-                });
-                if list.len() != before {
-                    out.note(format!("{}: adds a cache-off ENV", variant.name()));
-                }
-            }
+        let (mut a, mut b) = (orig.config[key].clone(), new.config[key].clone());
+        if *key == "Env" && without_cache_env(&mut b) > without_cache_env(&mut a) {
+            out.note(format!("{}: adds a cache-off ENV", variant.name()));
         }
         if a != b {
             out.problem(
                 variant,
-                format!("runtime setting {key} changed: {a} -> {}", new.config[key]),
+                format!(
+                    "runtime setting {key} changed: {} -> {}",
+                    orig.config[key], new.config[key]
+                ),
             );
         }
     }
+}
+
+/// Drops the cache-off variables from an `Env` list; how many there were.
+fn without_cache_env(env: &mut Value) -> usize {
+    let Some(list) = env.as_array_mut() else {
+        return 0;
+    };
+    let before = list.len();
+    list.retain(|e| {
+        let s = e.as_str().unwrap_or("");
+        !CACHE_ENV.iter().any(|c| s.starts_with(c))
+    });
+    before - list.len()
 }
 
 fn compare_promises(
