@@ -560,6 +560,10 @@ fn cache_order(new: &Built, advice: &[&Value], variant: Variant, out: &mut Outco
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "tools"),
+    ignore = "needs external tools: cargo test --features tools"
+)]
 fn apt_pip() {
     run_case(&Case {
         name: "apt-pip",
@@ -568,6 +572,10 @@ fn apt_pip() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "tools"),
+    ignore = "needs external tools: cargo test --features tools"
+)]
 fn venv() {
     run_case(&Case {
         name: "venv",
@@ -576,6 +584,10 @@ fn venv() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "tools"),
+    ignore = "needs external tools: cargo test --features tools"
+)]
 fn uv() {
     run_case(&Case {
         name: "uv",
@@ -584,6 +596,10 @@ fn uv() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "tools"),
+    ignore = "needs external tools: cargo test --features tools"
+)]
 fn multistage() {
     run_case(&Case {
         name: "multistage",
@@ -592,6 +608,10 @@ fn multistage() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "tools"),
+    ignore = "needs external tools: cargo test --features tools"
+)]
 fn chown() {
     run_case(&Case {
         name: "chown",
@@ -600,6 +620,10 @@ fn chown() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "tools"),
+    ignore = "needs external tools: cargo test --features tools"
+)]
 fn cache_order_case() {
     run_case(&Case {
         name: "cache-order",
@@ -608,6 +632,10 @@ fn cache_order_case() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "tools"),
+    ignore = "needs external tools: cargo test --features tools"
+)]
 fn tutorial() {
     run_case(&Case {
         name: "tutorial",
