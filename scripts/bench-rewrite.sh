@@ -86,10 +86,11 @@ adv = r.get("advice", [])
 def applied(a):
     if "applied" in a: return a["applied"]
     return a.get("automated", False) or (sys.argv[2] == "apply-all" and a.get("class") == "review")
-p = sum(a["compressed_bytes"] for a in adv if applied(a) and a.get("shrinks_image", True))
+p = sum((a.get("compressed_bytes") or 0) for a in adv if applied(a) and a.get("shrinks_image", True))
 print(f"{sys.argv[2]}: {sum(map(applied, adv))} of {len(adv)} changes applied, promised {p/1e6:.1f} MB compressed")
 for a in adv:
-    print(f"   {'x' if applied(a) else ' '} {a['kind']:<22} {a['compressed_bytes']/1e6:8.1f} MB  line {a.get('line', '-')}")
+    kind = a.get("change_kind") or a.get("kind") or "?"
+    print(f"   {'x' if applied(a) else ' '} {kind:<22} {(a.get('compressed_bytes') or 0)/1e6:8.1f} MB  line {a.get('line', '-')}")
 PY
 done
 echo "outputs in $OUT"
