@@ -59,6 +59,9 @@ fn setup() -> BuildEnv {
     let wheels = work.join("wheels");
     run_ok(Command::new(repo().join("scripts/fetch-wheels.sh")).arg(&wheels));
     let conf = work.join("conf");
+    // Never waited for: the index lives as long as this test process and
+    // exits when the pipe held in `BuildEnv` closes with it.
+    #[allow(clippy::zombie_processes)]
     let mut child = Command::new("python3")
         .arg(repo().join("scripts/wheel-index.py"))
         .arg("--until-stdin-closes")
