@@ -19,6 +19,7 @@ mod peers;
 mod pull;
 mod python;
 mod registry;
+mod rewrite_build;
 mod scan;
 mod snapshots;
 mod sources;

@@ -88,4 +88,5 @@ pub fn analyze_json(image: &str, extra: &[&str]) -> serde_json::Value {
     run(args).ok_json()
 }
 
+pub mod realbuild;
 pub mod registry;
