@@ -278,7 +278,7 @@ fn a_platform_the_image_lacks_is_a_warning_naming_its_platform() {
         &format!("oci:{}", dir.path().join("l").display()),
         &["--platform", "linux/arm64"],
     );
-    let w = r["warnings"][0].as_str().unwrap();
+    let w = r["warnings"][0]["message"].as_str().unwrap();
     assert!(
         w.contains("linux/arm64") && w.contains("single-platform linux/amd64"),
         "{w}"

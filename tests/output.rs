@@ -73,13 +73,18 @@ fn every_command_lists_its_formats() {
     assert_eq!(run.code, 2);
     assert!(
         run.stderr
-            .contains("`diff` has no junit report; it writes: text, json, markdown"),
+            .contains("`diff` has no junit report; it writes: text, json, markdown, html"),
         "{}",
         run.stderr
     );
-    let run = run_in(dir.path(), &["analyze", &img, "--format", "html"]);
+    let run = run_in(dir.path(), &["pull", &img, "--format", "html"]);
     assert_eq!(run.code, 2);
-    assert!(run.stderr.contains("not available yet"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("`pull` has no html report; it writes: text, json"),
+        "{}",
+        run.stderr
+    );
     let run = run_in(dir.path(), &["analyze", &img, "-o", "pdf=x.pdf"]);
     assert_eq!(run.code, 2);
     assert!(
