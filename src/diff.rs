@@ -1,7 +1,10 @@
 //! `layerscope diff OLD NEW`: what changed between two versions of an image.
 //!
-//! Layers are matched by blob digest (shared, added, removed) with their
-//! compressed and uncompressed deltas; Python distributions by normalised
+//! Layers are matched by blob digest, or failing that by diff id (the
+//! digest of the uncompressed content, so the same image as a docker
+//! archive and as an OCI archive shares every layer), into shared, added
+//! and removed, with their compressed and uncompressed deltas; each added
+//! (changed) layer names the Python distributions whose version it changed; Python distributions by normalised
 //! name (added, removed, and changed version with the size change); files
 //! and directories of the final filesystems by path, ranked by growth;
 //! finding kinds that appeared, vanished or changed in bytes.
@@ -91,6 +94,46 @@ pub struct LayerRef {
     pub compressed_bytes: u64,
     /// Tar stream bytes.
     pub uncompressed_bytes: u64,
+    /// For a shared layer: whether it matched by blob `digest` or, with
+    /// another blob, by `diff_id` (same content); `null` otherwise.
+    pub matched_by: Option<MatchedBy>,
+    #[serde(skip)]
+    diff_id: String,
+}
+
+/// How a shared layer was matched.
+#[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum MatchedBy {
+    /// The same blob.
+    Digest,
+    /// Another blob (compression, format) of the same uncompressed content.
+    DiffId,
+}
+
+/// A distribution whose version a changed layer changed.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct VersionChange {
+    /// Name as in the new METADATA.
+    pub name: String,
+    /// Old version.
+    pub old_version: String,
+    /// New version.
+    pub new_version: String,
+}
+
+/// An added (changed) layer and the distribution versions it changed.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct LayerDrift {
+    /// Position in the new image.
+    pub index: u32,
+    /// Blob digest.
+    pub digest: String,
+    /// The history entry.
+    pub created_by: Option<String>,
+    /// Distributions this layer installs at another version than the old
+    /// image held, by name.
+    pub distributions: Vec<VersionChange>,
 }
 
 /// Layers shared, added and removed.
@@ -109,6 +152,9 @@ pub struct LayerChanges {
     /// Compressed bytes a node holding the old image downloads to get the
     /// new one (the added layers).
     pub download_bytes: u64,
+    /// The added layers that install a distribution at another version,
+    /// bottom first.
+    pub drift: Vec<LayerDrift>,
 }
 
 /// A distribution on one side.
@@ -122,6 +168,8 @@ pub struct DistributionRef {
     pub bytes: u64,
     /// The environment.
     pub environment: String,
+    #[serde(skip)]
+    layer: u32,
 }
 
 /// A distribution present on both sides whose version or size changed.
@@ -141,6 +189,8 @@ pub struct DistributionChange {
     pub new_bytes: u64,
     /// New minus old.
     pub delta: i64,
+    /// The new image's layer that installed it.
+    pub layer: u32,
 }
 
 /// Python distributions added, removed and changed.
@@ -221,6 +271,72 @@ fn layer_refs(s: Side<'_>) -> Vec<LayerRef> {
             created_by: l.created_by.clone(),
             compressed_bytes: l.pull_bytes(),
             uncompressed_bytes: l.uncompressed_bytes,
+            matched_by: None,
+            diff_id: l.diff_id.to_string(),
+        })
+        .collect()
+}
+
+/// Splits the new layers into shared (by digest, else by diff id) and
+/// added, and the old layers into matched and removed.
+fn match_layers(
+    old: &[LayerRef],
+    new: &[LayerRef],
+) -> (Vec<LayerRef>, Vec<LayerRef>, Vec<LayerRef>) {
+    let digests: BTreeSet<&str> = old.iter().map(|l| l.digest.as_str()).collect();
+    let diff_ids: BTreeSet<&str> = old.iter().map(|l| l.diff_id.as_str()).collect();
+    let (mut shared, mut added) = (Vec::new(), Vec::new());
+    let (mut used_digests, mut used_ids) = (BTreeSet::new(), BTreeSet::new());
+    for l in new {
+        let by = if digests.contains(l.digest.as_str()) {
+            Some(MatchedBy::Digest)
+        } else if diff_ids.contains(l.diff_id.as_str()) {
+            Some(MatchedBy::DiffId)
+        } else {
+            None
+        };
+        match by {
+            Some(by) => {
+                used_digests.insert(l.digest.clone());
+                used_ids.insert(l.diff_id.clone());
+                shared.push(LayerRef {
+                    matched_by: Some(by),
+                    ..l.clone()
+                });
+            }
+            None => added.push(l.clone()),
+        }
+    }
+    let removed = old
+        .iter()
+        .filter(|l| !used_digests.contains(&l.digest) && !used_ids.contains(&l.diff_id))
+        .cloned()
+        .collect();
+    (shared, added, removed)
+}
+
+/// The added layers that install an upgraded (or downgraded) distribution.
+fn drift(added: &[LayerRef], dists: &DistributionChanges) -> Vec<LayerDrift> {
+    added
+        .iter()
+        .filter_map(|l| {
+            let mut distributions: Vec<VersionChange> = dists
+                .upgraded
+                .iter()
+                .filter(|d| d.layer == l.index)
+                .map(|d| VersionChange {
+                    name: d.name.clone(),
+                    old_version: d.old_version.clone(),
+                    new_version: d.new_version.clone(),
+                })
+                .collect();
+            distributions.sort_by(|a, b| a.name.cmp(&b.name));
+            (!distributions.is_empty()).then(|| LayerDrift {
+                index: l.index,
+                digest: l.digest.clone(),
+                created_by: l.created_by.clone(),
+                distributions,
+            })
         })
         .collect()
 }
@@ -228,19 +344,11 @@ fn layer_refs(s: Side<'_>) -> Vec<LayerRef> {
 /// Compares two images; `top` bounds the file and directory lists.
 pub fn diff(old: Side<'_>, new: Side<'_>, top: usize) -> ImageDiff {
     let (old_layers, new_layers) = (layer_refs(old), layer_refs(new));
-    let old_digests: BTreeSet<&str> = old_layers.iter().map(|l| l.digest.as_str()).collect();
-    let new_digests: BTreeSet<&str> = new_layers.iter().map(|l| l.digest.as_str()).collect();
-    let (shared, added): (Vec<LayerRef>, Vec<LayerRef>) = new_layers
-        .iter()
-        .cloned()
-        .partition(|l| old_digests.contains(l.digest.as_str()));
-    let removed: Vec<LayerRef> = old_layers
-        .iter()
-        .filter(|l| !new_digests.contains(l.digest.as_str()))
-        .cloned()
-        .collect();
+    let (shared, added, removed) = match_layers(&old_layers, &new_layers);
     let (to, tn) = (totals(old), totals(new));
+    let distributions = distributions(old.analysis, new.analysis);
     let layers = LayerChanges {
+        drift: drift(&added, &distributions),
         compressed_delta: int(tn.compressed_bytes) - int(to.compressed_bytes),
         uncompressed_delta: int(tn.uncompressed_bytes) - int(to.uncompressed_bytes),
         download_bytes: added.iter().map(|l| l.compressed_bytes).sum(),
@@ -255,7 +363,7 @@ pub fn diff(old: Side<'_>, new: Side<'_>, top: usize) -> ImageDiff {
         old: to,
         new: tn,
         layers,
-        distributions: distributions(old.analysis, new.analysis),
+        distributions,
         files: grew(&old_files, &new_files, top),
         directories: grew(&old_dirs, &new_dirs, top),
         files_shrunk: shrank(&old_files, &new_files, top),
@@ -332,6 +440,7 @@ fn dist_map(a: &Analysis) -> BTreeMap<(String, String), DistributionRef> {
                     version: d.version.clone(),
                     bytes: d.bytes,
                     environment: env.path.clone(),
+                    layer: d.layer,
                 },
             );
         }
@@ -354,6 +463,7 @@ fn distributions(old: &Analysis, new: &Analysis) -> DistributionChanges {
                     old_bytes: before.bytes,
                     new_bytes: d.bytes,
                     delta: int(d.bytes) - int(before.bytes),
+                    layer: d.layer,
                 };
                 if before.version != d.version {
                     c.upgraded.push(change)

@@ -228,3 +228,138 @@ fn shows_what_shrank() {
         .unwrap_or("");
     assert!(shrank.contains("-6.5 kB  /app\n"), "{text}");
 }
+
+fn diff_json(old: &std::path::Path, new: &std::path::Path) -> Value {
+    let mut cmd = layerscope();
+    cmd.args(["diff", "--no-cache", "--format", "json"])
+        .arg(old)
+        .arg(new);
+    crate::support::run_cmd(cmd).ok_json()
+}
+
+fn matched_by(d: &Value) -> Vec<String> {
+    d["layers"]["shared"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["matched_by"].as_str().unwrap_or("null").to_owned())
+        .collect()
+}
+
+#[test]
+fn docker_and_oci_archive_of_one_image_share_every_layer_by_diff_id() {
+    let (old, new) = (
+        crate::support::testdata("python-ml.tar"),
+        crate::support::testdata("python-ml.oci.tar"),
+    );
+    let d = diff_json(&old, &new);
+    // The docker archive holds uncompressed layers, the OCI archive
+    // compressed ones: every blob differs, every content is the same.
+    let layers = d["new"]["layers"].as_u64().unwrap();
+    assert_eq!(d["old"]["layers"].as_u64(), Some(layers));
+    assert!(layers > 0);
+    assert_eq!(matched_by(&d), vec!["diff_id"; layers as usize]);
+    assert!(d["layers"]["added"].as_array().unwrap().is_empty(), "{d}");
+    assert!(d["layers"]["removed"].as_array().unwrap().is_empty(), "{d}");
+    assert_eq!(d["layers"]["download_bytes"], 0);
+    let mut cmd = layerscope();
+    cmd.args(["diff", "--no-cache"]).arg(&old).arg(&new);
+    let text = crate::support::run_cmd(cmd).stdout;
+    assert!(
+        text.contains(&format!(
+            "Layers: {layers} shared, 0 added, 0 removed ({layers} shared by diff_id"
+        )),
+        "{text}"
+    );
+}
+
+#[test]
+fn same_content_other_compression_matches_by_diff_id() {
+    // v1 gzip vs v1 zstd: same tar streams, other blobs; v1 vs v1 gzip
+    // matches by digest.
+    let dir = tempfile::tempdir().unwrap();
+    let (gz, zst) = (dir.path().join("gz.tar"), dir.path().join("zst.tar"));
+    v1().write_oci_archive(&gz, "1").unwrap();
+    v1().compressed(Compression::Zstd)
+        .write_oci_archive(&zst, "1")
+        .unwrap();
+    let d = diff_json(&gz, &zst);
+    assert_eq!(matched_by(&d), ["diff_id", "diff_id"]);
+    assert!(d["layers"]["added"].as_array().unwrap().is_empty(), "{d}");
+    assert!(d["layers"]["removed"].as_array().unwrap().is_empty(), "{d}");
+    let d = diff_json(&gz, &gz);
+    assert_eq!(matched_by(&d), ["digest", "digest"]);
+    // v1 -> v2 (both gzip): the base layer by digest, the rest differ.
+    let v2p = dir.path().join("v2.tar");
+    v2().write_oci_archive(&v2p, "2").unwrap();
+    let d = diff_json(&zst, &v2p);
+    assert_eq!(matched_by(&d), ["diff_id"]);
+    assert_eq!(d["layers"]["added"].as_array().unwrap().len(), 2);
+    assert_eq!(d["layers"]["removed"].as_array().unwrap().len(), 1);
+}
+
+const SITE: &str = "usr/local/lib/python3.11/site-packages";
+
+fn dist_files(name: &str, version: &str) -> Vec<layerscope::fixture::Item> {
+    let di = format!("{SITE}/{name}-{version}.dist-info");
+    vec![
+        sized_file(format!("{SITE}/{name}/__init__.py"), 500, 7),
+        layerscope::fixture::file(
+            format!("{di}/METADATA"),
+            format!("Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n\n"),
+        ),
+        layerscope::fixture::file(format!("{di}/RECORD"), format!("{name}/__init__.py,,\n")),
+    ]
+}
+
+/// A base, a layer installing numpy (pinned) and one installing certifi
+/// and idna (transitive, free to drift).
+fn build(certifi: &str, idna: &str) -> Image {
+    let mut deps = dist_files("certifi", certifi);
+    deps.extend(dist_files("idna", idna));
+    image(vec![
+        layer(vec![sized_file("bin/busybox", 30_000, 1)]).created_by("ADD rootfs.tar /"),
+        layer(dist_files("numpy", "1.26.4")).created_by("RUN pip install numpy==1.26.4"),
+        layer(deps).created_by("RUN pip install requests"),
+    ])
+}
+
+#[test]
+fn changed_layer_names_the_distributions_that_drifted() {
+    let dir = tempfile::tempdir().unwrap();
+    let (old, new) = (dir.path().join("a.tar"), dir.path().join("b.tar"));
+    build("2024.2.2", "3.6")
+        .write_oci_archive(&old, "1")
+        .unwrap();
+    build("2024.7.4", "3.7")
+        .write_oci_archive(&new, "2")
+        .unwrap();
+    let d = diff_json(&old, &new);
+    assert_eq!(matched_by(&d), ["digest", "digest"]);
+    let drift = d["layers"]["drift"].as_array().unwrap();
+    assert_eq!(drift.len(), 1, "{d}");
+    assert_eq!(drift[0]["index"], 2);
+    let changes: Vec<(String, String, String)> = drift[0]["distributions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| {
+            let s = |k: &str| x[k].as_str().unwrap().to_owned();
+            (s("name"), s("old_version"), s("new_version"))
+        })
+        .collect();
+    assert_eq!(
+        changes,
+        [
+            ("certifi".into(), "2024.2.2".into(), "2024.7.4".into()),
+            ("idna".into(), "3.6".into(), "3.7".into())
+        ]
+    );
+    let mut cmd = layerscope();
+    cmd.args(["diff", "--no-cache"]).arg(&old).arg(&new);
+    let text = crate::support::run_cmd(cmd).stdout;
+    assert!(
+        text.contains("    2  RUN pip install requests\n       certifi 2024.2.2 -> 2024.7.4\n       idna 3.6 -> 3.7\n"),
+        "{text}"
+    );
+}

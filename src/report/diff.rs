@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 use super::units::Units;
-use crate::diff::ImageDiff;
+use crate::diff::{ImageDiff, MatchedBy};
 use crate::display::short_created_by;
 
 fn signed(u: Units, v: i64) -> String {
@@ -40,13 +40,26 @@ pub fn render_text(d: &ImageDiff, u: Units) -> String {
         signed(u, d.layers.uncompressed_delta),
         u.bytes(d.layers.download_bytes)
     );
-    let _ = writeln!(
+    let by_content = d
+        .layers
+        .shared
+        .iter()
+        .filter(|l| l.matched_by == Some(MatchedBy::DiffId))
+        .count();
+    let _ = write!(
         out,
         "\nLayers: {} shared, {} added, {} removed",
         d.layers.shared.len(),
         d.layers.added.len(),
         d.layers.removed.len()
     );
+    if by_content > 0 {
+        let _ = write!(
+            out,
+            " ({by_content} shared by diff_id: same content, another blob)"
+        );
+    }
+    out.push('\n');
     for (sign, list) in [("+", &d.layers.added), ("-", &d.layers.removed)] {
         for l in list {
             let by = short_created_by(l.created_by.as_deref().unwrap_or(""), 70);
@@ -59,6 +72,20 @@ pub fn render_text(d: &ImageDiff, u: Units) -> String {
                 &l.digest[..l.digest.len().min(19)],
                 by
             );
+        }
+    }
+    if !d.layers.drift.is_empty() {
+        out.push_str("\nChanged layers and the distribution versions they changed:\n");
+        for l in &d.layers.drift {
+            let by = short_created_by(l.created_by.as_deref().unwrap_or(""), 70);
+            let _ = writeln!(out, "  {:>3}  {}", l.index, by);
+            for x in &l.distributions {
+                let _ = writeln!(
+                    out,
+                    "       {} {} -> {}",
+                    x.name, x.old_version, x.new_version
+                );
+            }
         }
     }
     let p = &d.distributions;
