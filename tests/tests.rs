@@ -14,3 +14,4 @@ mod python;
 mod registry;
 mod scan;
 mod sources;
+mod verify;

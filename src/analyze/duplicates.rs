@@ -8,13 +8,17 @@ use crate::scan::{EntryKind, EntryPath};
 /// One finding per group of identical files worth listing, plus one for all
 /// the smaller groups together.
 pub fn findings(image: &Image, options: &AnalyzeOptions) -> Vec<Finding> {
-    // (content hash, position in the final filesystem): sorted, equal hashes
-    // sit together and each group keeps path order.
-    let mut hashed: Vec<([u8; 32], u32)> = image
+    // ((size, content hash), position in the final filesystem): sorted,
+    // equal contents sit together and each group keeps path order. The
+    // size is part of the key: equal contents have equal sizes, and a
+    // 128-bit hash collision would also need equal lengths.
+    let mut hashed: Vec<((u64, [u8; 16]), u32)> = image
         .final_entries()
         .enumerate()
-        .filter_map(|(pos, (_, e))| match e.sha256 {
-            Some(hash) if e.kind == EntryKind::File && e.size > 0 => Some((hash, pos as u32)),
+        .filter_map(|(pos, (_, e))| match e.hash {
+            Some(hash) if e.kind == EntryKind::File && e.size > 0 => {
+                Some(((e.size, hash), pos as u32))
+            }
             _ => None,
         })
         .collect();

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use crate::model::Image;
 use crate::scan::EntryPath;
 
-pub use summary::{ImageSummary, LayerSummary, PathSize, ScanStats};
+pub use summary::{ImageSummary, LayerSummary, PathSize, ScanStats, Verification};
 
 /// The schema identifier of the JSON report.
 pub const SCHEMA: &str = "layerscope/analysis/v1";
@@ -43,6 +43,9 @@ pub struct Analysis {
     pub largest_directories: Vec<PathSize>,
     /// How the layers were obtained (scanned now or from the cache).
     pub scan: ScanStats,
+    /// What was verified against the manifest and config.
+    #[serde(default)]
+    pub verification: Verification,
     /// True when only the manifest and config were read (`--manifest-only`):
     /// uncompressed figures are then 0, not measured.
     #[serde(default)]
@@ -294,6 +297,7 @@ pub fn run(image: &Image, options: &AnalyzeOptions, scan: ScanStats) -> Analysis
         pull,
         largest_files,
         largest_directories,
+        verification: summary::verification(image, &scan),
         scan,
         manifest_only: false,
     }

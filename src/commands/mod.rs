@@ -62,10 +62,10 @@ pub fn settings(args: &ImageArgs) -> Result<Settings, Error> {
                 args.cache_dir.clone().or_else(default_cache_dir)
             },
             progress,
-            verify: if args.verify_diff_ids {
+            verify: if args.verify {
                 crate::scan::Verify::DiffIds
             } else {
-                crate::scan::Verify::BlobDigest
+                crate::scan::Verify::Trust
             },
         },
         analyze: Default::default(),

@@ -139,7 +139,7 @@ pub fn resolve_info<B: Blobs + ?Sized>(
         }
         let info = ImageInfo::assemble(
             reference,
-            Some(Digest::of(&manifest_bytes)),
+            Some(descriptor.digest.clone()),
             &manifest.layers,
             config,
         )?;
@@ -180,7 +180,7 @@ pub fn read_blob<B: Blobs + ?Sized>(blobs: &B, digest: &Digest) -> Result<Vec<u8
         });
     }
     let bytes = blobs.read_document(&path)?;
-    if digest.as_str().starts_with("sha256:") && Digest::of(&bytes) != *digest {
+    if !digest.matches(&bytes) {
         return Err(SourceError::invalid(
             blobs.input(),
             format!("blob {digest} does not match its digest"),

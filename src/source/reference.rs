@@ -24,6 +24,9 @@ pub enum Reference {
     DockerDaemon(String),
     /// `docker://REF` or a bare `name:tag`: a registry.
     Registry(String),
+    /// An existing file given without a transport: a docker or OCI archive,
+    /// told apart by its members when it is opened (read once).
+    Archive(PathBuf),
 }
 
 impl Reference {
@@ -82,12 +85,9 @@ fn detect(path: &Path) -> Reference {
             tag: None,
         };
     }
-    // A tar with `manifest.json` is a docker archive (Docker 25+ archives
-    // carry both `manifest.json` and `index.json`); otherwise OCI.
-    match super::archive::tar_has_member(path, "manifest.json") {
-        Ok(false) => Reference::OciArchive(path.to_owned()),
-        _ => Reference::DockerArchive(path.to_owned()),
-    }
+    // Docker or OCI archive: decided from its members when it is indexed,
+    // so the file is not read twice.
+    Reference::Archive(path.to_owned())
 }
 
 /// `FILE:name:tag` in skopeo syntax names an image inside the archive; we
