@@ -1,5 +1,7 @@
-//! Command-line definitions (clap). Commands turn these plain values into
-//! settings; nothing else in the library sees clap types.
+//! Command-line definitions (clap): the "low" arguments, plain values as
+//! typed. [`crate::settings`] validates them, with the config file and the
+//! environment, into the settings the commands run on; nothing else in the
+//! library sees clap types.
 
 use std::path::PathBuf;
 
@@ -8,6 +10,18 @@ use clap::{Args, Parser, Subcommand};
 use crate::report::Format;
 use crate::source::Platform;
 
+/// When to colour output.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorArg {
+    /// Colour when writing to a terminal and `NO_COLOR` is not set.
+    #[default]
+    Auto,
+    /// Always colour.
+    Always,
+    /// Never colour.
+    Never,
+}
+
 /// Why is this container image big and slow to pull, and how to fix it.
 #[derive(Debug, Parser)]
 #[command(name = "layerscope", version, about, max_term_width = 100)]
@@ -15,6 +29,15 @@ pub struct Cli {
     /// The command.
     #[command(subcommand)]
     pub command: Command,
+    /// Colour: auto (a terminal without `NO_COLOR`), always or never.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value = "auto",
+        value_name = "WHEN"
+    )]
+    pub color: ColorArg,
 }
 
 /// The commands.
@@ -51,6 +74,16 @@ pub struct ImageArgs {
     /// Speak plain HTTP (or unverified TLS) to this registry; repeatable.
     #[arg(long, value_name = "HOST[:PORT]")]
     pub insecure_registry: Vec<String>,
+    /// Registry credentials as skopeo takes them (USER:PASSWORD).
+    #[arg(long, value_name = "USER[:PASSWORD]", conflicts_with = "username")]
+    pub creds: Option<String>,
+    /// A containers auth.json to read credentials from (podman, skopeo).
+    #[arg(long, value_name = "FILE", env = "REGISTRY_AUTH_FILE")]
+    pub authfile: Option<PathBuf>,
+    /// `--tls-verify=false`: any registry may use plain HTTP or an
+    /// unverified certificate (podman, skopeo).
+    #[arg(long, value_name = "BOOL", require_equals = true, num_args = 0..=1, default_missing_value = "true")]
+    pub tls_verify: Option<bool>,
     /// Read only the manifest and config, never a layer (registries).
     #[arg(long)]
     pub manifest_only: bool,
@@ -70,15 +103,17 @@ pub struct ImageArgs {
     pub quiet: bool,
 }
 
-/// How reports are written.
+/// How reports are written (shared by all commands).
 #[derive(Debug, Args, Clone)]
 pub struct OutputArgs {
-    /// Output format.
+    /// Format of the report: text, json, sarif, junit, markdown or html.
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
-    /// Write the report to FILE instead of standard output.
-    #[arg(long, short, value_name = "FILE")]
-    pub output: Option<PathBuf>,
+    /// Where reports go, repeatable: `PATH` takes the `--format` report
+    /// (`-` is standard output); `FORMAT=PATH` writes one more report, e.g.
+    /// `--output sarif=layerscope.sarif`.
+    #[arg(long, short, value_name = "[FORMAT=]PATH")]
+    pub output: Vec<String>,
     /// Show sizes in KiB/MiB/GiB instead of kB/MB/GB.
     #[arg(long)]
     pub binary: bool,
@@ -226,16 +261,9 @@ pub struct CheckArgs {
     /// --base-layers says otherwise (`--base-layers 0` accepts none).
     #[arg(long, value_name = "FILE")]
     pub dockerfile: Option<PathBuf>,
-    /// Also write a report: json, sarif, junit, markdown or text, e.g.
-    /// `--output sarif=layerscope.sarif`; repeatable.
-    #[arg(long, short, value_name = "FORMAT=PATH")]
-    pub output: Vec<String>,
-    /// Format of the report on standard output.
-    #[arg(long, value_enum, default_value = "text")]
-    pub format: Format,
-    /// Show sizes in KiB/MiB/GiB instead of kB/MB/GB.
-    #[arg(long)]
-    pub binary: bool,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub output: OutputArgs,
 }
 
 /// `layerscope diff`.

@@ -12,9 +12,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::Serialize;
 
+use crate::analyze::python::normalize_name;
 use crate::analyze::{Analysis, FindingKind};
 use crate::model::Image;
-use crate::policy::normalize_distribution;
 use crate::scan::EntryKind;
 
 /// The schema identifier of the JSON diff.
@@ -50,6 +50,11 @@ pub struct ImageDiff {
     pub files: Vec<PathDelta>,
     /// Directories (up to four levels deep) that grew most.
     pub directories: Vec<PathDelta>,
+    /// Files of the final filesystem that shrank most (removed files
+    /// included), largest shrink first; `delta` is negative.
+    pub files_shrunk: Vec<PathDelta>,
+    /// Directories (up to four levels deep) that shrank most.
+    pub directories_shrunk: Vec<PathDelta>,
     /// Finding kinds by their bytes.
     pub findings: FindingChanges,
 }
@@ -244,6 +249,7 @@ pub fn diff(old: Side<'_>, new: Side<'_>, top: usize) -> ImageDiff {
         removed,
     };
     let (old_files, new_files) = (file_sizes(old.image), file_sizes(new.image));
+    let (old_dirs, new_dirs) = (dir_sizes(&old_files), dir_sizes(&new_files));
     ImageDiff {
         schema: SCHEMA.to_owned(),
         old: to,
@@ -251,7 +257,9 @@ pub fn diff(old: Side<'_>, new: Side<'_>, top: usize) -> ImageDiff {
         layers,
         distributions: distributions(old.analysis, new.analysis),
         files: grew(&old_files, &new_files, top),
-        directories: grew(&dir_sizes(&old_files), &dir_sizes(&new_files), top),
+        directories: grew(&old_dirs, &new_dirs, top),
+        files_shrunk: shrank(&old_files, &new_files, top),
+        directories_shrunk: shrank(&old_dirs, &new_dirs, top),
         findings: findings(old.analysis, new.analysis),
     }
 }
@@ -299,12 +307,26 @@ fn grew(old: &HashMap<String, u64>, new: &HashMap<String, u64>, top: usize) -> V
     out
 }
 
+/// Paths whose bytes fell (absent on the new side counts as 0), largest
+/// fall first.
+fn shrank(old: &HashMap<String, u64>, new: &HashMap<String, u64>, top: usize) -> Vec<PathDelta> {
+    grew(new, old, top)
+        .into_iter()
+        .map(|d| PathDelta {
+            path: d.path,
+            old_bytes: d.new_bytes,
+            new_bytes: d.old_bytes,
+            delta: -d.delta,
+        })
+        .collect()
+}
+
 fn dist_map(a: &Analysis) -> BTreeMap<(String, String), DistributionRef> {
     let mut m = BTreeMap::new();
     for env in &a.python.environments {
         for d in &env.distributions {
             m.insert(
-                (env.path.clone(), normalize_distribution(&d.name)),
+                (env.path.clone(), normalize_name(&d.name)),
                 DistributionRef {
                     name: d.name.clone(),
                     version: d.version.clone(),

@@ -14,15 +14,19 @@ pub mod cli;
 pub mod commands;
 pub mod diff;
 pub mod digest;
+pub mod display;
 pub mod dockerfile;
 pub mod error;
+#[cfg(any(test, feature = "fixture"))]
 pub mod fixture;
 pub mod model;
+pub mod packages;
 pub mod pipeline;
 pub mod policy;
 pub mod progress;
 pub mod report;
 pub mod scan;
+pub mod settings;
 pub mod source;
 
 pub use digest::{DiffId, Digest};

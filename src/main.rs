@@ -1,12 +1,20 @@
-//! The `layerscope` binary: parse flags, run, map errors to exit codes.
+//! The `layerscope` binary: parse flags, resolve settings, run, print one
+//! error line (and its hints), map the result to an exit code.
 
-use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
+use layerscope::settings::{self, Env};
 
 fn main() -> ExitCode {
     let cli = layerscope::cli::Cli::parse();
+    let env = Env::capture();
+    let color = match cli.color {
+        layerscope::cli::ColorArg::Always => anstream::ColorChoice::Always,
+        layerscope::cli::ColorArg::Never => anstream::ColorChoice::Never,
+        layerscope::cli::ColorArg::Auto => anstream::ColorChoice::Auto,
+    };
+    anstream::ColorChoice::write_global(color);
     tracing_subscriber::fmt()
         // Only our own errors by default; dependencies (rustls, hyper) stay quiet
         // so an error is one line. `LAYERSCOPE_LOG=debug` shows everything.
@@ -15,18 +23,22 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("layerscope=error")),
         )
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
+        .with_ansi(match color {
+            anstream::ColorChoice::Always | anstream::ColorChoice::AlwaysAnsi => true,
+            anstream::ColorChoice::Never => false,
+            anstream::ColorChoice::Auto => env.stderr_tty && !env.no_color,
+        })
         .without_time()
         .init();
-    match layerscope::commands::run(cli) {
+    let result = settings::resolve(cli, &env).and_then(layerscope::commands::run);
+    match result {
         Ok(code) => ExitCode::from(code as u8),
         Err(err) => {
-            let code = err.exit_code();
-            #[allow(clippy::print_stderr)]
-            {
-                eprintln!("error: {}", layerscope::error::one_line(&err));
+            anstream::eprintln!("error: {}", layerscope::display::one_line(&err));
+            for hint in err.hints() {
+                anstream::eprintln!("hint: {hint}");
             }
-            ExitCode::from(code as u8)
+            ExitCode::from(err.exit_code() as u8)
         }
     }
 }

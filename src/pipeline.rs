@@ -1,17 +1,31 @@
 //! The pipeline: open a source, scan its layers in parallel, stack them
-//! into the model and run the analyzers. Every command starts here.
+//! into the model, run the analyzers and, with a Dockerfile, the advice.
+//! Every command starts here: [`Pipeline::new`] from resolved
+//! [`Settings`], then [`Pipeline::analyze`] per image (one [`Analyzed`]
+//! result: image, analysis, Dockerfile plan), [`Pipeline::check`] for
+//! budgets with their base and baseline images.
+//!
+//! `--manifest-only`, the Dockerfile, `--have` and baselines are handled
+//! here, once, for every command.
+
+mod check;
 
 use std::io::Read;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use rayon::prelude::*;
 
+use crate::analyze::pull::{self, PullImage};
 use crate::analyze::{self, Analysis, AnalyzeOptions, ScanStats};
+use crate::diff::{ImageDiff, Side, diff};
+use crate::dockerfile::{Dockerfile, Plan};
 use crate::error::Error;
 use crate::model::Image;
 use crate::progress::Progress;
 use crate::scan::{self, LayerIndex, Verify, cache::LayerCache};
-use crate::source::{self, ImageSource, SourceOptions};
+use crate::source::{self, ImageInfo, ImageSource, SourceOptions};
+
+pub use check::Checked;
 
 /// Everything the pipeline needs besides the reference.
 #[derive(Clone, Debug, Default)]
@@ -22,6 +36,149 @@ pub struct Settings {
     pub scan: ScanOptions,
     /// How to analyse it.
     pub analyze: AnalyzeOptions,
+    /// Read only the manifest and config, never a layer: uncompressed
+    /// figures, waste and findings are then absent.
+    pub manifest_only: bool,
+    /// The Dockerfile the image was built from: findings get its lines.
+    pub dockerfile: Option<Dockerfile>,
+    /// Make the Dockerfile plan even without a Dockerfile (advice from the
+    /// history alone, for `optimize`).
+    pub advise: bool,
+    /// Images the node already has (`--have`): their manifests are read
+    /// when the pipeline is built.
+    pub have: Vec<String>,
+}
+
+/// One image through the pipeline.
+#[derive(Debug)]
+pub struct Analyzed {
+    /// The stacked image.
+    pub image: Image,
+    /// Its analysis (findings carry Dockerfile lines when the Dockerfile
+    /// matched).
+    pub analysis: Analysis,
+    /// The Dockerfile plan: with a Dockerfile, or when advice was asked for.
+    pub plan: Option<Plan>,
+}
+
+impl Analyzed {
+    /// True when a Dockerfile was given but does not match the image's
+    /// history (its lines are then unknown and nothing can be rewritten).
+    pub fn dockerfile_mismatch(&self, settings: &Settings) -> bool {
+        settings.dockerfile.is_some() && self.plan.as_ref().is_some_and(|p| !p.dockerfile_matched)
+    }
+
+    /// The old/new side of a comparison.
+    pub fn side(&self) -> Side<'_> {
+        Side {
+            image: &self.image,
+            analysis: &self.analysis,
+        }
+    }
+}
+
+/// The pipeline, built once per run from its settings.
+#[derive(Debug)]
+pub struct Pipeline {
+    settings: Settings,
+}
+
+impl Pipeline {
+    /// Builds the pipeline: reads the `--have` images' manifests (never
+    /// their layers) into the pull model.
+    pub fn new(mut settings: Settings) -> Result<Pipeline, Error> {
+        for have in std::mem::take(&mut settings.have) {
+            let opened = source::open(&have, &settings.source)?;
+            settings.analyze.pull.add_have(opened.info());
+        }
+        Ok(Pipeline { settings })
+    }
+
+    /// The settings it runs with.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The manifest-level description of `reference` (no layer read).
+    pub fn info(&self, reference: &str) -> Result<ImageInfo, Error> {
+        Ok(source::open(reference, &self.settings.source)?
+            .info()
+            .clone())
+    }
+
+    /// Reads, stacks and analyses `reference`; annotates the findings with
+    /// the Dockerfile's lines and makes the plan when there is one.
+    pub fn analyze(&self, reference: &str) -> Result<Analyzed, Error> {
+        self.run(reference, self.settings.dockerfile.as_ref())
+    }
+
+    /// [`Pipeline::analyze`] with the Dockerfile given (`None`: findings
+    /// stay as the analyzers made them, as a baseline's do).
+    fn run(&self, reference: &str, dockerfile: Option<&Dockerfile>) -> Result<Analyzed, Error> {
+        let s = &self.settings;
+        if s.manifest_only {
+            // No findings to tie to lines; `optimize` still advises from
+            // the history.
+            let (image, analysis) = manifest_only(reference, s)?;
+            let plan = s
+                .advise
+                .then(|| Plan::new(&image, &analysis.findings, dockerfile));
+            return Ok(Analyzed {
+                image,
+                analysis,
+                plan,
+            });
+        }
+        let (image, stats) = load(reference, s)?;
+        let mut analysis = analyze::run(&image, &s.analyze, stats);
+        let plan = (dockerfile.is_some() || s.advise)
+            .then(|| Plan::new(&image, &analysis.findings, dockerfile));
+        if let (Some(plan), Some(_)) = (&plan, dockerfile) {
+            analysis.findings = plan.annotate(&analysis.findings);
+        }
+        Ok(Analyzed {
+            image,
+            analysis,
+            plan,
+        })
+    }
+
+    /// The pull cost of `reference` and its pull findings (from the
+    /// manifest alone with `--manifest-only`).
+    pub fn pull(&self, reference: &str) -> Result<PullImage, Error> {
+        let s = &self.settings;
+        let options = &s.analyze.pull;
+        if s.manifest_only {
+            let info = self.info(reference)?;
+            let report = pull::cost_from(&info, None, options);
+            return Ok(PullImage {
+                reference: reference.to_owned(),
+                manifest_digest: info.manifest_digest,
+                pull: report,
+                findings: Vec::new(),
+            });
+        }
+        let (image, _) = load(reference, s)?;
+        let report = pull::cost(&image, options);
+        let mut findings = pull::findings(&image, &report, options);
+        findings.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.kind.cmp(&b.kind)));
+        Ok(PullImage {
+            reference: reference.to_owned(),
+            manifest_digest: image.info.manifest_digest,
+            pull: report,
+            findings,
+        })
+    }
+
+    /// Reads and analyses a baseline: no Dockerfile, no plan.
+    pub fn analyze_baseline(&self, reference: &str) -> Result<Analyzed, Error> {
+        self.run(reference, None)
+    }
+
+    /// What changed from `old` to `new`.
+    pub fn compare(&self, old: &Analyzed, new: &Analyzed) -> ImageDiff {
+        diff(old.side(), new.side(), self.settings.analyze.top)
+    }
 }
 
 /// Scanner settings.
@@ -120,27 +277,24 @@ fn scan_one(
     scan::scan_layer(stream, layer, verify).map_err(wrap)
 }
 
-/// Loads and analyses the image at `reference` (from the manifest and
-/// config alone when `settings.source.registry.manifest_only` is set).
+/// Loads and analyses the image at `reference` (see [`Pipeline::analyze`]).
 pub fn analyze(reference: &str, settings: &Settings) -> Result<Analysis, Error> {
-    if settings.source.registry.manifest_only {
-        return analyze_manifest_only(reference, settings);
-    }
-    let (image, stats) = load(reference, settings)?;
-    Ok(analyze::run(&image, &settings.analyze, stats))
+    Ok(Pipeline::new(settings.clone())?
+        .analyze(reference)?
+        .analysis)
 }
 
 /// `--manifest-only`: an analysis from the manifest and config alone, no
 /// layer read. Layer rows carry compressed sizes and history; every
 /// uncompressed figure is 0 and the report says `manifest_only: true`.
-pub fn analyze_manifest_only(reference: &str, settings: &Settings) -> Result<Analysis, Error> {
+fn manifest_only(reference: &str, settings: &Settings) -> Result<(Image, Analysis), Error> {
     let source = source::open(reference, &settings.source)?;
     let info = source.info().clone();
     let layers = info.layers.iter().map(manifest_only_index).collect();
     let image = Image::build(info, layers);
     let mut analysis = analyze::run(&image, &settings.analyze, ScanStats::default());
     analysis.manifest_only = true;
-    Ok(analysis)
+    Ok((image, analysis))
 }
 
 /// An empty index standing for a layer that was not read.

@@ -34,27 +34,17 @@ fn write_image(dir: &Path, name: &str, top: &[u8]) -> PathBuf {
 
 /// `analyze --format json` with the given cache flags; stderr must be empty.
 fn analyze(image: &Path, cache: &[&str]) -> Value {
-    let out = layerscope()
-        .arg("analyze")
+    let mut cmd = layerscope();
+    cmd.arg("analyze")
         .arg(image)
         .args(["--format", "json"])
         .args(cache)
         .env_remove("XDG_CACHE_HOME")
-        .env_remove("LAYERSCOPE_CACHE_DIR")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "analyze failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .env_remove("LAYERSCOPE_CACHE_DIR");
+    let run = crate::support::run_cmd(cmd);
     // Piped stderr: no progress bars, no escape codes, no noise at all.
-    assert!(
-        out.stderr.is_empty(),
-        "stderr: {:?}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    assert!(run.stderr.is_empty(), "stderr: {:?}", run.stderr);
+    run.ok_json()
 }
 
 fn counters(report: &Value) -> (u64, u64) {
@@ -244,6 +234,10 @@ fn piped_text_output_has_no_progress_escape_codes() {
 /// Against a real registry: the second analysis downloads no blob at all,
 /// and an image on the same base downloads only its own top layer.
 #[test]
+#[cfg_attr(
+    not(feature = "tools"),
+    ignore = "needs external tools: cargo test --features tools"
+)]
 fn warm_registry_analysis_downloads_no_layer() {
     if !crate::support::registry::tools() {
         return;
@@ -302,19 +296,9 @@ fn warm_registry_analysis_downloads_no_layer() {
 }
 
 fn analyze_ref(reference: &str, flags: &[&str]) -> Value {
-    let out = layerscope()
-        .arg("analyze")
-        .arg(reference)
-        .args(["--format", "json"])
-        .args(flags)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "analyze failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    let mut args = vec!["analyze", reference, "--format", "json"];
+    args.extend_from_slice(flags);
+    crate::support::run(args).ok_json()
 }
 
 /// Writes the ~1 GB benchmark image of BENCHMARKS (not a test): a 100 000-file

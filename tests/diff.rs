@@ -56,18 +56,13 @@ fn run_diff(format: &str) -> (tempfile::TempDir, String) {
         .unwrap();
     v2().write_oci_archive(&dir.path().join("v2.tar"), "2")
         .unwrap();
-    let out = layerscope()
-        .args(["diff", "--no-cache", "--format", format])
+    let mut cmd = layerscope();
+    cmd.args(["diff", "--no-cache", "--format", format])
         .arg(dir.path().join("v1.tar"))
-        .arg(dir.path().join("v2.tar"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (dir, String::from_utf8(out.stdout).unwrap())
+        .arg(dir.path().join("v2.tar"));
+    let run = crate::support::run_cmd(cmd);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    (dir, run.stdout)
 }
 
 #[test]
@@ -159,18 +154,11 @@ fn python_distributions_upgraded_with_size_change() {
     crate::check::torch_image("2.2.0", 50_000)
         .write_oci_archive(&new, "2")
         .unwrap();
-    let out = layerscope()
-        .args(["diff", "--no-cache", "--format", "json"])
+    let mut cmd = layerscope();
+    cmd.args(["diff", "--no-cache", "--format", "json"])
         .arg(&old)
-        .arg(&new)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let d: Value = serde_json::from_slice(&out.stdout).unwrap();
+        .arg(&new);
+    let d: Value = crate::support::run_cmd(cmd).ok_json();
     let p = &d["distributions"];
     assert!(p["added"].as_array().unwrap().is_empty(), "{p}");
     assert!(p["removed"].as_array().unwrap().is_empty(), "{p}");
@@ -189,4 +177,54 @@ fn python_distributions_upgraded_with_size_change() {
         .unwrap();
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("~ torch 2.1.0 -> 2.2.0  +10.0 kB"), "{text}");
+}
+
+#[test]
+fn shows_what_shrank() {
+    // Reversed: v2 -> v1 drops /app/new.bin (6 000 bytes) and shrinks
+    // /app/main.py from 1 500 to 1 000 bytes; /app falls by 6 500.
+    let dir = tempfile::tempdir().unwrap();
+    let (old, new) = (dir.path().join("v2.tar"), dir.path().join("v1.tar"));
+    v2().write_oci_archive(&old, "2").unwrap();
+    v1().write_oci_archive(&new, "1").unwrap();
+    let mut cmd = layerscope();
+    cmd.args(["diff", "--no-cache", "--format", "json"])
+        .arg(&old)
+        .arg(&new);
+    let d = crate::support::run_cmd(cmd).ok_json();
+    let rows = |key: &str| -> Vec<(String, i64, i64, i64)> {
+        d[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                (
+                    p["path"].as_str().unwrap().to_owned(),
+                    p["old_bytes"].as_i64().unwrap(),
+                    p["new_bytes"].as_i64().unwrap(),
+                    p["delta"].as_i64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    assert!(rows("files").is_empty());
+    assert_eq!(
+        rows("files_shrunk"),
+        [
+            ("/app/new.bin".to_owned(), 6_000, 0, -6_000),
+            ("/app/main.py".to_owned(), 1_500, 1_000, -500)
+        ]
+    );
+    assert_eq!(
+        rows("directories_shrunk"),
+        [("/app".to_owned(), 7_500, 1_000, -6_500)]
+    );
+    let mut cmd = layerscope();
+    cmd.args(["diff", "--no-cache"]).arg(&old).arg(&new);
+    let text = crate::support::run_cmd(cmd).stdout;
+    let shrank = text
+        .split("Directories that shrank most:")
+        .nth(1)
+        .unwrap_or("");
+    assert!(shrank.contains("-6.5 kB  /app\n"), "{text}");
 }

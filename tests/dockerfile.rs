@@ -232,13 +232,7 @@ fn optimize_json(image: &Path, dockerfile: Option<&Path>) -> serde_json::Value {
     if let Some(d) = dockerfile {
         cmd.arg("--dockerfile").arg(d);
     }
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    crate::support::run_cmd(cmd).ok_json()
 }
 
 fn advice_of<'a>(report: &'a serde_json::Value, kind: &str) -> Vec<&'a serde_json::Value> {
@@ -454,6 +448,10 @@ fn copy_dir(src: &Path, dst: &Path) {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "tools"),
+    ignore = "needs external tools: cargo test --features tools"
+)]
 fn maps_every_instruction_kind_on_a_buildah_image() {
     if !tools() {
         return;
@@ -630,6 +628,10 @@ fn rewrite_for_real(fixture: &str, prepare: impl Fn(&Path)) -> Outcome {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "tools"),
+    ignore = "needs external tools: cargo test --features tools"
+)]
 fn rewrite_folds_cleanup_into_the_creating_run() {
     if !tools() {
         return;
@@ -643,6 +645,10 @@ fn rewrite_folds_cleanup_into_the_creating_run() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "tools"),
+    ignore = "needs external tools: cargo test --features tools"
+)]
 fn rewrite_moves_chown_into_copy() {
     if !tools() {
         return;
@@ -670,6 +676,10 @@ fn rewrite_moves_chown_into_copy() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "tools"),
+    ignore = "needs external tools: cargo test --features tools"
+)]
 fn rewrite_reorders_dependencies_and_drops_caches() {
     if !tools() {
         return;
@@ -877,6 +887,10 @@ fn a_dockerfile_that_does_not_match_the_history_falls_back_to_it() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "tools"),
+    ignore = "needs external tools: cargo test --features tools"
+)]
 fn rewrite_cleans_apt_lists_in_the_same_run() {
     if !tools() {
         return;

@@ -80,17 +80,9 @@ fn releases() -> (Image, Image, Vec<Layer>) {
 }
 
 fn run_json(args: &[&str]) -> Value {
-    let out = layerscope()
-        .args(args)
-        .args(["--format", "json", "--no-cache"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "layerscope {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    let mut all = args.to_vec();
+    all.extend(["--format", "json", "--no-cache"]);
+    crate::support::run(all).ok_json()
 }
 
 fn write(img: &Image, dir: &Path, name: &str) -> String {
@@ -453,6 +445,10 @@ fn have_matches_by_chain_id_across_compressions() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "tools"),
+    ignore = "needs external tools: cargo test --features tools"
+)]
 fn registry_pull_new_with_old_downloads_exactly_the_changed_layers() {
     use crate::support::registry::{Registry, tools};
     if !tools() {

@@ -80,6 +80,10 @@ fn archive_report(path: &Path) -> Value {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "tools"),
+    ignore = "needs external tools: cargo test --features tools"
+)]
 fn anonymous_oci_pull_equals_archive() {
     if !tools() {
         return;
@@ -111,6 +115,10 @@ fn anonymous_oci_pull_equals_archive() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "tools"),
+    ignore = "needs external tools: cargo test --features tools"
+)]
 fn docker_v2s2_pull_equals_archive() {
     if !tools() {
         return;
@@ -131,6 +139,10 @@ fn docker_v2s2_pull_equals_archive() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "tools"),
+    ignore = "needs external tools: cargo test --features tools"
+)]
 fn multi_platform_index_honours_variant() {
     if !tools() {
         return;
@@ -179,6 +191,10 @@ fn multi_platform_index_honours_variant() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "tools"),
+    ignore = "needs external tools: cargo test --features tools"
+)]
 fn basic_auth_over_tls_with_generated_ca() {
     if !tools() || !crate::support::require_tool("htpasswd") {
         return;
@@ -356,6 +372,10 @@ fn basic_auth_over_tls_with_generated_ca() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "tools"),
+    ignore = "needs external tools: cargo test --features tools"
+)]
 fn token_auth_with_harness_issuer() {
     if !tools() {
         return;
@@ -400,6 +420,10 @@ fn token_auth_with_harness_issuer() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "tools"),
+    ignore = "needs external tools: cargo test --features tools"
+)]
 fn anonymous_pull_through_the_bearer_token_dance() {
     if !tools() {
         return;
@@ -431,6 +455,10 @@ fn anonymous_pull_through_the_bearer_token_dance() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "tools"),
+    ignore = "needs external tools: cargo test --features tools"
+)]
 fn missing_tag_is_a_clear_error() {
     if !tools() {
         return;
@@ -474,6 +502,10 @@ fn layer_digests(img: &Image) -> Vec<String> {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "tools"),
+    ignore = "needs external tools: cargo test --features tools"
+)]
 fn fault_503_then_success() {
     let Some((_registry, proxy, _)) = faulty() else {
         return;
@@ -488,6 +520,10 @@ fn fault_503_then_success() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "tools"),
+    ignore = "needs external tools: cargo test --features tools"
+)]
 fn fault_429_with_retry_after_then_success() {
     let Some((_registry, proxy, img)) = faulty() else {
         return;
@@ -536,6 +572,10 @@ fn assert_retry_waits(proxy: &FaultProxy, path: &str, fault: Fault, status: &str
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "tools"),
+    ignore = "needs external tools: cargo test --features tools"
+)]
 fn fault_429_retry_after_seconds_is_honoured() {
     let Some((_registry, proxy, img)) = faulty() else {
         return;
@@ -545,6 +585,10 @@ fn fault_429_retry_after_seconds_is_honoured() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "tools"),
+    ignore = "needs external tools: cargo test --features tools"
+)]
 fn fault_429_retry_after_http_date_is_honoured() {
     let Some((_registry, proxy, img)) = faulty() else {
         return;
@@ -554,6 +598,10 @@ fn fault_429_retry_after_http_date_is_honoured() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "tools"),
+    ignore = "needs external tools: cargo test --features tools"
+)]
 fn fault_503_retry_after_is_honoured() {
     let Some((_registry, proxy, img)) = faulty() else {
         return;
@@ -564,6 +612,10 @@ fn fault_503_retry_after_is_honoured() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "tools"),
+    ignore = "needs external tools: cargo test --features tools"
+)]
 fn fault_429_on_the_manifest_honours_retry_after() {
     let Some((_registry, proxy, _)) = faulty() else {
         return;
@@ -591,6 +643,10 @@ fn harness_http_date_round_trips_through_the_parser() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "tools"),
+    ignore = "needs external tools: cargo test --features tools"
+)]
 fn fault_connection_cut_mid_blob_resumes() {
     let Some((_registry, proxy, img)) = faulty() else {
         return;
@@ -612,6 +668,10 @@ fn fault_connection_cut_mid_blob_resumes() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "tools"),
+    ignore = "needs external tools: cargo test --features tools"
+)]
 fn fault_corrupt_blob_fails_naming_the_layer() {
     let Some((_registry, proxy, img)) = faulty() else {
         return;
@@ -638,6 +698,10 @@ fn fault_corrupt_blob_fails_naming_the_layer() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "tools"),
+    ignore = "needs external tools: cargo test --features tools"
+)]
 fn blob_redirect_to_another_host_is_followed() {
     let Some((registry, proxy, img)) = faulty() else {
         return;
@@ -656,6 +720,10 @@ fn blob_redirect_to_another_host_is_followed() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "tools"),
+    ignore = "needs external tools: cargo test --features tools"
+)]
 fn blob_redirect_elsewhere_drops_the_authorization_header() {
     if !tools() {
         return;
@@ -722,6 +790,10 @@ fn blob_redirect_elsewhere_drops_the_authorization_header() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "tools"),
+    ignore = "needs external tools: cargo test --features tools"
+)]
 fn fault_manifest_digest_mismatch_fails() {
     let Some((registry, proxy, img)) = faulty() else {
         return;
@@ -750,6 +822,10 @@ fn fault_manifest_digest_mismatch_fails() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "tools"),
+    ignore = "needs external tools: cargo test --features tools"
+)]
 fn manifest_only_downloads_no_layer() {
     let Some((_registry, proxy, img)) = faulty() else {
         return;

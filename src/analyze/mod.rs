@@ -10,6 +10,7 @@ pub mod duplicates;
 pub mod pull;
 pub mod python;
 pub mod summary;
+pub mod system;
 pub mod waste;
 
 use serde::{Deserialize, Serialize};
@@ -35,6 +36,9 @@ pub struct Analysis {
     pub findings: Vec<Finding>,
     /// Python environments and distributions.
     pub python: python::PythonReport,
+    /// The system package manager's packages (dpkg, apk).
+    #[serde(default)]
+    pub system_packages: system::SystemPackages,
     /// What a pull costs.
     pub pull: pull::PullReport,
     /// The largest files of the final filesystem.
@@ -263,17 +267,18 @@ impl Finding {
 pub fn run(image: &Image, options: &AnalyzeOptions, scan: ScanStats) -> Analysis {
     // Independent analyzers run side by side: Python and bloat (which needs
     // the Python report) on one side, everything else on the other.
-    let ((python, python_findings), (mut findings, pull, summary)) = rayon::join(
+    let ((python, python_findings, system_packages), (mut findings, pull, summary)) = rayon::join(
         || {
-            let python = python::report(image);
-            let (mut found, claimed) = python::findings(image, &python);
+            let packages = crate::packages::Database::read(image);
+            let python = python::report(image, packages.as_ref());
+            let (mut found, claimed) = python::findings(image, &python, packages.as_ref());
             found.extend(bloat::findings(image, &claimed));
-            (python, found)
+            (python, found, system::report(packages.as_ref()))
         },
         || {
             let mut found = waste::findings(image);
             found.extend(duplicates::findings(image, options));
-            let pull = pull::report(image, &options.pull);
+            let pull = pull::cost(image, &options.pull);
             found.extend(pull::findings(image, &pull, &options.pull));
             let summary = (
                 summary::image(image),
@@ -294,6 +299,7 @@ pub fn run(image: &Image, options: &AnalyzeOptions, scan: ScanStats) -> Analysis
         layers,
         findings,
         python,
+        system_packages,
         pull,
         largest_files,
         largest_directories,

@@ -1,41 +1,16 @@
 //! `layerscope diff OLD NEW`.
 
-use crate::analyze;
-use crate::cli::DiffArgs;
-use crate::diff::{Side, diff};
 use crate::error::Error;
-use crate::pipeline;
-use crate::report::units::Units;
-use crate::report::{Format, diff as render};
+use crate::pipeline::Pipeline;
+use crate::report::{Report, sink};
+use crate::settings::Diff;
 
-/// Loads both images, compares them and prints the difference.
-pub fn run(args: DiffArgs) -> Result<i32, Error> {
-    let mut settings = super::settings(&args.source)?;
-    settings.analyze.top = args.output.top;
-    let (old_image, old_stats) = pipeline::load(&args.old, &settings)?;
-    let old_analysis = analyze::run(&old_image, &settings.analyze, old_stats);
-    let (new_image, new_stats) = pipeline::load(&args.new, &settings)?;
-    let new_analysis = analyze::run(&new_image, &settings.analyze, new_stats);
-    let d = diff(
-        Side {
-            image: &old_image,
-            analysis: &old_analysis,
-        },
-        Side {
-            image: &new_image,
-            analysis: &new_analysis,
-        },
-        args.output.top,
-    );
-    let units = if args.output.binary {
-        Units::Binary
-    } else {
-        Units::Si
-    };
-    let rendered = match args.output.format {
-        Format::Json => render::render_json(&d),
-        Format::Text => render::render_text(&d, units),
-    };
-    super::emit(&rendered, args.output.output.as_deref())?;
+/// Reads both images, compares them and writes the reports.
+pub fn run(s: Diff) -> Result<i32, Error> {
+    let pipeline = Pipeline::new(s.pipeline)?;
+    let old = pipeline.analyze(&s.old)?;
+    let new = pipeline.analyze(&s.new)?;
+    let diff = pipeline.compare(&old, &new);
+    sink::emit(&Report::Diff(&diff), &s.output.sinks, &s.output.options)?;
     Ok(0)
 }

@@ -36,8 +36,9 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::{Growth, Policy, normalize_distribution, size};
+use super::{Growth, Policy, size};
 use crate::analyze::FindingKind;
+use crate::analyze::python::normalize_name;
 
 /// Why a budget file cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -180,7 +181,10 @@ pub fn parse(text: &str, path: &Path, pyproject: bool) -> Result<Option<Policy>,
         let k = FindingKind::from_id(&kind).ok_or_else(|| {
             invalid(
                 Some(value.span()),
-                format!("unknown finding kind `{kind}` in [findings]"),
+                format!(
+                    "unknown finding kind `{kind}` in [findings]; finding kinds: {}",
+                    super::finding_kinds().join(", ")
+                ),
             )
         })?;
         let bytes = sized(&value)
@@ -191,7 +195,7 @@ pub fn parse(text: &str, path: &Path, pyproject: bool) -> Result<Option<Policy>,
     for (name, value) in raw.distributions {
         let bytes = sized(&value)
             .map_err(|m| invalid(Some(value.span()), format!("`distributions.{name}`: {m}")))?;
-        distributions.insert(normalize_distribution(&name), bytes);
+        distributions.insert(normalize_name(name.trim()), bytes);
     }
     let mut ignore_kinds = Vec::new();
     for kind in raw.ignore.kinds {
@@ -199,8 +203,9 @@ pub fn parse(text: &str, path: &Path, pyproject: bool) -> Result<Option<Policy>,
             invalid(
                 Some(kind.span()),
                 format!(
-                    "unknown finding kind `{}` in `ignore.kinds`",
-                    kind.get_ref()
+                    "unknown finding kind `{}` in `ignore.kinds`; finding kinds: {}",
+                    kind.get_ref(),
+                    super::finding_kinds().join(", ")
                 ),
             )
         })?;

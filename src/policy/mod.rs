@@ -8,6 +8,7 @@
 
 pub mod budgets;
 pub mod config;
+pub mod measures;
 pub mod size;
 
 use std::collections::BTreeMap;
@@ -107,18 +108,37 @@ impl Policy {
     }
 }
 
-/// A Python distribution name normalised as PEP 503 says: lowercase, runs
-/// of `-`, `_` and `.` become one `-`.
-pub fn normalize_distribution(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    for c in name.trim().chars() {
-        if matches!(c, '-' | '_' | '.') {
-            if !out.ends_with('-') {
-                out.push('-');
-            }
-        } else {
-            out.push(c.to_ascii_lowercase());
-        }
+/// Every finding kind's identifier, as serde knows them (so the list can
+/// never miss a kind added later).
+pub fn finding_kinds() -> Vec<String> {
+    let err = match serde_json::from_value::<FindingKind>(serde_json::Value::String(String::new()))
+    {
+        Err(e) => e.to_string(),
+        Ok(_) => return Vec::new(),
+    };
+    // "unknown variant ``, expected one of `a`, `b`, ..."
+    err.split_once("expected one of")
+        .map(|(_, list)| {
+            list.split(',')
+                .map(|s| s.trim().trim_matches('`').to_owned())
+                .filter(|s| !s.is_empty())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_finding_kind_is_listed() {
+        let kinds = finding_kinds();
+        assert!(kinds.len() > 20, "{kinds:?}");
+        assert!(
+            kinds.iter().all(|k| FindingKind::from_id(k).is_some()),
+            "{kinds:?}"
+        );
+        assert!(kinds.contains(&"pip-cache".to_owned()));
     }
-    out
 }

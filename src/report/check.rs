@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
+use super::RenderError;
 use super::units::{Units, percent};
 use crate::analyze::Analysis;
 use crate::diff::ImageDiff;
@@ -71,27 +72,37 @@ pub fn contributors(r: &BudgetResult, u: Units) -> String {
         .join(", ")
 }
 
+/// What a budget measures, saying when the base layers are left out.
+pub fn measure(r: &BudgetResult) -> String {
+    if r.base_layers_excluded {
+        format!("{}, base layers excluded,", r.measure)
+    } else {
+        r.measure.clone()
+    }
+}
+
 /// One sentence for a verdict, naming the budget, the value, the limit and
 /// (on failure) the top contributors.
 pub fn message(r: &BudgetResult, u: Units) -> String {
     let value = amount(r.value, r.unit, u);
     let limit = amount(r.limit, r.unit, u);
+    let measure = measure(r);
     let mut s = match (r.passed, r.comparison) {
         (true, Comparison::AtMost) => format!(
             "budget `{}` holds: {} is {value}, within the limit of {limit}",
-            r.budget, r.measure
+            r.budget, measure
         ),
         (true, Comparison::AtLeast) => format!(
             "budget `{}` holds: {} is {value}, at least {limit}",
-            r.budget, r.measure
+            r.budget, measure
         ),
         (false, Comparison::AtMost) => format!(
             "budget `{}` failed: {} is {value}, over the limit of {limit}",
-            r.budget, r.measure
+            r.budget, measure
         ),
         (false, Comparison::AtLeast) => format!(
             "budget `{}` failed: {} is {value}, under the minimum of {limit}",
-            r.budget, r.measure
+            r.budget, measure
         ),
     };
     if !r.passed && !r.contributors.is_empty() {
@@ -162,11 +173,11 @@ struct CheckJson<'a> {
     growth: Option<&'a ImageDiff>,
 }
 
-/// The JSON report: the analysis (the DESIGN.md contract) with a `check`
-/// object added: `passed`, `base_layers`, `budgets[]` and, with a baseline,
-/// `growth` (the diff).
-pub fn render_json(report: &CheckReport<'_>) -> String {
-    let mut value = serde_json::to_value(report.analysis).unwrap_or_default();
+/// The JSON report as a value: the analysis (the DESIGN.md contract) with
+/// a `check` object added: `passed`, `base_layers`, `budgets[]` and, with a
+/// baseline, `growth` (the diff).
+pub fn json_value(report: &CheckReport<'_>) -> Result<serde_json::Value, RenderError> {
+    let mut value = serde_json::to_value(report.analysis).map_err(RenderError::Json)?;
     let check = CheckJson {
         passed: report.passed(),
         base_layers: report.base_layers,
@@ -176,12 +187,10 @@ pub fn render_json(report: &CheckReport<'_>) -> String {
     if let serde_json::Value::Object(map) = &mut value {
         map.insert(
             "check".into(),
-            serde_json::to_value(check).unwrap_or_default(),
+            serde_json::to_value(check).map_err(RenderError::Json)?,
         );
     }
-    let mut out = serde_json::to_string_pretty(&value).unwrap_or_default();
-    out.push('\n');
-    out
+    Ok(value)
 }
 
 /// GitHub Actions workflow commands: one `::error` per failed budget, and
@@ -263,6 +272,7 @@ mod tests {
             limit: Amount::Int(1_000),
             value: Amount::Int(1_500),
             passed: false,
+            base_layers_excluded: false,
             contributors: vec![Contributor {
                 name: "/a,b".into(),
                 layer: Some(1),

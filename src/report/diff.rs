@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 
 use super::units::Units;
 use crate::diff::ImageDiff;
+use crate::display::short_created_by;
 
 fn signed(u: Units, v: i64) -> String {
     if v >= 0 {
@@ -11,13 +12,6 @@ fn signed(u: Units, v: i64) -> String {
     } else {
         format!("-{}", u.bytes(v.unsigned_abs()))
     }
-}
-
-/// The JSON diff with a trailing newline.
-pub fn render_json(d: &ImageDiff) -> String {
-    let mut out = serde_json::to_string_pretty(d).unwrap_or_default();
-    out.push('\n');
-    out
 }
 
 /// The terminal rendering.
@@ -55,12 +49,7 @@ pub fn render_text(d: &ImageDiff, u: Units) -> String {
     );
     for (sign, list) in [("+", &d.layers.added), ("-", &d.layers.removed)] {
         for l in list {
-            let by = l
-                .created_by
-                .as_deref()
-                .unwrap_or("")
-                .trim_start_matches("/bin/sh -c ");
-            let by: String = by.chars().take(70).collect();
+            let by = short_created_by(l.created_by.as_deref().unwrap_or(""), 70);
             let _ = writeln!(
                 out,
                 "  {sign} {:>3}  {:>10} {:>10}  {}  {}",
@@ -111,6 +100,8 @@ pub fn render_text(d: &ImageDiff, u: Units) -> String {
     for (title, list) in [
         ("Directories that grew most", &d.directories),
         ("Files that grew most", &d.files),
+        ("Directories that shrank most", &d.directories_shrunk),
+        ("Files that shrank most", &d.files_shrunk),
     ] {
         if !list.is_empty() {
             let _ = writeln!(out, "\n{title}:");

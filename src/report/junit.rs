@@ -5,6 +5,15 @@ use std::fmt::Write as _;
 
 use super::check::{CheckReport, message};
 use super::units::Units;
+use super::{RenderError, RenderOptions, Report};
+
+/// Renders a check as JUnit XML.
+pub fn render_report(report: &Report<'_>, o: &RenderOptions) -> Result<String, RenderError> {
+    match report {
+        Report::Check(c) => Ok(render(c, o.units)),
+        _ => Err(report.kind().unsupported(super::Format::Junit)),
+    }
+}
 
 /// Escapes text for XML content and attribute values.
 fn xml(s: &str) -> String {

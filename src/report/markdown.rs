@@ -1,11 +1,15 @@
-//! The Markdown report of `layerscope check`: a pull-request comment (and
-//! GitHub step summary) with the budgets table, the top findings and the
-//! growth since the baseline.
+//! Markdown reports: `check` as a pull-request comment (and GitHub step
+//! summary) with the budgets table, the top findings and the growth since
+//! the baseline; `analyze` as the summary and findings; `diff` as the
+//! growth and shrinkage between two images.
 
 use std::fmt::Write as _;
 
-use super::check::{CheckReport, amount, contributors};
+use super::check::{CheckReport, amount, contributors, measure};
 use super::units::{Units, percent};
+use super::{RenderError, RenderOptions, Report};
+use crate::analyze::Analysis;
+use crate::diff::ImageDiff;
 use crate::policy::budgets::Comparison;
 
 /// Findings listed in the comment.
@@ -16,6 +20,54 @@ const TOP_GROWTH: usize = 5;
 /// Escapes text for a table cell.
 fn cell(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
+}
+
+/// Renders an analysis, a check or a diff as Markdown.
+pub fn render_report(report: &Report<'_>, o: &RenderOptions) -> Result<String, RenderError> {
+    match report {
+        Report::Check(c) => Ok(render(c, o.units)),
+        Report::Analysis(a) => {
+            let mut out = format!(
+                "## layerscope: `{}`\n\n",
+                a.analysis.image.reference.replace('`', "'")
+            );
+            summary(&mut out, a.analysis, o.units);
+            findings(&mut out, a.analysis, o.units);
+            Ok(out)
+        }
+        Report::Diff(d) => {
+            let mut out = format!(
+                "## layerscope diff: `{}` → `{}`\n\n",
+                d.old.reference.replace('`', "'"),
+                d.new.reference.replace('`', "'")
+            );
+            changes(&mut out, d, o.units);
+            Ok(out)
+        }
+        _ => Err(report.kind().unsupported(super::Format::Markdown)),
+    }
+}
+
+fn signed(u: Units, v: i64) -> String {
+    if v >= 0 {
+        format!("+{}", u.bytes(v.unsigned_abs()))
+    } else {
+        format!("-{}", u.bytes(v.unsigned_abs()))
+    }
+}
+
+/// The one-line image summary.
+fn summary(out: &mut String, a: &Analysis, u: Units) {
+    let _ = writeln!(
+        out,
+        "`{}` · {} compressed · {} uncompressed · {} layers · {} shadowed · efficiency {}\n",
+        a.image.reference.replace('`', "'"),
+        u.bytes(a.image.compressed_bytes),
+        u.bytes(a.image.uncompressed_bytes),
+        a.layers.len(),
+        u.bytes(a.image.shadowed_bytes),
+        percent(a.image.efficiency)
+    );
 }
 
 /// Renders the check as GitHub-flavoured Markdown.
@@ -30,16 +82,7 @@ pub fn render(report: &CheckReport<'_>, u: Units) -> String {
         format!("❌ {failed} of {total} budgets failed")
     };
     let _ = writeln!(out, "## layerscope: {verdict}\n");
-    let _ = writeln!(
-        out,
-        "`{}` · {} compressed · {} uncompressed · {} layers · {} shadowed · efficiency {}\n",
-        a.image.reference.replace('`', "'"),
-        u.bytes(a.image.compressed_bytes),
-        u.bytes(a.image.uncompressed_bytes),
-        a.layers.len(),
-        u.bytes(a.image.shadowed_bytes),
-        percent(a.image.efficiency)
-    );
+    summary(&mut out, a, u);
     match report.base_layers {
         0 => {}
         1 => out.push_str("The first layer (the base image) is accepted as it is.\n\n"),
@@ -67,7 +110,7 @@ pub fn render(report: &CheckReport<'_>, u: Units) -> String {
                 out,
                 "| `{}` | {} | {} | {} | {} | {} |",
                 r.budget,
-                cell(&r.measure),
+                cell(measure(r).trim_end_matches(',')),
                 limit,
                 amount(r.value, r.unit, u),
                 result,
@@ -76,6 +119,20 @@ pub fn render(report: &CheckReport<'_>, u: Units) -> String {
         }
         out.push('\n');
     }
+    findings(&mut out, a, u);
+    if let Some(d) = report.growth {
+        let _ = writeln!(
+            out,
+            "### Growth since `{}`\n",
+            d.old.reference.replace('`', "'")
+        );
+        changes(&mut out, d, u);
+    }
+    out
+}
+
+/// The top findings table.
+fn findings(out: &mut String, a: &Analysis, u: Units) {
     if !a.findings.is_empty() {
         out.push_str("### Top findings\n\n| Kind | Bytes | Compressed | Where | Fix |\n|---|---:|---:|---|---|\n");
         for f in a.findings.iter().take(TOP_FINDINGS) {
@@ -102,69 +159,65 @@ pub fn render(report: &CheckReport<'_>, u: Units) -> String {
         }
         out.push('\n');
     }
-    if let Some(d) = report.growth {
-        let signed = |v: i64| {
-            if v >= 0 {
-                format!("+{}", u.bytes(v.unsigned_abs()))
-            } else {
-                format!("-{}", u.bytes(v.unsigned_abs()))
-            }
-        };
-        let _ = writeln!(
-            out,
-            "### Growth since `{}`\n",
-            d.old.reference.replace('`', "'")
-        );
-        let _ = writeln!(
-            out,
-            "Compressed {} · uncompressed {} · {} layers shared, {} added, {} removed · a node with the old image downloads {}\n",
-            signed(d.layers.compressed_delta),
-            signed(d.layers.uncompressed_delta),
-            d.layers.shared.len(),
-            d.layers.added.len(),
-            d.layers.removed.len(),
-            u.bytes(d.layers.download_bytes)
-        );
-        let dists = &d.distributions;
-        if !(dists.added.is_empty() && dists.removed.is_empty() && dists.upgraded.is_empty()) {
-            out.push_str("| Distribution | Change | Size |\n|---|---|---:|\n");
-            for x in dists.added.iter().take(TOP_GROWTH) {
-                let _ = writeln!(
-                    out,
-                    "| {} | added {} | {} |",
-                    cell(&x.name),
-                    cell(&x.version),
-                    signed(x.bytes as i64)
-                );
-            }
-            for x in dists.upgraded.iter().take(TOP_GROWTH) {
-                let _ = writeln!(
-                    out,
-                    "| {} | {} → {} | {} |",
-                    cell(&x.name),
-                    cell(&x.old_version),
-                    cell(&x.new_version),
-                    signed(x.delta)
-                );
-            }
-            for x in dists.removed.iter().take(TOP_GROWTH) {
-                let _ = writeln!(
-                    out,
-                    "| {} | removed {} | {} |",
-                    cell(&x.name),
-                    cell(&x.version),
-                    signed(-(x.bytes as i64))
-                );
-            }
-            out.push('\n');
+}
+
+/// What changed between two images: totals, distributions, directories
+/// that grew and shrank.
+fn changes(out: &mut String, d: &ImageDiff, u: Units) {
+    let signed = |v: i64| signed(u, v);
+    let _ = writeln!(
+        out,
+        "Compressed {} · uncompressed {} · {} layers shared, {} added, {} removed · a node with the old image downloads {}\n",
+        signed(d.layers.compressed_delta),
+        signed(d.layers.uncompressed_delta),
+        d.layers.shared.len(),
+        d.layers.added.len(),
+        d.layers.removed.len(),
+        u.bytes(d.layers.download_bytes)
+    );
+    let dists = &d.distributions;
+    if !(dists.added.is_empty() && dists.removed.is_empty() && dists.upgraded.is_empty()) {
+        out.push_str("| Distribution | Change | Size |\n|---|---|---:|\n");
+        for x in dists.added.iter().take(TOP_GROWTH) {
+            let _ = writeln!(
+                out,
+                "| {} | added {} | {} |",
+                cell(&x.name),
+                cell(&x.version),
+                signed(x.bytes as i64)
+            );
         }
-        if !d.directories.is_empty() {
-            out.push_str("| Directory that grew | Growth |\n|---|---:|\n");
-            for p in d.directories.iter().take(TOP_GROWTH) {
+        for x in dists.upgraded.iter().take(TOP_GROWTH) {
+            let _ = writeln!(
+                out,
+                "| {} | {} → {} | {} |",
+                cell(&x.name),
+                cell(&x.old_version),
+                cell(&x.new_version),
+                signed(x.delta)
+            );
+        }
+        for x in dists.removed.iter().take(TOP_GROWTH) {
+            let _ = writeln!(
+                out,
+                "| {} | removed {} | {} |",
+                cell(&x.name),
+                cell(&x.version),
+                signed(-(x.bytes as i64))
+            );
+        }
+        out.push('\n');
+    }
+    for (title, list) in [
+        ("Directory that grew", &d.directories),
+        ("Directory that shrank", &d.directories_shrunk),
+    ] {
+        if !list.is_empty() {
+            let _ = writeln!(out, "| {title} | Change |\n|---|---:|");
+            for p in list.iter().take(TOP_GROWTH) {
                 let _ = writeln!(out, "| `{}` | {} |", cell(&p.path), signed(p.delta));
             }
             out.push('\n');
         }
     }
-    out
 }

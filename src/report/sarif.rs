@@ -1,6 +1,9 @@
 //! SARIF 2.1.0 for code scanning: one result per finding (at its
 //! Dockerfile line when the finding has one and a Dockerfile was given) and
 //! one per failed budget. Rules are the finding kinds and `budget/<key>`.
+//! Every result has a location: the Dockerfile (its path relative to the
+//! repository, as the settings resolved it) or else the image itself as
+//! the artifact.
 
 use std::collections::BTreeMap;
 
@@ -8,6 +11,7 @@ use serde_json::{Value, json};
 
 use super::check::{CheckReport, message};
 use super::units::Units;
+use super::{RenderError, RenderOptions, Report};
 use crate::analyze::Severity;
 
 /// The SARIF schema URI written into the log.
@@ -21,20 +25,33 @@ fn level(s: Severity) -> &'static str {
     }
 }
 
-fn location(dockerfile: Option<&str>, line: Option<u32>) -> Vec<Value> {
-    match dockerfile {
+fn location(report: &CheckReport<'_>, line: Option<u32>) -> Vec<Value> {
+    match report.dockerfile {
         Some(path) => vec![json!({
             "physicalLocation": {
                 "artifactLocation": {"uri": path.trim_start_matches("./")},
                 "region": {"startLine": line.unwrap_or(1).max(1)},
             }
         })],
-        None => Vec::new(),
+        // No Dockerfile: the image is the artifact.
+        None => vec![json!({
+            "physicalLocation": {
+                "artifactLocation": {"uri": report.analysis.image.reference},
+            }
+        })],
+    }
+}
+
+/// Renders an analysis or a check as SARIF.
+pub fn render_report(report: &Report<'_>, o: &RenderOptions) -> Result<String, RenderError> {
+    match report.as_check() {
+        Some(c) => render(&c, o.units),
+        None => Err(report.kind().unsupported(super::Format::Sarif)),
     }
 }
 
 /// Renders the check as a SARIF 2.1.0 log.
-pub fn render(report: &CheckReport<'_>, u: Units) -> String {
+pub fn render(report: &CheckReport<'_>, u: Units) -> Result<String, RenderError> {
     let mut rules: BTreeMap<String, Value> = BTreeMap::new();
     let mut results = Vec::new();
     for f in &report.analysis.findings {
@@ -59,7 +76,7 @@ pub fn render(report: &CheckReport<'_>, u: Units) -> String {
             "ruleId": id,
             "level": level(f.severity),
             "message": {"text": text},
-            "locations": location(report.dockerfile, f.dockerfile_line),
+            "locations": location(report, f.dockerfile_line),
             "properties": {
                 "bytes": f.bytes,
                 "compressedBytes": f.compressed_bytes,
@@ -75,7 +92,7 @@ pub fn render(report: &CheckReport<'_>, u: Units) -> String {
             "ruleId": id,
             "level": "error",
             "message": {"text": message(r, u)},
-            "locations": location(report.dockerfile, None),
+            "locations": location(report, None),
             "properties": {"limit": r.limit, "value": r.value, "contributors": r.contributors},
         }));
     }
@@ -105,9 +122,7 @@ pub fn render(report: &CheckReport<'_>, u: Units) -> String {
             "results": results,
         }],
     });
-    let mut out = serde_json::to_string_pretty(&log).unwrap_or_default();
-    out.push('\n');
-    out
+    super::json::to_string(&log)
 }
 
 #[cfg(test)]
@@ -146,7 +161,8 @@ mod tests {
             growth: None,
             dockerfile: Some("./docker/Dockerfile"),
         };
-        let log: Value = serde_json::from_str(&render(&report, Units::Si)).unwrap_or_default();
+        let log: Value = serde_json::from_str(&render(&report, Units::Si).unwrap_or_default())
+            .unwrap_or_default();
         let results = &log["runs"][0]["results"];
         let loc = &results[0]["locations"][0]["physicalLocation"];
         assert_eq!(loc["artifactLocation"]["uri"], "docker/Dockerfile");
@@ -160,12 +176,16 @@ mod tests {
             log["runs"][0]["tool"]["driver"]["rules"][0]["id"],
             "pip-cache"
         );
-        // Without a Dockerfile there is no location to give.
+        // Without a Dockerfile the image is the artifact.
         let report = CheckReport {
             dockerfile: None,
             ..report
         };
-        let log: Value = serde_json::from_str(&render(&report, Units::Si)).unwrap_or_default();
-        assert_eq!(log["runs"][0]["results"][0]["locations"], json!([]));
+        let log: Value = serde_json::from_str(&render(&report, Units::Si).unwrap_or_default())
+            .unwrap_or_default();
+        assert_eq!(
+            log["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+            json!(analysis.image.reference)
+        );
     }
 }

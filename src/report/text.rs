@@ -5,28 +5,32 @@ use std::fmt::Write as _;
 
 use comfy_table::{CellAlignment, LineStyle, Table, TableStyle};
 
-use super::units::{Units, percent};
+use super::units::percent;
+use super::{RenderOptions, Report};
 use crate::analyze::pull::{PullOutput, PullReport};
 use crate::analyze::{Analysis, Finding};
+use crate::display::short_created_by;
 
-/// Knobs of the text report.
-#[derive(Clone, Copy, Debug)]
-pub struct TextOptions {
-    /// SI or binary units.
-    pub units: Units,
-    /// Rows per section.
-    pub top: usize,
-    /// Terminal width for wrapping (`None`: no wrapping).
-    pub width: Option<u16>,
-}
+/// Knobs of the text report (the options every renderer takes).
+pub type TextOptions = RenderOptions;
 
-impl Default for TextOptions {
-    fn default() -> Self {
-        TextOptions {
-            units: Units::Si,
-            top: 10,
-            width: Some(120),
+/// Renders any report for a terminal.
+pub fn render_report(report: &Report<'_>, options: &RenderOptions) -> String {
+    match report {
+        Report::Analysis(a) => {
+            let body = render(a.analysis, options);
+            if a.analysis.manifest_only {
+                format!(
+                    "note: --manifest-only: no layer was read; uncompressed sizes, waste and findings need a full analysis\n\n{body}"
+                )
+            } else {
+                body
+            }
         }
+        Report::Check(c) => super::check::render_text(c, options.units),
+        Report::Diff(d) => super::diff::render_text(d, options.units),
+        Report::Pull(p) => render_pull(p, options),
+        Report::Optimize(o) => super::optimize::render_text(o, options.units),
     }
 }
 
@@ -95,21 +99,6 @@ fn findings_table(findings: &[Finding], options: &TextOptions) -> Table {
     t
 }
 
-/// Shortens a history entry for a table cell.
-fn shorten(created_by: &str, max: usize) -> String {
-    let s = created_by
-        .trim_start_matches("/bin/sh -c ")
-        .trim_start_matches("#(nop) ")
-        .trim_end_matches(" # buildkit")
-        .trim();
-    let s: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
-    if s.chars().count() > max {
-        format!("{}…", s.chars().take(max - 1).collect::<String>())
-    } else {
-        s
-    }
-}
-
 /// Renders the analysis for a terminal.
 pub fn render(a: &Analysis, options: &TextOptions) -> String {
     let u = options.units;
@@ -160,7 +149,7 @@ pub fn render(a: &Analysis, options: &TextOptions) -> String {
     for l in &a.layers {
         t.add_row(vec![
             l.index.to_string(),
-            shorten(l.created_by.as_deref().unwrap_or(l.digest.short()), 60),
+            short_created_by(l.created_by.as_deref().unwrap_or(l.digest.short()), 60),
             u.bytes(l.compressed_bytes),
             u.bytes(l.uncompressed_bytes),
             l.files.to_string(),
@@ -326,7 +315,7 @@ pub fn pull_section(out: &mut String, p: &PullReport, options: &TextOptions) {
     );
     let opt = |v: Option<u64>| v.map_or_else(|| "-".to_owned(), |b| u.bytes(b));
     for l in &p.layers {
-        let what = shorten(l.created_by.as_deref().unwrap_or(l.digest.short()), 40);
+        let what = short_created_by(l.created_by.as_deref().unwrap_or(l.digest.short()), 40);
         let (download, when) = if l.shared {
             ("have".to_owned(), "-".to_owned())
         } else {

@@ -137,7 +137,7 @@ impl LayerCache {
 }
 
 /// A fingerprint of what the scanner produces: the encoded index of a
-/// small probe layer (files, links, whiteouts, Python metadata), hashed. A
+/// small probe layer (files, links, whiteouts, Python and dpkg metadata), hashed. A
 /// new, renamed or re-typed field, or a scanner that records something
 /// differently, changes it, so indexes written by another build are never
 /// misread even when nobody remembered to bump [`FORMAT`]. Computed once per
@@ -145,24 +145,7 @@ impl LayerCache {
 pub fn schema_tag() -> &'static str {
     static TAG: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     TAG.get_or_init(|| {
-        use crate::fixture::{dir, file, hardlink, layer, opaque, symlink, whiteout};
-        let probe = layer(vec![
-            dir("usr/lib/python3/site-packages"),
-            file(
-                "usr/lib/python3/site-packages/p-1.0.dist-info/METADATA",
-                b"Name: p\nVersion: 1.0\n",
-            ),
-            file(
-                "usr/lib/python3/site-packages/p-1.0.dist-info/RECORD",
-                b"p/__init__.py,,\n",
-            ),
-            file("usr/lib/python3/site-packages/p/__init__.py", b"x = 1\n"),
-            symlink("usr/bin/p", "../lib/p"),
-            hardlink("usr/bin/q", "usr/lib/python3/site-packages/p/__init__.py"),
-            whiteout("tmp/gone"),
-            opaque("var/cache"),
-        ]);
-        let blob = probe.blob(super::Compression::Gzip);
+        let blob = probe_layer();
         let info = LayerInfo {
             digest: Digest::of(&blob),
             diff_id: None,
@@ -205,6 +188,61 @@ fn read_regular(path: &Path) -> io::Result<Vec<u8>> {
 
 /// Larger cache files are refused: a 1.35M-entry layer takes 78 MB.
 const MAX_FILE: u64 = 2 << 30;
+
+/// The probe layer of [`schema_tag`], an uncompressed tar: files, links,
+/// whiteouts and Python metadata. Built here with `tar` rather than with the
+/// test fixtures, which the library does not ship.
+fn probe_layer() -> Vec<u8> {
+    fn header(kind: tar::EntryType, size: u64) -> tar::Header {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(kind);
+        h.set_mode(if kind.is_dir() { 0o755 } else { 0o644 });
+        h.set_size(size);
+        h.set_mtime(0);
+        h
+    }
+    let site = "usr/lib/python3/site-packages";
+    let files: [(String, &[u8]); 7] = [
+        (
+            format!("{site}/p-1.0.dist-info/METADATA"),
+            b"Name: p\nVersion: 1.0\n",
+        ),
+        (
+            format!("{site}/p-1.0.dist-info/RECORD"),
+            b"p/__init__.py,,\n",
+        ),
+        (format!("{site}/p/__init__.py"), b"x = 1\n"),
+        ("var/lib/dpkg/status".to_owned(), b"Package: p\n"),
+        ("var/lib/dpkg/info/p.list".to_owned(), b"/usr/bin/p\n"),
+        ("tmp/.wh.gone".to_owned(), b""),
+        ("var/cache/.wh..wh..opq".to_owned(), b""),
+    ];
+    let mut b = tar::Builder::new(Vec::new());
+    // Writing into a Vec cannot fail; a failure only changes the tag.
+    let _ = b.append_data(
+        &mut header(tar::EntryType::Directory, 0),
+        format!("{site}/"),
+        &[][..],
+    );
+    for (path, data) in &files {
+        let _ = b.append_data(
+            &mut header(tar::EntryType::Regular, data.len() as u64),
+            path,
+            *data,
+        );
+    }
+    let _ = b.append_link(
+        &mut header(tar::EntryType::Symlink, 0),
+        "usr/bin/p",
+        "../lib/p",
+    );
+    let _ = b.append_link(
+        &mut header(tar::EntryType::Link, 0),
+        "usr/bin/q",
+        format!("{site}/p/__init__.py"),
+    );
+    b.into_inner().unwrap_or_default()
+}
 
 /// Whether `index` is the index of `layer`: the same blob digest,
 /// and the same diff id when the config names one.

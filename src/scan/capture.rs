@@ -1,5 +1,7 @@
 //! Which files' contents the scanner keeps: small metadata files that later
-//! stages parse (Python distributions, conda, dpkg, os-release).
+//! stages parse (Python distributions, conda, os-release, and the system
+//! package databases: dpkg's `status`, `status.d/*` and `info/*.list`,
+//! apt's `extended_states`, apk's `installed` and `world`).
 
 use super::EntryPath;
 
@@ -22,7 +24,27 @@ pub fn wants(path: &EntryPath, size: u64) -> bool {
         // An egg-info may be a single file rather than a directory.
         || (name.ends_with(b".egg-info") && size <= 1 << 20)
         || (parent_name == b"conda-meta" && name.ends_with(b".json"))
-        || matches!(path.as_bytes(), b"var/lib/dpkg/status" | b"etc/os-release" | b"usr/lib/os-release")
+        || matches!(
+            path.as_bytes(),
+            b"var/lib/dpkg/status"
+                | b"var/lib/apt/extended_states"
+                | b"lib/apk/db/installed"
+                | b"usr/lib/apk/db/installed"
+                | b"etc/apk/world"
+                | b"etc/os-release"
+                | b"usr/lib/os-release"
+        )
+        || is_dpkg_metadata(parent, name)
+}
+
+/// dpkg's per-package file lists (`info/NAME.list`) and distroless-style
+/// `status.d/NAME` stanzas with their `NAME.md5sums` file lists.
+fn is_dpkg_metadata(parent: &[u8], name: &[u8]) -> bool {
+    match parent {
+        b"var/lib/dpkg/info" => name.ends_with(b".list"),
+        b"var/lib/dpkg/status.d" => true,
+        _ => false,
+    }
 }
 
 #[cfg(test)]
@@ -53,5 +75,28 @@ mod tests {
             &"usr/lib/python3/dist-packages/numpy/top_level.txt".into(),
             6
         ));
+    }
+
+    #[test]
+    fn captures_package_databases() {
+        for p in [
+            "var/lib/dpkg/status",
+            "var/lib/dpkg/info/libc6:amd64.list",
+            "var/lib/dpkg/status.d/base",
+            "var/lib/dpkg/status.d/base.md5sums",
+            "var/lib/apt/extended_states",
+            "lib/apk/db/installed",
+            "etc/apk/world",
+        ] {
+            assert!(wants(&p.into(), 1000), "{p}");
+        }
+        for p in [
+            "var/lib/dpkg/info/libc6:amd64.md5sums",
+            "var/lib/dpkg/info/libc6:amd64.postinst",
+            "var/lib/dpkg/status-old",
+            "srv/var/lib/dpkg/info/x.list",
+        ] {
+            assert!(!wants(&p.into(), 1000), "{p}");
+        }
     }
 }

@@ -12,6 +12,7 @@ pub mod layout;
 pub mod platform;
 pub mod reference;
 pub mod registry;
+pub mod storage;
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -97,10 +98,12 @@ pub struct RegistryOptions {
     pub ca_certs: Vec<PathBuf>,
     /// Registries (`HOST[:PORT]`) spoken to over plain HTTP.
     pub insecure_registries: Vec<String>,
-    /// Read only the manifest and config; never download a layer.
-    pub manifest_only: bool,
-    /// Draw progress bars (only ever true on a terminal).
-    pub progress: bool,
+    /// `--tls-verify=false` (skopeo, podman): every registry may use plain
+    /// HTTP and any certificate.
+    pub tls_verify_disabled: bool,
+    /// A containers `auth.json` (`--authfile`, `REGISTRY_AUTH_FILE`), read
+    /// before the docker config.
+    pub authfile: Option<PathBuf>,
 }
 
 /// Why an image could not be opened or a layer could not be read.
@@ -144,6 +147,14 @@ pub enum SourceError {
     /// A reference that cannot be parsed.
     #[error("`{0}` is not an image reference")]
     BadReference(String),
+    /// A `TRANSPORT:REST` reference whose transport is not one we read.
+    #[error("`{input}`: unknown transport `{transport}:`")]
+    UnknownTransport {
+        /// The reference as given.
+        input: String,
+        /// The transport named.
+        transport: String,
+    },
     /// The image or tag does not exist.
     #[error("`{0}` not found")]
     NotFound(String),
@@ -175,6 +186,9 @@ pub fn open(reference: &str, options: &SourceOptions) -> Result<Box<dyn ImageSou
             options,
         )?)),
         Reference::DockerDaemon(name) => daemon::open(&name, options),
+        Reference::ContainersStorage(rest) => {
+            Ok(Box::new(storage::StorageImage::open(&rest, options)?))
+        }
         Reference::Registry(name) => registry::open(&name, options),
         Reference::Archive(path) => archive::open_detected(&path, options),
     }

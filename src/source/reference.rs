@@ -22,6 +22,9 @@ pub enum Reference {
     },
     /// `docker-daemon:NAME`: the Docker Engine API.
     DockerDaemon(String),
+    /// `containers-storage:[[DRIVER@]ROOT]NAME[:TAG]`: podman's and
+    /// buildah's local store, read without a daemon.
+    ContainersStorage(String),
     /// `docker://REF` or a bare `name:tag`: a registry.
     Registry(String),
     /// An existing file given without a transport: a docker or OCI archive,
@@ -48,6 +51,9 @@ impl Reference {
         if let Some(rest) = input.strip_prefix("docker-daemon:") {
             return Ok(Reference::DockerDaemon(rest.to_owned()));
         }
+        if let Some(rest) = input.strip_prefix("containers-storage:") {
+            return Ok(Reference::ContainersStorage(rest.to_owned()));
+        }
         if let Some(rest) = input.strip_prefix("docker://") {
             return Ok(Reference::Registry(rest.to_owned()));
         }
@@ -58,10 +64,20 @@ impl Reference {
         if path.exists() {
             return Ok(detect(path));
         }
-        let looks_like_file = [".tar", ".tar.gz", ".tgz", ".oci"]
+        if let Some(transport) = unknown_transport(input) {
+            return Err(SourceError::UnknownTransport {
+                input: input.to_owned(),
+                transport: transport.to_owned(),
+            });
+        }
+        // `app.tar`, `app.tar:tag`, `./x`, `/x`, `~/x`: a file that is not
+        // there, not a registry host to look up.
+        let file_part = input.split_once(':').map_or(input, |(f, _)| f);
+        let looks_like_file = FILE_EXTENSIONS
             .iter()
-            .any(|ext| input.ends_with(ext));
+            .any(|ext| input.ends_with(ext) || file_part.ends_with(ext));
         if looks_like_file
+            || input.starts_with("~/")
             || (input.contains('/') && (input.starts_with('.') || input.starts_with('/')))
         {
             // Looks like a path, but nothing is there.
@@ -75,6 +91,47 @@ impl Reference {
         }
         Ok(Reference::Registry(input.to_owned()))
     }
+}
+
+/// Endings of image files: a reference ending so is a path, never a
+/// registry host.
+const FILE_EXTENSIONS: &[&str] = &[
+    ".tar", ".tar.gz", ".tgz", ".tar.zst", ".tar.xz", ".oci", ".oci.tar",
+];
+
+/// The transports we read, as the error for another one lists them.
+pub const TRANSPORTS: &[&str] = &[
+    "docker://",
+    "docker-archive:",
+    "oci:",
+    "oci-archive:",
+    "docker-daemon:",
+];
+
+/// `X:REST` where X cannot be a registry host (the rest is not a port
+/// followed by `/`, and is not a tag: a tag has no `/` and no file ending):
+/// X names a transport we do not know (`dir:`, `docker-archiv:`).
+fn unknown_transport(input: &str) -> Option<&str> {
+    let (prefix, rest) = input.split_once(':')?;
+    if prefix.is_empty()
+        || prefix.contains(['/', '.'])
+        || !prefix
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return None;
+    }
+    let port = rest
+        .split_once('/')
+        .is_some_and(|(p, _)| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()));
+    if port {
+        return None;
+    }
+    let not_a_tag = rest.contains('/')
+        || rest.is_empty()
+        || FILE_EXTENSIONS.iter().any(|e| rest.ends_with(e))
+        || Path::new(rest).exists();
+    not_a_tag.then_some(prefix)
 }
 
 /// Decides the transport of an existing path from what it is.
@@ -139,5 +196,27 @@ mod tests {
             Some(Reference::Registry("127.0.0.1:5000/a/b:c".into()))
         );
         assert!(Reference::parse("./missing/file.tar").is_err());
+        // Local-looking names never become registry hosts to look up.
+        for local in ["app.tar:latest", "~/img.tar", "/nope", "x.tar.zst"] {
+            assert!(
+                matches!(Reference::parse(local), Err(SourceError::Io { .. })),
+                "{local}"
+            );
+        }
+        for typo in ["docker-archiv:x.tar", "dir:/tmp/x", "oci-archiv:a/b"] {
+            assert!(
+                matches!(
+                    Reference::parse(typo),
+                    Err(SourceError::UnknownTransport { .. })
+                ),
+                "{typo}"
+            );
+        }
+        for registry in ["localhost:5000/a/b", "python:3.11", "ghcr.io/a/b:v1.2"] {
+            assert!(
+                matches!(Reference::parse(registry), Ok(Reference::Registry(_))),
+                "{registry}"
+            );
+        }
     }
 }

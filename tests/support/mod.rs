@@ -9,21 +9,68 @@ pub fn layerscope() -> assert_cmd::Command {
     assert_cmd::Command::cargo_bin("layerscope").unwrap()
 }
 
+/// What one run of the binary gave.
+#[derive(Debug)]
+pub struct Run {
+    /// The exit code (-1 when killed by a signal).
+    pub code: i32,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+impl Run {
+    /// Standard output parsed as JSON (`Null` when it is not JSON).
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// Asserts the run succeeded and returns its JSON.
+    pub fn ok_json(&self) -> serde_json::Value {
+        assert_eq!(self.code, 0, "failed: {}", self.stderr);
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.stdout))
+    }
+}
+
+/// Runs the binary with `args` (and `cmd` prepared as the caller likes:
+/// environment, working directory).
+pub fn run_cmd(mut cmd: assert_cmd::Command) -> Run {
+    let out = cmd.output().unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Runs `layerscope ARGS...`.
+pub fn run<I, S>(args: I) -> Run
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let mut cmd = layerscope();
+    cmd.args(args);
+    run_cmd(cmd)
+}
+
 /// Whether an external tool (docker-registry, skopeo, buildah, podman) is
-/// installed. Missing tools skip a test on a developer machine, but under
-/// CI (`CI` set) a missing tool is a failure: real-server tests never skip there.
+/// installed. Tests that need one are `#[cfg_attr(not(feature = "tools"),
+/// ignore = ...)]`: outside `cargo test --features tools` (which `.ci/run`
+/// uses) they show as ignored, never as passed. When they do run, a missing
+/// tool fails them.
 pub fn require_tool(name: &str) -> bool {
     let found = Command::new("sh")
         .arg("-c")
         .arg(format!("command -v {name}"))
         .output()
         .is_ok_and(|o| o.status.success());
-    if !found {
-        if std::env::var_os("CI").is_some() {
-            panic!("`{name}` is required under CI (install it with .ci/run)");
-        }
-        eprintln!("skipping: `{name}` is not installed");
-    }
+    assert!(
+        found,
+        "`{name}` is not installed: tests that need it run with `--features tools` (install it as .ci/run does)"
+    );
     found
 }
 
@@ -36,19 +83,9 @@ pub fn testdata(name: &str) -> PathBuf {
 
 /// Runs `layerscope analyze --format json` on `image` and parses the report.
 pub fn analyze_json(image: &str, extra: &[&str]) -> serde_json::Value {
-    let out = layerscope()
-        .arg("analyze")
-        .arg(image)
-        .args(["--format", "json", "--no-cache"])
-        .args(extra)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "analyze {image} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    let mut args = vec!["analyze", image, "--format", "json", "--no-cache"];
+    args.extend_from_slice(extra);
+    run(args).ok_json()
 }
 
 pub mod registry;

@@ -130,7 +130,7 @@ impl BlobClient {
                 status: None,
                 class: Class::Temporary,
                 retry_after: None,
-                message: crate::error::one_line(&e),
+                message: crate::display::one_line(&e),
             })?;
             if body.len() as u64 + chunk.len() as u64 > limit {
                 return Err(Failure {
@@ -187,7 +187,7 @@ impl BlobClient {
                     Class::Permanent
                 },
                 retry_after: None,
-                message: crate::error::one_line(&e),
+                message: crate::display::one_line(&e),
             })?;
             let status = response.status();
             match status {
@@ -210,7 +210,7 @@ impl BlobClient {
                             retry_after: None,
                             message: format!(
                                 "the registry refused the blob (401) and re-authenticating failed: {}",
-                                crate::error::one_line(&e)
+                                crate::display::one_line(&e)
                             ),
                         })?;
                     *self.token.lock().await = fresh;

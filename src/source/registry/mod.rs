@@ -72,7 +72,8 @@ impl RegistrySource {
                 SourceError::Remote(format!("`{shown}`: cannot start the network runtime: {e}"))
             })?;
         let policy = Policy::default();
-        let insecure = reference::is_insecure(&registry, &options.registry.insecure_registries)
+        let insecure = options.registry.tls_verify_disabled
+            || reference::is_insecure(&registry, &options.registry.insecure_registries)
             || reference::is_insecure(reference.registry(), &options.registry.insecure_registries);
         let loopback = reference::is_loopback(&registry);
         let certs = read_certs(&options.registry.ca_certs)?;
@@ -330,7 +331,7 @@ async fn resolve(
 
 /// One line about a registry failure; never includes credentials.
 pub fn describe_error(error: &OciDistributionError) -> String {
-    crate::error::one_line(error)
+    crate::display::one_line(error)
 }
 
 /// Maps a failed manifest or config request to a [`SourceError`] with a

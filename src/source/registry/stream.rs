@@ -116,7 +116,7 @@ pub async fn download(blob: Blob, tx: mpsc::Sender<io::Result<Bytes>>) {
                     }
                 }
                 Err(e) => {
-                    failed = Some(io::Error::other(crate::error::one_line(&e)));
+                    failed = Some(io::Error::other(crate::display::one_line(&e)));
                     break;
                 }
             }
