@@ -95,11 +95,11 @@ pub struct ImageArgs {
     /// Neither read nor write the layer index cache.
     #[arg(long)]
     pub no_cache: bool,
-    /// Also hash every compressed layer's uncompressed stream and check it
-    /// against the config's diff id (about 20 % more CPU; the blob digest is
-    /// always verified). Cached layers are rescanned.
-    #[arg(long)]
-    pub verify_diff_ids: bool,
+    /// Verify a local archive or layout: hash every layer blob and every
+    /// diff id and check them against the manifest and config (downloads
+    /// are always verified). Cached indexes made without it are rescanned.
+    #[arg(long, alias = "verify-diff-ids")]
+    pub verify: bool,
     /// No progress bars.
     #[arg(long, short)]
     pub quiet: bool,

@@ -4,9 +4,10 @@
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest as _, Sha256};
+use sha2::{Digest as _, Sha256, Sha512};
 
-/// An OCI content digest such as `sha256:ab12…`, always lower-case.
+/// An OCI content digest such as `sha256:ab12…`: a registered algorithm
+/// (`sha256` or `sha512`) and lowercase hex of its length.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct Digest(String);
@@ -16,14 +17,61 @@ pub struct Digest(String);
 #[serde(transparent)]
 pub struct DiffId(pub Digest);
 
-/// A digest string that is not `ALGORITHM:HEX`.
+/// A digest string that is not `ALGORITHM:HEX` with a registered
+/// algorithm and lowercase hex of its length.
 #[derive(Debug, thiserror::Error)]
-#[error("`{0}` is not a digest (expected `sha256:` and 64 hex digits)")]
+#[error(
+    "`{0}` is not a valid digest (expected `sha256:` and 64 or `sha512:` and 128 lowercase hex digits)"
+)]
 pub struct BadDigest(pub String);
 
+/// A digest algorithm layerscope verifies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Algorithm {
+    /// `sha256`.
+    Sha256,
+    /// `sha512`.
+    Sha512,
+}
+
+/// A running hash in one [`Algorithm`].
+#[derive(Clone)]
+pub enum Hasher {
+    /// sha256.
+    Sha256(Sha256),
+    /// sha512.
+    Sha512(Sha512),
+}
+
+impl Hasher {
+    /// A new hasher for `algorithm`.
+    pub fn new(algorithm: Algorithm) -> Self {
+        match algorithm {
+            Algorithm::Sha256 => Hasher::Sha256(Sha256::new()),
+            Algorithm::Sha512 => Hasher::Sha512(Sha512::new()),
+        }
+    }
+
+    /// Feeds `data`.
+    pub fn update(&mut self, data: &[u8]) {
+        match self {
+            Hasher::Sha256(h) => h.update(data),
+            Hasher::Sha512(h) => h.update(data),
+        }
+    }
+
+    /// The digest of everything fed.
+    pub fn finish(self) -> Digest {
+        match self {
+            Hasher::Sha256(h) => Digest(format!("sha256:{}", hex::encode(h.finalize()))),
+            Hasher::Sha512(h) => Digest(format!("sha512:{}", hex::encode(h.finalize()))),
+        }
+    }
+}
+
 impl Digest {
-    /// Parses `sha256:<64 hex>` (other registered algorithms are accepted
-    /// syntactically but only sha256 can be verified).
+    /// Parses `sha256:<64 hex>` or `sha512:<128 hex>`, lowercase hex only
+    /// (OCI image spec: uppercase is not a valid encoded digest).
     pub fn parse(s: &str) -> Result<Self, BadDigest> {
         let Some((algo, hex)) = s.split_once(':') else {
             return Err(BadDigest(s.to_owned()));
@@ -33,10 +81,26 @@ impl Digest {
             "sha512" => hex.len() == 128,
             _ => false,
         };
-        if !ok_len || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        if !ok_len || !hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
             return Err(BadDigest(s.to_owned()));
         }
-        Ok(Digest(format!("{algo}:{}", hex.to_ascii_lowercase())))
+        Ok(Digest(s.to_owned()))
+    }
+
+    /// The algorithm (a parsed digest always has one layerscope verifies).
+    pub fn algorithm(&self) -> Algorithm {
+        if self.0.starts_with("sha512:") {
+            Algorithm::Sha512
+        } else {
+            Algorithm::Sha256
+        }
+    }
+
+    /// Whether `data` hashes to this digest, in this digest's algorithm.
+    pub fn matches(&self, data: &[u8]) -> bool {
+        let mut h = Hasher::new(self.algorithm());
+        h.update(data);
+        h.finish() == *self
     }
 
     /// The digest of a finished sha256 hash.

@@ -188,8 +188,9 @@ pub struct ScanOptions {
     pub cache_dir: Option<std::path::PathBuf>,
     /// Draw per-layer progress bars on stderr (only ever true on a terminal).
     pub progress: bool,
-    /// What to verify. [`Verify::DiffIds`] also rescans cached layers, since
-    /// a cached index may hold a diff id that was not computed.
+    /// What to verify (`--verify`: [`Verify::DiffIds`]). A downloaded
+    /// source is always verified at least at [`Verify::BlobDigest`]; cached
+    /// indexes are used only when made at this level or above.
     pub verify: Verify,
 }
 
@@ -209,6 +210,7 @@ pub fn load_from(
     options: &ScanOptions,
 ) -> Result<(Image, ScanStats), Error> {
     let info = source.info();
+    let verify = effective_verify(source, options.verify);
     let cache = options.cache_dir.as_deref().map(LayerCache::new);
     let mut progress = Progress::new(options.progress);
     progress.total(
@@ -225,16 +227,13 @@ pub fn load_from(
         .map(|i| {
             let layer = &info.layers[i];
             let bar = progress.layer(i, layer.blob_bytes, layer.digest.short());
-            let cached_index = match options.verify {
-                Verify::BlobDigest => cache.as_ref().and_then(|c| c.get(layer)),
-                Verify::DiffIds => None,
-            };
+            let cached_index = cache.as_ref().and_then(|c| c.get(layer, verify));
             if let Some(index) = cached_index {
                 cached.fetch_add(1, Ordering::Relaxed);
                 bar.finish("cached");
                 return Ok((i, index));
             }
-            let index = scan_one(source, i, options.verify, |stream| bar.wrap(stream))?;
+            let index = scan_one(source, i, verify, |stream| bar.wrap(stream))?;
             bar.finish("scanned");
             if let Some(Err(e)) = cache.as_ref().map(|c| c.put(layer, &index)) {
                 // The cache never fails an analysis.
@@ -249,8 +248,19 @@ pub fn load_from(
     let stats = ScanStats {
         layers_scanned: layers.len() as u32 - layers_cached,
         layers_cached,
+        verify,
     };
     Ok((Image::build(info.clone(), layers), stats))
+}
+
+/// The verification a run applies to `source`: what was asked, and at
+/// least the blob digest for a download (DESIGN.md "Verification").
+pub fn effective_verify(source: &dyn ImageSource, asked: Verify) -> Verify {
+    if source.downloaded() {
+        asked.max(Verify::BlobDigest)
+    } else {
+        asked
+    }
 }
 
 fn scan_one(
@@ -306,6 +316,7 @@ fn manifest_only_index(l: &source::LayerInfo) -> LayerIndex {
             .diff_id
             .clone()
             .unwrap_or_else(|| crate::digest::DiffId(l.digest.clone())),
+        verified: Verify::Trust,
         compression,
         compressed_bytes: l.blob_bytes,
         uncompressed_bytes: 0,

@@ -318,7 +318,7 @@ fn sparse_files_count_stored_bytes_and_never_read_holes() {
     // Hashed as a plain file holding only the stored bytes would be.
     let stored = [head, tail].concat();
     let plain = scan(vec![file("plain", &stored)], Compression::None).unwrap();
-    assert_eq!(idx.entries[0].sha256, plain.entries[0].sha256);
+    assert_eq!(idx.entries[0].hash, plain.entries[0].hash);
     assert_eq!(idx.sparse.len(), 1);
     assert_eq!(
         (idx.sparse[0].entry, idx.sparse[0].apparent_bytes),
@@ -539,7 +539,7 @@ fn pax_sparse_1_0_skips_its_map_and_counts_stored_bytes() {
     assert_eq!(idx.entries[0].path.as_bytes(), b"var/real.img");
     assert_eq!(idx.entries[0].size, 600);
     let plain = scan(vec![file("plain", &data)], Compression::None).unwrap();
-    assert_eq!(idx.entries[0].sha256, plain.entries[0].sha256);
+    assert_eq!(idx.entries[0].hash, plain.entries[0].hash);
     assert_eq!(idx.sparse[0].apparent_bytes, 1_000_000);
     assert_eq!(idx.entries[1].path.as_bytes(), b"next");
 }

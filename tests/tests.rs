@@ -24,3 +24,4 @@ mod scan;
 mod snapshots;
 mod sources;
 mod storage;
+mod verify;

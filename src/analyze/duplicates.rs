@@ -8,16 +8,20 @@ use crate::scan::EntryKind;
 /// One finding per group of identical files worth listing, plus one for all
 /// the smaller groups together.
 pub fn findings(image: &Image, options: &AnalyzeOptions) -> Vec<Finding> {
-    // (content hash, position in the final filesystem): sorted, equal hashes
-    // sit together and each group keeps path order.
+    // ((size, content hash), position in the final filesystem): sorted,
+    // equal contents sit together and each group keeps path order. The
+    // size is part of the key: equal contents have equal sizes, and a
+    // 128-bit hash collision would also need equal lengths.
     // Each content once, at its first path: hard links are one file.
-    let mut hashed: Vec<([u8; 32], u32)> = image
+    let mut hashed: Vec<((u64, [u8; 16]), u32)> = image
         .final_du()
         .enumerate()
         .filter_map(|(pos, (loc, _, bytes))| {
             let e = image.entry(image.content_loc(loc));
-            match e.sha256 {
-                Some(hash) if e.kind == EntryKind::File && bytes > 0 => Some((hash, pos as u32)),
+            match e.hash {
+                Some(hash) if e.kind == EntryKind::File && bytes > 0 => {
+                    Some(((bytes, hash), pos as u32))
+                }
                 _ => None,
             }
         })

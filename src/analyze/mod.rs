@@ -20,7 +20,7 @@ use crate::model::changes::LayerFiles;
 use crate::model::{Image, Loc};
 use crate::scan::EntryPath;
 
-pub use summary::{ImageSummary, LayerSummary, PathSize, ScanStats};
+pub use summary::{ImageSummary, LayerSummary, PathSize, ScanStats, Verification};
 
 /// The schema identifier of the JSON report.
 pub const SCHEMA: &str = "layerscope/analysis/v1";
@@ -49,6 +49,9 @@ pub struct Analysis {
     pub largest_directories: Vec<PathSize>,
     /// How the layers were obtained (scanned now or from the cache).
     pub scan: ScanStats,
+    /// What was verified against the manifest and config.
+    #[serde(default)]
+    pub verification: Verification,
     /// True when only the manifest and config were read (`--manifest-only`):
     /// uncompressed figures are then 0, not measured.
     #[serde(default)]
@@ -377,6 +380,7 @@ pub fn run(image: &Image, options: &AnalyzeOptions, scan: ScanStats) -> Analysis
         pull,
         largest_files,
         largest_directories,
+        verification: summary::verification(image, &scan),
         scan,
         manifest_only: false,
         layer_files: options

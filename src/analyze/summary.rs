@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::digest::{DiffId, Digest};
 use crate::model::{Image, layer_content_bytes};
-use crate::scan::{EntryKind, EntryPath};
+use crate::scan::{EntryKind, EntryPath, Verify};
 use crate::source::Platform;
 
 /// Image-level figures (see "What the numbers mean" in DESIGN.md).
@@ -118,6 +118,53 @@ pub struct ScanStats {
     pub layers_scanned: u32,
     /// Layers whose index came from the cache.
     pub layers_cached: u32,
+    /// The verification the run applied (reported in [`Verification`]).
+    #[serde(skip)]
+    pub verify: Verify,
+}
+
+/// What was checked against the manifest and config (DESIGN.md
+/// "Verification"): the JSON `verification` section.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Verification {
+    /// What the run asked of every layer: `trust` (a local archive or
+    /// layout without `--verify`), `blob-digest` (a download), `diff-ids`
+    /// (`--verify`: blob digests and diff ids).
+    pub requested: Verify,
+    /// The manifest was checked against the digest that names it (OCI
+    /// layouts, Docker 25+ archives, registries; a classic `docker save`
+    /// archive names it by none).
+    pub manifest: bool,
+    /// The config was checked against the manifest's digest of it (same
+    /// sources as `manifest`).
+    pub config: bool,
+    /// Layers whose blob was hashed and found equal to the manifest's
+    /// digest (in this run, or when their cached index was made).
+    pub layer_blobs: u32,
+    /// Layers whose uncompressed stream was hashed and found equal to the
+    /// config's diff id.
+    pub layer_diff_ids: u32,
+    /// Layers whose bytes were not checked against the manifest at all.
+    pub layers_unverified: u32,
+}
+
+/// The `verification` section.
+pub fn verification(image: &Image, scan: &ScanStats) -> Verification {
+    let mut v = Verification {
+        requested: scan.verify,
+        manifest: image.info.manifest_digest.is_some(),
+        config: image.info.manifest_digest.is_some(),
+        ..Verification::default()
+    };
+    for l in &image.layers {
+        let blob = l.verified >= Verify::BlobDigest;
+        let diff = l.verified == Verify::DiffIds
+            || (blob && l.compression == crate::scan::Compression::None);
+        v.layer_blobs += u32::from(blob);
+        v.layer_diff_ids += u32::from(diff);
+        v.layers_unverified += u32::from(!blob);
+    }
+    v
 }
 
 /// The image-level figures.

@@ -148,7 +148,8 @@ impl Image {
                     let old_entry = entry(&layers, old);
                     let how = if old_entry.kind == EntryKind::File
                         && e.kind == EntryKind::File
-                        && old_entry.sha256 == e.sha256
+                        && old_entry.size == e.size
+                        && old_entry.hash == e.hash
                     {
                         ShadowKind::MetadataOnly
                     } else {

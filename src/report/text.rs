@@ -139,6 +139,13 @@ pub fn render(a: &Analysis, options: &TextOptions) -> String {
         u.bytes(img.shadowed_bytes),
         percent(img.efficiency)
     );
+    let unverified = a.verification.layers_unverified;
+    if unverified > 0 && !a.manifest_only {
+        let _ = writeln!(
+            out,
+            "Verified  no: {unverified} layer(s) read as the source states them, digests not checked (--verify checks them)"
+        );
+    }
 
     let _ = writeln!(out, "\nLayers");
     let mut t = table(

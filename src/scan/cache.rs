@@ -8,24 +8,27 @@
 //! file in the same directory and renamed into place, so a reader never sees
 //! half a file, and concurrent writers of the same layer are harmless.
 //!
-//! Trust: an index is stored only when the scanner verified the blob's
-//! sha256 against the manifest digest it is filed under, and a hit is used
-//! only when the stored index names the same digest (and the same diff id
-//! when the config gives one). Anything unreadable, corrupt or from another
-//! format is a miss: the layer is scanned again and the file rewritten. The
-//! cache never fails an analysis.
+//! Trust: an index records the verification its bytes had
+//! ([`LayerIndex::verified`]); a hit is used only when that is at least
+//! what the run asks (a `--verify` run or a download never uses an index
+//! made from trusted local bytes), and only when the stored index names the
+//! same digest (and the same diff id when the config gives one). Cache files
+//! are read only when they are regular files of a sane size, never through
+//! a symlink. Anything unreadable, corrupt or from another format is a
+//! miss: the layer is scanned again and the file rewritten. The cache never
+//! fails an analysis.
 
 use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use super::LayerIndex;
+use super::{LayerIndex, Verify};
 use crate::digest::Digest;
 use crate::source::LayerInfo;
 
 /// The on-disk format version. Bump it whenever [`LayerIndex`] (or anything
 /// inside it) changes meaning, so old files are ignored rather than misread.
-pub const FORMAT: u32 = 4;
+pub const FORMAT: u32 = 5;
 
 /// First bytes of every cache file.
 const MAGIC: &[u8; 8] = b"LSCIDX\0\x01";
@@ -75,18 +78,23 @@ impl LayerCache {
         &self.dir
     }
 
-    /// Where the index of the blob `digest` is kept (`None` for digests that
-    /// cannot be verified, which are never cached).
+    /// Where the index of the blob `digest` is kept.
     pub fn path(&self, digest: &Digest) -> Option<PathBuf> {
-        let hex = digest.as_str().strip_prefix("sha256:")?;
-        Some(self.dir.join(format!("sha256-{hex}.idx")))
+        let (algo, hex) = digest.as_str().split_once(':')?;
+        Some(self.dir.join(format!("{algo}-{hex}.idx")))
     }
 
-    /// The cached index of `layer`, if there is a trustworthy one.
-    pub fn get(&self, layer: &LayerInfo) -> Option<LayerIndex> {
+    /// The cached index of `layer`, if there is a trustworthy one made at
+    /// verification level `need` or above (an index made from unverified
+    /// bytes is never served to a run that verifies).
+    pub fn get(&self, layer: &LayerInfo, need: Verify) -> Option<LayerIndex> {
         let path = self.path(&layer.digest)?;
-        let bytes = fs::read(&path).ok()?;
+        let bytes = read_regular(&path).ok()?;
         match decode(&bytes) {
+            Ok(index) if index.verified < need => {
+                tracing::debug!(path = %path.display(), "layer cache entry less verified than asked; ignored");
+                None
+            }
             Ok(index) if matches(&index, layer) => Some(index),
             Ok(_) => {
                 tracing::debug!(path = %path.display(), "layer cache entry names another layer; ignored");
@@ -99,8 +107,9 @@ impl LayerCache {
         }
     }
 
-    /// Stores the index of `layer`. Does nothing (and returns `Ok(false)`)
-    /// unless the index's verified digest is the manifest digest of `layer`.
+    /// Stores the index of `layer` (with the level it was verified at).
+    /// Does nothing (and returns `Ok(false)`) unless the index's digest is
+    /// the manifest digest of `layer`.
     pub fn put(&self, layer: &LayerInfo, index: &LayerIndex) -> Result<bool, CacheError> {
         let Some(path) = self.path(&layer.digest) else {
             return Ok(false);
@@ -153,6 +162,33 @@ pub fn schema_tag() -> &'static str {
         }
     })
 }
+
+/// Reads the cache file at `path` only if it is a regular file (a symlink
+/// is not followed) of a sane size: the cache directory may be shared or
+/// tampered with, and a FIFO or device must not block or flood a run.
+fn read_regular(path: &Path) -> io::Result<Vec<u8>> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = fs::OpenOptions::new()
+        .read(true)
+        // O_NOFOLLOW: a symlink fails to open; O_NONBLOCK: opening a FIFO
+        // does not wait for a writer (it is refused below).
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(io::Error::other("not a regular file"));
+    }
+    if meta.len() > MAX_FILE {
+        return Err(io::Error::other("too large for a layer index"));
+    }
+    let mut out = Vec::with_capacity(meta.len() as usize);
+    file.take(MAX_FILE + 1).read_to_end(&mut out)?;
+    Ok(out)
+}
+
+/// Larger cache files are refused: a 1.35M-entry layer takes 78 MB.
+const MAX_FILE: u64 = 2 << 30;
 
 /// The probe layer of [`schema_tag`], an uncompressed tar: files, links,
 /// whiteouts and Python metadata. Built here with `tar` rather than with the
@@ -209,7 +245,7 @@ fn probe_layer() -> Vec<u8> {
     b.into_inner().unwrap_or_default()
 }
 
-/// Whether `index` is the index of `layer`: the same verified blob digest,
+/// Whether `index` is the index of `layer`: the same blob digest,
 /// and the same diff id when the config names one.
 fn matches(index: &LayerIndex, layer: &LayerInfo) -> bool {
     index.digest == layer.digest && layer.diff_id.as_ref().is_none_or(|d| *d == index.diff_id)
@@ -283,9 +319,9 @@ mod tests {
         let (info, index) = scanned();
         let dir = tempfile::tempdir().unwrap();
         let cache = LayerCache::new(dir.path());
-        assert!(cache.get(&info).is_none());
+        assert!(cache.get(&info, Verify::DiffIds).is_none());
         assert!(cache.put(&info, &index).unwrap());
-        let back = cache.get(&info).unwrap();
+        let back = cache.get(&info, Verify::DiffIds).unwrap();
         assert_eq!(format!("{back:?}"), format!("{index:?}"));
         // Only the final file is left: no temporary files behind.
         assert_eq!(fs::read_dir(cache.dir()).unwrap().count(), 1);
@@ -307,19 +343,23 @@ mod tests {
             [good.as_slice(), b"x"].concat(),
         ] {
             fs::write(&path, &bad).unwrap();
-            assert!(cache.get(&info).is_none(), "{} bytes accepted", bad.len());
+            assert!(
+                cache.get(&info, Verify::DiffIds).is_none(),
+                "{} bytes accepted",
+                bad.len()
+            );
         }
         // A valid index filed under another layer's digest is not trusted.
         let mut other = info.clone();
         other.digest = Digest::of(b"another blob");
         fs::write(cache.path(&other.digest).unwrap(), &good).unwrap();
-        assert!(cache.get(&other).is_none());
+        assert!(cache.get(&other, Verify::DiffIds).is_none());
         // Nor one whose diff id disagrees with the config.
         fs::write(&path, &good).unwrap();
         let mut wrong_diff = info.clone();
         wrong_diff.diff_id = Some(crate::DiffId(Digest::of(b"other tar")));
-        assert!(cache.get(&wrong_diff).is_none());
-        assert!(cache.get(&info).is_some());
+        assert!(cache.get(&wrong_diff, Verify::DiffIds).is_none());
+        assert!(cache.get(&info, Verify::DiffIds).is_some());
     }
 
     #[test]
@@ -336,13 +376,70 @@ mod tests {
     }
 
     #[test]
-    fn unverified_digests_are_not_stored() {
+    fn unverified_indexes_are_not_served_to_verifying_runs() {
+        let (info, _) = scanned();
+        let l = layer(vec![file("a/b", b"hello")]);
+        let blob = l.blob(Compression::Gzip);
+        let dir = tempfile::tempdir().unwrap();
+        let cache = LayerCache::new(dir.path());
+        let mut info = info;
+        info.digest = Digest::of(&blob);
+        info.diff_id = None;
+        let trusted = scan_layer(blob.as_slice(), &info, Verify::Trust).unwrap();
+        assert!(cache.put(&info, &trusted).unwrap());
+        assert!(cache.get(&info, Verify::Trust).is_some());
+        assert!(cache.get(&info, Verify::BlobDigest).is_none());
+        assert!(cache.get(&info, Verify::DiffIds).is_none());
+        let checked = scan_layer(blob.as_slice(), &info, Verify::BlobDigest).unwrap();
+        assert!(cache.put(&info, &checked).unwrap());
+        assert!(cache.get(&info, Verify::Trust).is_some());
+        assert!(cache.get(&info, Verify::BlobDigest).is_some());
+        assert!(cache.get(&info, Verify::DiffIds).is_none());
+    }
+
+    #[test]
+    fn sha512_layers_are_cached_under_their_digest() {
+        use sha2::{Digest as _, Sha512};
         let (mut info, index) = scanned();
         let dir = tempfile::tempdir().unwrap();
         let cache = LayerCache::new(dir.path());
-        info.digest = Digest::parse(&format!("sha512:{}", "a".repeat(128))).unwrap();
-        assert!(!cache.put(&info, &index).unwrap());
-        assert!(!dir.path().join(cache.dir()).exists());
+        let hex = hex::encode(Sha512::digest(b"blob"));
+        info.digest = Digest::parse(&format!("sha512:{hex}")).unwrap();
+        let mut index = index;
+        index.digest = info.digest.clone();
+        assert!(cache.put(&info, &index).unwrap());
+        assert!(
+            cache
+                .path(&info.digest)
+                .unwrap()
+                .ends_with(format!("sha512-{hex}.idx"))
+        );
+        assert!(cache.get(&info, Verify::DiffIds).is_some());
+    }
+
+    #[test]
+    fn only_regular_files_are_read() {
+        let (info, index) = scanned();
+        let dir = tempfile::tempdir().unwrap();
+        let cache = LayerCache::new(dir.path());
+        cache.put(&info, &index).unwrap();
+        let path = cache.path(&info.digest).unwrap();
+        let real = dir.path().join("elsewhere.idx");
+        fs::rename(&path, &real).unwrap();
+        // A symlink to a valid index is not followed.
+        std::os::unix::fs::symlink(&real, &path).unwrap();
+        assert!(cache.get(&info, Verify::Trust).is_none());
+        fs::remove_file(&path).unwrap();
+        // A directory or a FIFO in its place is a miss, and does not block.
+        fs::create_dir(&path).unwrap();
+        assert!(cache.get(&info, Verify::Trust).is_none());
+        fs::remove_dir(&path).unwrap();
+        let made = std::process::Command::new("mkfifo").arg(&path).status();
+        assert!(made.unwrap().success());
+        assert!(cache.get(&info, Verify::Trust).is_none());
+        fs::remove_file(&path).unwrap();
+        fs::rename(&real, &path).unwrap();
+        assert!(cache.get(&info, Verify::Trust).is_some());
     }
 
     /// Size and speed of candidate encodings for a 100 000-entry layer
@@ -367,10 +464,10 @@ mod tests {
                 e.path = EntryPath::normalize(
                     format!("usr/lib/python3/site-packages/pkg{}/mod{i}.py", i % 1000).as_bytes(),
                 );
-                let mut sha = [0u8; 32];
+                let mut sha = [0u8; 16];
                 sha[..4].copy_from_slice(&i.to_le_bytes());
                 sha[4..8].copy_from_slice(&i.wrapping_mul(2_654_435_761).to_le_bytes());
-                e.sha256 = Some(sha);
+                e.hash = Some(sha);
                 e.size = u64::from(i % 5000);
                 e
             })

@@ -48,7 +48,7 @@ impl Checks {
             uid: header.uid,
             gid: header.gid,
             link,
-            sha256: None,
+            hash: None,
             elf: None,
         };
         if let Some(target) = entry.path.file_name().strip_prefix(b".wh.") {

@@ -2,14 +2,14 @@
 
 use std::io::{self, BufReader, Read};
 
-use sha2::{Digest as _, Sha256};
-
 use super::{
     Captured, Compression, EntryKind, LayerIndex, Verify, capture,
     elf::ElfScanner,
     tarwalk::{TarError, TarReader},
 };
-use crate::digest::{DiffId, Digest};
+use xxhash_rust::xxh3::{Xxh3, xxh3_128};
+
+use crate::digest::{Algorithm, DiffId, Digest, Hasher};
 use crate::source::LayerInfo;
 
 /// Buffer size for blob and tar reads: small reads cost a quarter of the
@@ -35,7 +35,7 @@ pub enum ScanError {
     /// The compression is not one layerscope reads.
     #[error(transparent)]
     Unsupported(#[from] super::compression::Unsupported),
-    /// The blob's sha256 is not the digest the manifest names.
+    /// The blob's hash is not the digest the manifest names.
     #[error("blob digest mismatch: the manifest says {expected}, the bytes hash to {actual}")]
     DigestMismatch {
         /// From the manifest.
@@ -43,7 +43,7 @@ pub enum ScanError {
         /// Computed.
         actual: Digest,
     },
-    /// The uncompressed stream's sha256 is not the config's diff id.
+    /// The uncompressed stream's hash is not the config's diff id.
     #[error(
         "diff id mismatch: the config says {expected}, the uncompressed layer hashes to {actual}"
     )]
@@ -55,57 +55,88 @@ pub enum ScanError {
     },
 }
 
-/// A reader that hashes and counts what passes through it.
+/// A reader that counts what passes through it, and hashes it when given
+/// a hasher.
 struct Hashing<R> {
     inner: R,
-    hasher: Sha256,
+    hasher: Option<Hasher>,
     count: u64,
-    /// Off: only count (the hash would repeat one computed elsewhere).
-    enabled: bool,
 }
 
 impl<R: Read> Hashing<R> {
-    fn new(inner: R) -> Self {
+    fn new(inner: R, algorithm: Option<Algorithm>) -> Self {
         Hashing {
             inner,
-            hasher: Sha256::new(),
+            hasher: algorithm.map(Hasher::new),
             count: 0,
-            enabled: true,
         }
     }
 
-    fn finish(self) -> ([u8; 32], u64) {
-        (self.hasher.finalize().into(), self.count)
+    fn finish(self) -> (Option<Digest>, u64) {
+        (self.hasher.map(Hasher::finish), self.count)
     }
 }
 
 impl<R: Read> Read for Hashing<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        if self.enabled {
-            self.hasher.update(&buf[..n]);
+        if let Some(h) = &mut self.hasher {
+            h.update(&buf[..n]);
         }
         self.count += n as u64;
         Ok(n)
     }
 }
 
-/// Scans one layer blob, verifying it against what the manifest and config
-/// say about it (how far: [`Verify`]). The stream is always read to its end.
+/// Which digests one scan computes, decided before reading.
+struct Plan {
+    /// Hash the blob in this algorithm (to verify it against the manifest).
+    blob: Option<Algorithm>,
+    /// Hash the uncompressed stream in this algorithm on the walker thread.
+    tar: Option<Algorithm>,
+    /// The diff id is the blob's hash (an uncompressed blob hashed anyway).
+    diff_is_blob: bool,
+}
+
+impl Plan {
+    fn new(expected: &LayerInfo, verify: Verify, compression: Compression) -> Plan {
+        let blob = (verify >= Verify::BlobDigest).then(|| expected.digest.algorithm());
+        let diff_algo = expected
+            .diff_id
+            .as_ref()
+            .map_or(Algorithm::Sha256, |d| d.0.algorithm());
+        // The diff id is computed when the config gives none, when asked,
+        // and for an uncompressed blob whose digest is checked (its own tar).
+        let compute_diff = expected.diff_id.is_none()
+            || verify == Verify::DiffIds
+            || (verify == Verify::BlobDigest && compression == Compression::None);
+        let diff_is_blob =
+            compute_diff && compression == Compression::None && blob == Some(diff_algo);
+        Plan {
+            blob,
+            tar: (compute_diff && !diff_is_blob).then_some(diff_algo),
+            diff_is_blob,
+        }
+    }
+}
+
+/// Scans one layer blob, checking it against what the manifest and config
+/// say about it as far as `verify` asks. The stream is always read to its
+/// end.
 ///
 /// Threads share the work, handing buffers down [`super::pipe`]s: this one
 /// walks the tar and hashes every file (and the uncompressed stream when the
-/// diff id is computed); a scoped helper reads the blob and hashes it; for a
-/// compressed blob a third one inflates. For an uncompressed blob the diff
-/// id is the blob digest, so its bytes are hashed once, not twice.
+/// diff id is computed); a scoped helper reads the blob (and hashes it when
+/// verifying); for a compressed blob a third one inflates. For an
+/// uncompressed blob the diff id is the blob digest, so its bytes are hashed
+/// once, not twice.
 pub fn scan_layer(
     blob: impl Read + Send,
     expected: &LayerInfo,
     verify: Verify,
 ) -> Result<LayerIndex, ScanError> {
-    let mut blob = Hashing::new(blob);
-    let mut sampler = super::sample::Sampler::default();
     let mut head = [0u8; 8];
+    let mut blob = blob;
     let mut got = 0;
     while got < head.len() {
         match blob.read(&mut head[got..]) {
@@ -121,25 +152,16 @@ pub fn scan_layer(
         }
     }
     let compression = Compression::sniff(&head[..got])?;
-    // The config's diff id stands unless it must or can only be computed.
-    let trusted_diff_id = match &expected.diff_id {
-        Some(d)
-            if verify == Verify::BlobDigest
-                && compression != Compression::None
-                && d.0.as_str().starts_with("sha256:")
-                && expected.digest.as_str().starts_with("sha256:") =>
-        {
-            Some(d.clone())
-        }
-        _ => None,
-    };
+    let plan = Plan::new(expected, verify, compression);
+    let mut blob = Hashing::new(Read::chain(&head[..got], blob), plan.blob);
+    let mut sampler = super::sample::Sampler::default();
     let (tar_writer, tar_reader) = super::pipe::channel();
 
     let (read, inflated, walked) = std::thread::scope(|s| {
-        // A compressed blob is read and hashed on one thread and inflated on
-        // another, so that inflating, the critical path of one huge layer,
-        // does nothing else. An uncompressed blob is its own tar stream: the
-        // reading thread feeds the walker directly.
+        // A compressed blob is read (and hashed) on one thread and inflated
+        // on another, so that inflating, the critical path of one huge
+        // layer, does nothing else. An uncompressed blob is its own tar
+        // stream: the reading thread feeds the walker directly.
         let (feed, inflater) = if compression == Compression::None {
             (tar_writer, None)
         } else {
@@ -147,10 +169,10 @@ pub fn scan_layer(
             let inflater = s.spawn(move || inflate(compression, raw_reader, tar_writer));
             (raw_writer, Some(inflater))
         };
-        let blob_reader = s.spawn(move || -> Result<([u8; 32], u64), ScanError> {
+        let blob_reader = s.spawn(move || -> Result<(Option<Digest>, u64), ScanError> {
             // A read error reaches the walker through the channel and is
             // reported from there, with the tar context.
-            match feed.pump(&mut Read::chain(&head[..got], &mut blob)) {
+            match feed.pump(&mut blob) {
                 Ok(true) => Ok(blob.finish()),
                 Ok(false) => Err(ScanError::Read {
                     what: "reading layer",
@@ -163,8 +185,7 @@ pub fn scan_layer(
             }
         });
         let walked = (|| {
-            let mut tar = Hashing::new(sampler.tap(tar_reader));
-            tar.enabled = compression != Compression::None && trusted_diff_id.is_none();
+            let mut tar = Hashing::new(sampler.tap(tar_reader), plan.tar);
             let (entries, captured, warnings, sparse) = walk_tar(&mut tar, compression)?;
             // The tar end marker may be followed by padding: the diff id covers it.
             io::copy(&mut tar, &mut io::sink())
@@ -194,33 +215,35 @@ pub fn scan_layer(
         (_, _, Err(e)) | (_, Err(e), Ok(_)) | (Err(e), Ok(()), Ok(_)) => return Err(e),
         (Ok(blob), Ok(()), Ok(walked)) => (blob, walked),
     };
-    // An uncompressed blob is its own tar stream: same bytes, same hash.
-    let tar_hash = if compression == Compression::None {
+    if let Some(actual) = &blob_hash
+        && *actual != expected.digest
+    {
+        return Err(ScanError::DigestMismatch {
+            expected: expected.digest.clone(),
+            actual: actual.clone(),
+        });
+    }
+    let computed = if plan.diff_is_blob {
         blob_hash
     } else {
         tar_hash
     };
-
-    let digest = Digest::from_sha256(&blob_hash);
-    if expected.digest.as_str().starts_with("sha256:") && digest != expected.digest {
-        return Err(ScanError::DigestMismatch {
-            expected: expected.digest.clone(),
-            actual: digest,
-        });
-    }
-    let diff_id = trusted_diff_id.unwrap_or_else(|| DiffId(Digest::from_sha256(&tar_hash)));
-    if let Some(want) = &expected.diff_id
-        && want.0.as_str().starts_with("sha256:")
-        && *want != diff_id
-    {
-        return Err(ScanError::DiffIdMismatch {
-            expected: want.clone(),
-            actual: diff_id,
-        });
-    }
+    let diff_id = match (computed, &expected.diff_id) {
+        (Some(actual), Some(want)) if actual != want.0 => {
+            return Err(ScanError::DiffIdMismatch {
+                expected: want.clone(),
+                actual: DiffId(actual),
+            });
+        }
+        (Some(actual), _) => DiffId(actual),
+        (None, Some(want)) => want.clone(),
+        // Plan::new computes the diff id whenever the config has none.
+        (None, None) => DiffId(expected.digest.clone()),
+    };
     Ok(LayerIndex {
-        digest,
+        digest: expected.digest.clone(),
         diff_id,
+        verified: verify,
         compression,
         compressed_bytes,
         uncompressed_bytes,
@@ -299,6 +322,60 @@ fn read_error(compression: Compression, source: io::Error) -> ScanError {
     ScanError::Read { what, source }
 }
 
+/// The content hash of a file's bytes: xxh3-128 (BENCHMARKS.md, "file
+/// identity"). It tells equal contents apart from different ones; it is
+/// not a cryptographic digest and is never shown as one.
+pub fn content_hash(data: &[u8]) -> [u8; 16] {
+    xxh3_128(data).to_le_bytes()
+}
+
+/// Files up to this size that arrive in pieces are gathered and hashed in
+/// one call, which is faster than the streaming state for small inputs.
+const SMALL_FILE: u64 = 64 << 10;
+
+/// [`content_hash`] over a file that arrives in chunks.
+enum FileHash {
+    /// Nothing read yet; the file's size.
+    Start(u64),
+    /// A small file gathered from several chunks.
+    Small(Vec<u8>),
+    /// A large file.
+    Stream(Box<Xxh3>),
+    /// The whole file came in one chunk.
+    Done([u8; 16]),
+}
+
+impl FileHash {
+    fn update(&mut self, chunk: &[u8]) {
+        match self {
+            FileHash::Start(size) if chunk.len() as u64 == *size => {
+                *self = FileHash::Done(content_hash(chunk));
+            }
+            FileHash::Start(size) if *size <= SMALL_FILE => {
+                *self = FileHash::Small(chunk.to_vec());
+            }
+            FileHash::Start(_) => {
+                let mut h = Box::new(Xxh3::new());
+                h.update(chunk);
+                *self = FileHash::Stream(h);
+            }
+            FileHash::Small(data) => data.extend_from_slice(chunk),
+            FileHash::Stream(h) => h.update(chunk),
+            // A tar entry never yields more than its size.
+            FileHash::Done(_) => {}
+        }
+    }
+
+    fn finish(self) -> [u8; 16] {
+        match self {
+            FileHash::Start(_) => content_hash(&[]),
+            FileHash::Small(data) => content_hash(&data),
+            FileHash::Stream(h) => h.digest128().to_le_bytes(),
+            FileHash::Done(h) => h,
+        }
+    }
+}
+
 /// What [`walk_tar`] found: entries, captured contents, warnings.
 type Walked = (
     Vec<super::Entry>,
@@ -329,7 +406,7 @@ fn walk_tar(stream: &mut impl Read, compression: Compression) -> Result<Walked, 
             let size = header.size;
             let keep = budget.admit(&entry.path, size);
             let mut kept = Vec::new();
-            let mut hasher = Sha256::new();
+            let mut hasher = FileHash::Start(size);
             let mut elf = ElfScanner::new();
             let mut read = 0u64;
             loop {
@@ -355,7 +432,7 @@ fn walk_tar(stream: &mut impl Read, compression: Compression) -> Result<Walked, 
                 });
             }
             entry.size = read;
-            entry.sha256 = Some(hasher.finalize().into());
+            entry.hash = Some(hasher.finish());
             entry.elf = elf.finish().map(Box::new);
             if keep {
                 captured.push(Captured {
@@ -382,8 +459,8 @@ mod tests {
 
     fn info(blob: &[u8], tar: &[u8]) -> LayerInfo {
         LayerInfo {
-            digest: Digest::from_sha256(&Sha256::digest(blob).into()),
-            diff_id: Some(DiffId(Digest::from_sha256(&Sha256::digest(tar).into()))),
+            digest: Digest::of(blob),
+            diff_id: Some(DiffId(Digest::of(tar))),
             media_type: String::new(),
             blob_bytes: blob.len() as u64,
             compressed_bytes: Some(blob.len() as u64),
@@ -415,8 +492,13 @@ mod tests {
             assert_eq!(idx.uncompressed_bytes, tar.len() as u64);
             let sizes: Vec<u64> = idx.entries.iter().map(|e| e.size).collect();
             assert_eq!(sizes, vec![9, big as u64, 5000, 0]);
-            let want: [u8; 32] = Sha256::digest(pattern(big, 7)).into();
-            assert_eq!(idx.entries[1].sha256, Some(want));
+            // Independent: xxh3-128 of the file's bytes in one call.
+            let want = xxh3_128(&pattern(big, 7)).to_le_bytes();
+            assert_eq!(idx.entries[1].hash, Some(want));
+            assert_eq!(
+                idx.entries[2].hash,
+                Some(xxh3_128(&pattern(5000, 3)).to_le_bytes())
+            );
             assert_eq!(idx.entries[3].kind, EntryKind::Whiteout);
         }
     }
@@ -427,6 +509,10 @@ mod tests {
         let tar = l.tar();
         let mut wrong = info(&tar, &tar);
         wrong.diff_id = Some(DiffId(Digest::from_sha256(&[1; 32])));
+        // Trusted (a local archive without --verify): nothing is checked.
+        let idx = scan_layer(tar.as_slice(), &wrong, Verify::Trust).unwrap();
+        assert_eq!(idx.diff_id, *wrong.diff_id.as_ref().unwrap());
+        assert_eq!(idx.verified, Verify::Trust);
         assert!(matches!(
             scan_layer(tar.as_slice(), &wrong, Verify::BlobDigest),
             Err(ScanError::DiffIdMismatch { .. })
@@ -478,6 +564,95 @@ mod tests {
             .err()
             .map(|e| e.to_string());
             assert!(err.unwrap_or_default().contains("disk gone"));
+        }
+    }
+
+    /// A blob whose bytes do not match its digest: a tampered local blob.
+    fn tampered(c: Compression) -> (Vec<u8>, LayerInfo) {
+        let l = big_layer();
+        let good = l.blob(c);
+        let info = info(&good, &l.tar());
+        let other = layer(vec![file("usr/lib/a.py", b"print(2)\n")]);
+        (other.blob(c), info)
+    }
+
+    #[test]
+    fn verification_levels_check_what_they_say() {
+        for c in [Compression::None, Compression::Gzip] {
+            let (bad, info) = tampered(c);
+            let trusted = scan_layer(bad.as_slice(), &info, Verify::Trust).unwrap();
+            assert_eq!(trusted.verified, Verify::Trust);
+            assert_eq!(trusted.digest, info.digest);
+            for v in [Verify::BlobDigest, Verify::DiffIds] {
+                assert!(matches!(
+                    scan_layer(bad.as_slice(), &info, v),
+                    Err(ScanError::DigestMismatch { .. })
+                ));
+            }
+        }
+        // A config lying about a compressed layer's diff id is caught only
+        // when diff ids are verified.
+        let l = big_layer();
+        let blob = l.blob(Compression::Gzip);
+        let mut lying = info(&blob, &l.tar());
+        lying.diff_id = Some(DiffId(Digest::of(b"another tar")));
+        assert!(scan_layer(blob.as_slice(), &lying, Verify::BlobDigest).is_ok());
+        assert!(matches!(
+            scan_layer(blob.as_slice(), &lying, Verify::DiffIds),
+            Err(ScanError::DiffIdMismatch { .. })
+        ));
+    }
+
+    #[test]
+    fn sha512_digests_are_verified() {
+        use sha2::{Digest as _, Sha512};
+        let sha512 = |b: &[u8]| {
+            Digest::parse(&format!("sha512:{}", hex::encode(Sha512::digest(b)))).unwrap()
+        };
+        let l = big_layer();
+        let tar = l.tar();
+        for c in [Compression::None, Compression::Gzip] {
+            let blob = l.blob(c);
+            let mut good = info(&blob, &tar);
+            good.digest = sha512(&blob);
+            good.diff_id = Some(DiffId(sha512(&tar)));
+            let idx = scan_layer(blob.as_slice(), &good, Verify::DiffIds).unwrap();
+            assert_eq!(idx.digest, good.digest);
+            assert_eq!(idx.diff_id, *good.diff_id.as_ref().unwrap());
+            let mut bad = good.clone();
+            bad.digest = sha512(b"x");
+            assert!(matches!(
+                scan_layer(blob.as_slice(), &bad, Verify::BlobDigest),
+                Err(ScanError::DigestMismatch { .. })
+            ));
+            let mut bad = good.clone();
+            bad.diff_id = Some(DiffId(sha512(b"x")));
+            assert!(matches!(
+                scan_layer(blob.as_slice(), &bad, Verify::DiffIds),
+                Err(ScanError::DiffIdMismatch { .. })
+            ));
+        }
+    }
+
+    #[test]
+    fn file_hash_is_the_same_however_the_file_arrives() {
+        for size in [
+            0usize,
+            1,
+            1000,
+            SMALL_FILE as usize,
+            SMALL_FILE as usize + 1,
+            300_000,
+        ] {
+            let data = pattern(size, 9);
+            let want = xxh3_128(&data).to_le_bytes();
+            for piece in [1usize, 7, 4096, 65_536, usize::MAX] {
+                let mut h = FileHash::Start(size as u64);
+                for chunk in data.chunks(piece.min(size.max(1))) {
+                    h.update(chunk);
+                }
+                assert_eq!(h.finish(), want, "size {size}, pieces of {piece}");
+            }
         }
     }
 }

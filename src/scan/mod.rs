@@ -1,8 +1,8 @@
 //! The scanner: one layer stream in, one [`LayerIndex`] out.
 //!
 //! It sniffs the compression from magic bytes, inflates, walks the tar and
-//! records every entry with the sha256 of its content, verifying the blob
-//! digest on the way (and the diff id, see [`Verify`]). Small files a later stage needs to
+//! records every entry with a 128-bit hash of its content, verifying the
+//! blob digest on the way when asked (and the diff id, see [`Verify`]). Small files a later stage needs to
 //! read (Python metadata) are captured, and ELF section headers are parsed,
 //! because the stream cannot be read twice. Nothing is extracted to disk.
 
@@ -26,33 +26,58 @@ pub use path::EntryPath;
 
 use crate::digest::{DiffId, Digest};
 
-/// What the scanner checks besides every file's own sha256.
+/// How far a layer's bytes are checked against what the manifest and
+/// config say (DESIGN.md "Verification"). Ordered: each level includes the
+/// one before.
 ///
-/// The blob digest is always verified. For a compressed blob that proves
-/// the uncompressed stream too: inflating is deterministic, and gzip's
-/// CRC-32 and length trailer are checked. Hashing the uncompressed stream
-/// again only catches a config whose `diff_ids` lie, and costs a fifth of
-/// the CPU of a gzip layer, so it is opt-in.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// The pipeline picks the level per source: downloads are always checked
+/// at least at [`Verify::BlobDigest`]; local archives and layouts are
+/// trusted ([`Verify::Trust`]) unless `--verify` asks for
+/// [`Verify::DiffIds`].
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
 pub enum Verify {
-    /// The blob digest. A compressed layer's diff id is the config's
-    /// (hashed only when the config names none, or the blob digest is not
-    /// sha256 and so cannot be checked).
+    /// Nothing is hashed but each file's content: the blob digest and the
+    /// diff id are the ones the manifest and config state (a diff id the
+    /// config does not give is computed).
     #[default]
+    Trust,
+    /// The blob digest (sha256 or sha512). For a compressed blob that
+    /// proves the uncompressed stream too: inflating is deterministic, and
+    /// gzip's CRC-32 and length trailer are checked, so a compressed
+    /// layer's diff id is the config's (hashed only when the config names
+    /// none). An uncompressed blob is its own tar: its diff id is checked.
     BlobDigest,
-    /// The blob digest, and the diff id of every layer computed from its
+    /// The blob digest, and every layer's diff id computed from its
     /// uncompressed stream and checked against the config.
     DiffIds,
+}
+
+impl Verify {
+    /// The name used in the JSON report.
+    pub fn name(self) -> &'static str {
+        match self {
+            Verify::Trust => "none",
+            Verify::BlobDigest => "blob-digest",
+            Verify::DiffIds => "blob-digest-and-diff-id",
+        }
+    }
 }
 
 /// Everything known about one layer after reading it once.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct LayerIndex {
-    /// The sha256 of the blob as read (verified against the manifest).
+    /// The blob digest: the manifest's, verified against the bytes unless
+    /// [`LayerIndex::verified`] is [`Verify::Trust`].
     pub digest: Digest,
-    /// The sha256 of the uncompressed tar stream: computed, or for a
-    /// compressed blob under [`Verify::BlobDigest`] the config's.
+    /// The digest of the uncompressed tar stream: computed, or the
+    /// config's (see [`Verify`]).
     pub diff_id: DiffId,
+    /// What was checked against the manifest and config when this index
+    /// was made (the cache serves an index only to runs asking no more).
+    pub verified: Verify,
     /// The compression found in the bytes.
     pub compression: Compression,
     /// Blob bytes read: what a pull downloads.
@@ -115,9 +140,11 @@ pub struct Entry {
     pub gid: u32,
     /// The link target of a symlink or hard link, as written.
     pub link: Option<EntryPath>,
-    /// sha256 of the content, for regular files.
+    /// A 128-bit hash of the content (xxh3-128, see [`layer::content_hash`]),
+    /// for regular files: it identifies equal contents (duplicates,
+    /// metadata-only rewrites), and is no cryptographic digest.
     #[serde(with = "serde_bytes")]
-    pub sha256: Option<[u8; 32]>,
+    pub hash: Option<[u8; 16]>,
     /// For ELF files: what the section headers say (see [`elf`]); boxed,
     /// since few entries are ELF files.
     pub elf: Option<Box<elf::ElfInfo>>,

@@ -75,10 +75,10 @@ pub fn resolve(args: &ImageArgs, env: &Env) -> Result<pipeline::Settings, Error>
                 args.cache_dir.clone().or_else(|| env.default_cache_dir())
             },
             progress,
-            verify: if args.verify_diff_ids {
+            verify: if args.verify {
                 Verify::DiffIds
             } else {
-                Verify::BlobDigest
+                Verify::Trust
             },
         },
         manifest_only: args.manifest_only,

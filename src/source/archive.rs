@@ -10,9 +10,10 @@ use std::fs::File;
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
+use super::docker_archive::DockerArchive;
 use super::layout::{Blobs, LayoutImage};
 use super::spool::Spool;
-use super::{SourceError, SourceOptions};
+use super::{ImageSource, SourceError, SourceOptions};
 
 /// One member of an indexed tar.
 #[derive(Clone, Debug)]
@@ -149,11 +150,16 @@ fn spool(reader: &mut impl Read) -> io::Result<Spool> {
     Spool::copy_from(reader)
 }
 
+/// Read size while indexing: a header block and a few more (PAX and GNU
+/// long-name records precede their header). Member data is seeked over,
+/// never read, so indexing a 20 GB archive reads a few KiB per member.
+const INDEX_BUF: usize = 4096;
+
 fn index_tar(path: &Path) -> io::Result<HashMap<String, Member>> {
     let file = File::open(path)?;
-    let mut archive = tar::Archive::new(BufReader::new(file));
+    let mut archive = tar::Archive::new(BufReader::with_capacity(INDEX_BUF, file));
     let mut members = HashMap::new();
-    for entry in archive.entries()? {
+    for entry in archive.entries_with_seek()? {
         let entry = entry?;
         let name = normalize(&String::from_utf8_lossy(&entry.path_bytes()));
         let member = match entry.header().entry_type() {
@@ -202,10 +208,12 @@ fn join(dir: &str, target: &str) -> String {
     }
 }
 
-/// Whether the tar at `path` has a member called `name` (for detection).
+/// Whether the tar at `path` has a member called `name` (reads headers
+/// only, seeking over member data).
 pub fn tar_has_member(path: &Path, name: &str) -> io::Result<bool> {
-    let mut archive = tar::Archive::new(BufReader::new(File::open(path)?));
-    for entry in archive.entries()? {
+    let file = File::open(path)?;
+    let mut archive = tar::Archive::new(BufReader::with_capacity(INDEX_BUF, file));
+    for entry in archive.entries_with_seek()? {
         if normalize(&String::from_utf8_lossy(&entry?.path_bytes())) == name {
             return Ok(true);
         }
@@ -231,5 +239,88 @@ impl LayoutImage<TarMembers> {
             None => input.clone(),
         };
         LayoutImage::resolve(members, reference, tag, options)
+    }
+}
+
+/// Opens an archive given as a bare path: indexed once, then read as a
+/// docker archive when it has `manifest.json` (Docker 25+ archives carry
+/// `index.json` too) or a classic `repositories` file, otherwise as an OCI
+/// archive. No second pass over the
+/// file to tell them apart.
+pub fn open_detected(
+    path: &Path,
+    options: &SourceOptions,
+) -> Result<Box<dyn ImageSource>, SourceError> {
+    let mut members = TarMembers::open(path, format!("docker-archive:{}", path.display()))?;
+    if members.exists("manifest.json") || members.exists("repositories") {
+        let input = members.input.clone();
+        return Ok(Box::new(DockerArchive::from_members(
+            members, input, None, options,
+        )?));
+    }
+    members.input = format!("oci-archive:{}", path.display());
+    let input = members.input.clone();
+    Ok(Box::new(LayoutImage::resolve(
+        members, input, None, options,
+    )?))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::fixture::pattern;
+
+    /// Members read back by seeking hold exactly the bytes written, long
+    /// (GNU and PAX) names and links included, although indexing never
+    /// reads member data.
+    #[test]
+    fn seek_indexing_finds_every_member() {
+        let long = format!("blobs/sha256/{}", "d".repeat(120));
+        let pax = format!("dir/{}", "p".repeat(200));
+        let files: Vec<(String, Vec<u8>)> = vec![
+            ("manifest.json".into(), b"[]".to_vec()),
+            (long.clone(), pattern(3 << 20, 1)),
+            ("a/layer.tar".into(), pattern(1000, 2)),
+            (pax.clone(), pattern(513, 3)),
+            ("empty".into(), Vec::new()),
+        ];
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("x.tar");
+        let mut b = tar::Builder::new(File::create(&path).unwrap());
+        for (name, data) in &files {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(data.len() as u64);
+            h.set_mode(0o644);
+            h.set_entry_type(tar::EntryType::Regular);
+            if name.starts_with("dir/") {
+                // A PAX `path` record instead of a GNU long name.
+                b.append_pax_extensions([("path", name.as_bytes())])
+                    .unwrap();
+                h.set_path("short").unwrap();
+                h.set_cksum();
+                b.append(&h, data.as_slice()).unwrap();
+            } else {
+                b.append_data(&mut h, name, data.as_slice()).unwrap();
+            }
+        }
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Symlink);
+        h.set_size(0);
+        b.append_link(&mut h, "b/layer.tar", "../a/layer.tar")
+            .unwrap();
+        b.into_inner().unwrap();
+
+        let members = TarMembers::open(&path, "t".into()).unwrap();
+        for (name, data) in &files {
+            let mut back = Vec::new();
+            members.open(name).unwrap().read_to_end(&mut back).unwrap();
+            assert!(back == *data, "{name}");
+            assert_eq!(members.size(name), Some(data.len() as u64));
+        }
+        assert_eq!(members.size("b/layer.tar"), Some(1000));
+        assert!(tar_has_member(&path, &pax).unwrap());
+        assert!(!tar_has_member(&path, "nope").unwrap());
     }
 }

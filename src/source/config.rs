@@ -135,19 +135,42 @@ fn redact(msg: &str) -> String {
         return crate::source::escape(msg, 200);
     }
     let mut out = String::new();
-    let mut quote: Option<char> = None;
+    let mut quote: Option<(char, String)> = None;
     for c in msg.chars() {
-        match quote {
-            Some(q) if c == q => quote = None,
-            Some(_) => {}
-            None if c == '"' || c == '`' => {
-                quote = Some(c);
-                out.push('…');
+        match &mut quote {
+            Some((q, text)) if c == *q => {
+                // A digest-shaped text (an invalid digest's own letters) is
+                // named: it is short and only `alg:hex`, nothing to hide.
+                if is_digest_like(text) {
+                    out.push(*q);
+                    out.push_str(text);
+                    out.push(*q);
+                } else {
+                    out.push('…');
+                }
+                quote = None;
             }
+            Some((_, text)) => text.push(c),
+            None if c == '"' || c == '`' => quote = Some((c, String::new())),
             None => out.push(c),
         }
     }
+    if quote.is_some() {
+        out.push('…');
+    }
     crate::source::escape(&out, 200)
+}
+
+/// `alg:hex` in either case, at most 140 characters.
+fn is_digest_like(text: &str) -> bool {
+    text.len() <= 140
+        && text.split_once(':').is_some_and(|(alg, hex)| {
+            !alg.is_empty()
+                && alg
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+                && hex.bytes().all(|b| b.is_ascii_hexdigit())
+        })
 }
 
 /// Walks a JSON value and fails on an object with a repeated key.

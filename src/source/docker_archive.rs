@@ -71,7 +71,7 @@ impl DockerArchive {
         Self::from_members(members, input, None, options)
     }
 
-    fn from_members(
+    pub(super) fn from_members(
         members: TarMembers,
         input: String,
         image: Option<&ArchiveImage>,

@@ -139,7 +139,7 @@ pub fn resolve_info<B: Blobs + ?Sized>(
     let config = ImageConfig::parse(&input, &config_bytes)?;
     let mut info = ImageInfo::assemble(
         reference,
-        Some(Digest::of(&manifest_bytes)),
+        Some(descriptor.digest.clone()),
         &manifest.layers,
         config,
     )?;
@@ -307,7 +307,7 @@ pub fn read_blob<B: Blobs + ?Sized>(blobs: &B, digest: &Digest) -> Result<Vec<u8
         });
     }
     let bytes = blobs.read_document(&path)?;
-    if digest.as_str().starts_with("sha256:") && Digest::of(&bytes) != *digest {
+    if !digest.matches(&bytes) {
         return Err(SourceError::invalid(
             blobs.input(),
             format!("blob {digest} does not match its digest"),

@@ -39,6 +39,13 @@ pub trait ImageSource: Send + Sync {
     /// Opens layer `index` (0 = bottom) as its blob stream, exactly as stored
     /// (compressed or not). The scanner verifies the digest while reading.
     fn open_layer(&self, index: usize) -> Result<Box<dyn Read + Send + '_>, SourceError>;
+
+    /// Whether the layers come over the network (a registry): their blobs
+    /// are then always verified (DESIGN.md "Verification"). Local archives
+    /// and layouts are trusted unless `--verify` asks.
+    fn downloaded(&self) -> bool {
+        false
+    }
 }
 
 /// What a manifest and a config say about an image, before any layer is read.
@@ -260,5 +267,6 @@ pub fn open(reference: &str, options: &SourceOptions) -> Result<Box<dyn ImageSou
             Ok(Box::new(storage::StorageImage::open(&rest, options)?))
         }
         Reference::Registry(name) => registry::open(&name, options),
+        Reference::Archive(path) => archive::open_detected(&path, options),
     }
 }

@@ -38,6 +38,9 @@ pub enum Reference {
     ContainersStorage(String),
     /// `docker://REF` or a bare `name:tag`: a registry.
     Registry(String),
+    /// An existing file given without a transport: a docker or OCI archive,
+    /// told apart by its members when it is opened (read once).
+    Archive(PathBuf),
 }
 
 /// Which image of a `docker save` archive, as skopeo names them.
@@ -185,23 +188,9 @@ fn detect(path: &Path) -> Reference {
             tag: None,
         };
     }
-    // A tar with `manifest.json` or a classic `repositories` file is a
-    // docker archive (Docker 25+ archives carry both `manifest.json` and
-    // `index.json`); otherwise OCI.
-    let docker = ["manifest.json", "repositories"]
-        .iter()
-        .any(|name| !matches!(super::archive::tar_has_member(path, name), Ok(false)));
-    if docker {
-        Reference::DockerArchive {
-            path: path.to_owned(),
-            image: None,
-        }
-    } else {
-        Reference::OciArchive {
-            path: path.to_owned(),
-            tag: None,
-        }
-    }
+    // Docker or OCI archive: decided from its members when it is indexed,
+    // so the file is not read twice.
+    Reference::Archive(path.to_owned())
 }
 
 /// Splits `PATH[:REF]` as skopeo does: at the first `:` (paths with a `:`

@@ -192,13 +192,13 @@ pub(super) fn duplicate_native_libraries(
         // Keep the largest copy; extra different builds are this finding's
         // bytes, extra identical copies belong to duplicate-content.
         copies.sort_by_key(|&l| (std::cmp::Reverse(image.entry(l).size), l));
-        let mut builds: HashSet<[u8; 32]> = HashSet::new();
+        let mut builds: HashSet<(u64, [u8; 16])> = HashSet::new();
         let mut per_layer = Vec::new();
         let mut identical = 0usize;
         let mut overlap: Vec<String> = Vec::new();
         for (i, &l) in copies.iter().enumerate() {
             let e = image.entry(l);
-            let new_build = builds.insert(e.sha256.unwrap_or_default());
+            let new_build = builds.insert((e.size, e.hash.unwrap_or_default()));
             if i == 0 {
                 continue;
             }

@@ -127,6 +127,10 @@ impl ImageSource for RegistrySource {
         self.runtime.spawn(stream::download(blob, tx));
         Ok(Box::new(stream::ChannelReader::new(rx)))
     }
+
+    fn downloaded(&self) -> bool {
+        true
+    }
 }
 
 fn read_certs(paths: &[std::path::PathBuf]) -> Result<Vec<Certificate>, SourceError> {
@@ -265,13 +269,17 @@ async fn resolve(
         })
         .await
         .map_err(|f| failure_error(shown, &f))?;
-        let digest = Digest::of(&body);
-        if let Some(asked) = current.digest()
-            && asked != digest.as_str()
-        {
-            return Err(SourceError::Remote(format!(
-                "`{shown}`: manifest digest mismatch: asked for {asked}, the registry sent bytes hashing to {digest}"
-            )));
+        let mut digest = Digest::of(&body);
+        if let Some(asked) = current.digest() {
+            // Pinned by digest (sha256 or sha512): verified in its algorithm.
+            let asked =
+                Digest::parse(asked).map_err(|e| SourceError::Remote(format!("`{shown}`: {e}")))?;
+            if !asked.matches(&body) {
+                return Err(SourceError::Remote(format!(
+                    "`{shown}`: manifest digest mismatch: asked for {asked}, the registry sent bytes hashing to {digest}"
+                )));
+            }
+            digest = asked;
         }
         match ManifestOrIndex::parse(shown, &body)? {
             ManifestOrIndex::Index(index) => {
@@ -303,7 +311,7 @@ async fn resolve(
                 })
                 .await
                 .map_err(|f| failure_error(shown, &f))?;
-                if Digest::of(&bytes) != manifest.config.digest {
+                if !manifest.config.digest.matches(&bytes) {
                     return Err(SourceError::Remote(format!(
                         "`{shown}`: config blob digest mismatch: the manifest says {config_digest}"
                     )));
