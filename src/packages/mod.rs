@@ -369,35 +369,13 @@ impl Resolver<'_> {
     fn link_target(&self, at: &[u8], target: &[u8]) -> Option<Vec<u8>> {
         let parent = crate::scan::EntryPath::parent_of(at);
         if !parent.is_empty()
-            && let Some(rel) = join(parent, target)
+            && let Some(rel) = crate::scan::path::resolve(parent, target)
             && self.image.find(&rel).is_some()
         {
             return Some(rel);
         }
-        join(&[], target)
+        crate::scan::path::resolve(&[], target)
     }
-}
-
-/// `rel` joined onto `base` with `.` and `..` resolved (an absolute `rel`
-/// starts from the root); `None` when `..` climbs above the root.
-fn join(base: &[u8], rel: &[u8]) -> Option<Vec<u8>> {
-    let mut parts: Vec<&[u8]> = if rel.starts_with(b"/") {
-        Vec::new()
-    } else {
-        base.split(|&b| b == b'/')
-            .filter(|c| !c.is_empty())
-            .collect()
-    };
-    for c in rel.split(|&b| b == b'/') {
-        match c {
-            b"" | b"." => {}
-            b".." => {
-                parts.pop()?;
-            }
-            _ => parts.push(c),
-        }
-    }
-    Some(parts.join(&b'/'))
 }
 
 /// Whether the image has an rpm database.

@@ -1,43 +1,7 @@
 //! Parsing helpers of Python metadata: RECORD (CSV), RFC 822 headers,
 //! relative paths, PEP 503 names, Python versions from paths.
 
-/// Joins `rel` onto `base`, resolving `.` and `..` (an absolute `rel`
-/// starts from the root). `None` when `..` climbs above the root.
-pub(crate) fn resolve(base: &[u8], rel: &[u8]) -> Option<Vec<u8>> {
-    // The common case (every RECORD line of a plain install): a clean
-    // relative path is appended as it is.
-    if !rel.is_empty()
-        && !rel.starts_with(b"/")
-        && rel
-            .split(|&b| b == b'/')
-            .all(|c| !c.is_empty() && c != b"." && c != b"..")
-    {
-        let mut out = Vec::with_capacity(base.len() + 1 + rel.len());
-        out.extend_from_slice(base);
-        if !base.is_empty() {
-            out.push(b'/');
-        }
-        out.extend_from_slice(rel);
-        return Some(out);
-    }
-    let mut parts: Vec<&[u8]> = if rel.starts_with(b"/") {
-        Vec::new()
-    } else {
-        base.split(|&b| b == b'/')
-            .filter(|c| !c.is_empty())
-            .collect()
-    };
-    for c in rel.split(|&b| b == b'/') {
-        match c {
-            b"" | b"." => {}
-            b".." => {
-                parts.pop()?;
-            }
-            _ => parts.push(c),
-        }
-    }
-    Some(parts.join(&b'/'))
-}
+pub(crate) use crate::scan::path::resolve;
 
 /// The first field of every row of a RECORD (the installed path), empty
 /// ones left out. Without any quote in the text every row is `path,...`
