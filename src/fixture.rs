@@ -5,6 +5,9 @@
 //! every byte figure of a fixture follows from its construction.
 
 pub mod archives;
+mod raw;
+
+pub use raw::{pax_record, raw_header};
 
 use std::fs;
 use std::io::{self, Write};
@@ -74,79 +77,6 @@ pub fn pax_file(path: impl AsRef<[u8]>, data: impl AsRef<[u8]>) -> Item {
 /// Raw blocks in the tar stream.
 pub fn raw(bytes: Vec<u8>) -> Item {
     Item::Raw(bytes)
-}
-
-/// A 512-byte tar header block (GNU magic) of type `flag` for `name`
-/// (at most 100 bytes) claiming `size` data bytes, its checksum set. Sizes
-/// too large for octal are written base-256, as GNU tar does.
-pub fn raw_header(flag: u8, name: &[u8], size: u64) -> Vec<u8> {
-    let mut h = vec![0u8; 512];
-    let n = name.len().min(100);
-    h[..n].copy_from_slice(&name[..n]);
-    put_number(&mut h[100..108], 0o644);
-    put_number(&mut h[108..116], 0);
-    put_number(&mut h[116..124], 0);
-    put_number(&mut h[124..136], size);
-    put_number(&mut h[136..148], 1_700_000_000);
-    h[156] = flag;
-    h[257..265].copy_from_slice(b"ustar  \0");
-    set_checksum(&mut h);
-    h
-}
-
-/// Writes `v` into a numeric header field: octal when it fits, else
-/// base-256.
-fn put_number(field: &mut [u8], v: u64) {
-    let digits = field.len() - 1;
-    if digits >= 22 || v < 1u64 << (3 * digits) {
-        let s = format!("{v:0digits$o}");
-        field[..digits].copy_from_slice(s.as_bytes());
-        field[digits] = 0;
-    } else {
-        field.fill(0);
-        field[0] = 0x80;
-        let bytes = v.to_be_bytes();
-        let len = field.len();
-        field[len - 8..].copy_from_slice(&bytes);
-    }
-}
-
-fn set_checksum(h: &mut [u8]) {
-    h[148..156].fill(b' ');
-    let sum: u32 = h.iter().map(|&b| u32::from(b)).sum();
-    let s = format!("{sum:06o}\0 ");
-    h[148..156].copy_from_slice(s.as_bytes());
-}
-
-/// The blocks of an old GNU sparse entry: header, extension blocks, data.
-fn sparse_blocks(path: &[u8], apparent: u64, chunks: &[(u64, Vec<u8>)]) -> Vec<u8> {
-    let stored: u64 = chunks.iter().map(|(_, d)| d.len() as u64).sum();
-    let mut h = raw_header(b'S', path, stored);
-    let entry = |slot: &mut [u8], (off, data): &(u64, Vec<u8>)| {
-        put_number(&mut slot[..12], *off);
-        put_number(&mut slot[12..24], data.len() as u64);
-    };
-    for (i, c) in chunks.iter().take(4).enumerate() {
-        entry(&mut h[386 + 24 * i..410 + 24 * i], c);
-    }
-    h[482] = u8::from(chunks.len() > 4);
-    put_number(&mut h[483..495], apparent);
-    set_checksum(&mut h);
-    let mut out = h;
-    let rest: Vec<_> = chunks.iter().skip(4).collect();
-    for (bi, group) in rest.chunks(21).enumerate() {
-        let mut ext = vec![0u8; 512];
-        for (i, c) in group.iter().enumerate() {
-            entry(&mut ext[24 * i..24 * i + 24], c);
-        }
-        ext[504] = u8::from((bi + 1) * 21 < rest.len());
-        out.extend_from_slice(&ext);
-    }
-    for (_, d) in chunks {
-        out.extend_from_slice(d);
-    }
-    out.resize(out.len().div_ceil(512) * 512, 0);
-    out
 }
 
 /// A regular file with mode 0644 owned by root.
@@ -386,7 +316,7 @@ fn append(b: &mut tar::Builder<Vec<u8>>, item: &Item) -> io::Result<()> {
             chunks,
         } => b
             .get_mut()
-            .write_all(&sparse_blocks(path, *apparent, chunks)),
+            .write_all(&raw::sparse_blocks(path, *apparent, chunks)),
         Item::PaxFile(path, data) => {
             let record = pax_record(b"path", path);
             b.get_mut()
@@ -404,16 +334,6 @@ fn append(b: &mut tar::Builder<Vec<u8>>, item: &Item) -> io::Result<()> {
         }
         Item::Raw(bytes) => b.get_mut().write_all(bytes),
     }
-}
-
-/// One PAX record, `LEN KEY=VALUE\n` (LEN counts itself).
-pub fn pax_record(key: &[u8], value: &[u8]) -> Vec<u8> {
-    let body = key.len() + value.len() + 3;
-    let mut len = body + body.to_string().len();
-    if len.to_string().len() != body.to_string().len() {
-        len += 1;
-    }
-    [len.to_string().as_bytes(), b" ", key, b"=", value, b"\n"].concat()
 }
 
 /// A fixture image.

@@ -11,6 +11,7 @@ pub mod capture;
 pub mod compression;
 pub mod elf;
 pub mod entries;
+pub mod hash;
 pub mod layer;
 pub mod path;
 pub mod pipe;
@@ -140,7 +141,7 @@ pub struct Entry {
     pub gid: u32,
     /// The link target of a symlink or hard link, as written.
     pub link: Option<EntryPath>,
-    /// A 128-bit hash of the content (xxh3-128, see [`layer::content_hash`]),
+    /// A 128-bit hash of the content (xxh3-128, see [`hash::content_hash`]),
     /// for regular files: it identifies equal contents (duplicates,
     /// metadata-only rewrites), and is no cryptographic digest.
     #[serde(with = "serde_bytes")]

@@ -16,6 +16,7 @@ pub mod reference;
 pub mod registry;
 pub mod spool;
 pub mod storage;
+mod tar_split;
 
 use std::io::Read;
 use std::path::PathBuf;
