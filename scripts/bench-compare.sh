@@ -10,6 +10,10 @@
 #   layerscope analyze, gzip layers: the OCI layout directory oci:DIR/oci
 #     (synthetic) or the oci-archive IMAGE_OCI (real)
 #   layerscope analyze docker-archive (plain layers)
+#   the same two on one core (taskset -c 0), to show what a second core buys
+#   layerscope analyze docker-archive warm: from the layer cache filled by one
+#     cold run, with the bytes it read (strace: read/pread) against the
+#     archive's size
 #   dive --ci --source docker-archive (unless SKIP_DIVE=1)
 #   gzip -dc | sha256sum, pigz -dc, rapidgzip -d -P 1 over the gzip blobs of
 #     the same layers (one after the other; the largest alone too)
@@ -39,10 +43,13 @@ DIVE_TIMEOUT="${DIVE_TIMEOUT:-900}"
 DIVE_MEM_LIMIT="${DIVE_MEM_LIMIT:-16G}"
 SKIP_DIVE="${SKIP_DIVE:-}"
 TIME=/usr/bin/time
-LS="$here/target/release/layerscope"
+# PROFILE=profiling keeps symbols for perf; the code is the same as release.
+PROFILE="${PROFILE:-release}"
+LS="$here/target/$PROFILE/layerscope"
+GEN="$here/target/$PROFILE/examples/gen_bench_image"
 ERR=/tmp/bench-compare.stderr
 
-[ -n "${SKIP_BUILD:-}" ] || (cd "$here" && cargo build --release --quiet --bin layerscope --example gen_bench_image)
+[ -n "${SKIP_BUILD:-}" ] || (cd "$here" && cargo build --profile "$PROFILE" --quiet --bin layerscope --example gen_bench_image)
 
 ci_config="$(mktemp /tmp/dive-ci.XXXXXX)"
 dive_cg=""
@@ -138,6 +145,23 @@ measure() {
   printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$mw" "$mr" "$mc" "$status" >>"$results"
 }
 
+# warm_read CACHE_DIR DOCKER_ARCHIVE: the bytes a warm analysis reads, all
+# files together and the archive alone (strace counts what read/pread
+# returned), against the archive's size.
+warm_read() {
+  local cache="$1" docker="$2" trace total archive size
+  if ! command -v strace >/dev/null; then echo "warm bytes read: strace missing, skipped"; return; fi
+  trace="$(mktemp)"
+  strace -f -qq -y -e trace=read,pread64,readv,preadv -o "$trace" \
+    "$LS" analyze --cache-dir "$cache" --format json "docker-archive:$docker" >/dev/null
+  total="$(awk '/= [0-9]+$/ { s += $NF } END { printf "%.0f", s }' "$trace")"
+  archive="$(grep -F "<$(realpath "$docker")>" "$trace" | awk '/= [0-9]+$/ { s += $NF } END { printf "%.0f", s }')"
+  size="$(stat -c %s "$docker")"
+  rm -f "$trace"
+  printf '%-44s %s bytes of the %s-byte archive (%s %%), %s bytes of every file\n' \
+    "layerscope warm: bytes read" "$archive" "$size" "$(echo "scale=4; 100 * $archive / $size" | bc)" "$total"
+}
+
 # compare LABEL DOCKER_ARCHIVE LS_SOURCE LS_LABEL OCI_PATH -- GZ_BLOBS...
 # LS_SOURCE is the layerscope reference of the gzip image (oci:DIR or
 # oci-archive:FILE), OCI_PATH its file or directory (for sizes and warming).
@@ -157,6 +181,13 @@ compare() {
   fi
   measure "layerscope analyze $src_label (gzip)" "$LS" analyze --no-cache --format json "$src"
   measure "layerscope analyze docker-archive (plain)" "$LS" analyze --no-cache --format json "docker-archive:$docker"
+  measure "layerscope $src_label (gzip), 1 core" taskset -c 0 "$LS" analyze --no-cache --format json "$src"
+  measure "layerscope docker-archive (plain), 1 core" taskset -c 0 "$LS" analyze --no-cache --format json "docker-archive:$docker"
+  warm_cache="$(mktemp -d /tmp/bench-cache.XXXXXX)"
+  cleanup_dirs+=("$warm_cache")
+  "$LS" analyze --cache-dir "$warm_cache" --format json "docker-archive:$docker" >/dev/null
+  measure "layerscope docker-archive, warm cache" "$LS" analyze --cache-dir "$warm_cache" --format json "docker-archive:$docker"
+  warm_read "$warm_cache" "$docker"
   if [ -z "$SKIP_DIVE" ]; then
     measure "dive --ci --source docker-archive" "${dive[@]}" "$docker"
   fi
@@ -208,7 +239,7 @@ for size in "${@:-1 5}"; do
     dir="$DATA/${s}g"
     if [ ! -f "$dir/oci/index.json" ] || [ ! -f "$dir/image.docker.tar" ]; then
       echo "generating a ${s} GB synthetic image in $dir" >&2
-      "$here/target/release/examples/gen_bench_image" "$s" "$dir" >&2
+      "$GEN" "$s" "$dir" >&2
     fi
     manifest="$(jq -r '.manifests[0].digest' "$dir/oci/index.json")"
     mapfile -t blobs < <(jq -r '.layers[].digest' "$dir/oci/blobs/sha256/${manifest#sha256:}" |
