@@ -142,6 +142,7 @@ fn is_prefix(cx: &Context<'_>, dir: &str) -> bool {
 fn roots(cx: &Context<'_>, db: &Database, base: u32) -> Result<Vec<String>, String> {
     let mut found: BTreeSet<String> = BTreeSet::new();
     let mut prefixes: HashMap<String, bool> = HashMap::new();
+    let mut by_system: HashMap<u32, bool> = HashMap::new();
     for (loc, e) in cx.image.final_entries() {
         if loc.layer < base
             || !matches!(
@@ -155,17 +156,25 @@ fn roots(cx: &Context<'_>, db: &Database, base: u32) -> Result<Vec<String>, Stri
         if db.owner_of(&path).is_some() || ignored(&path) {
             continue;
         }
-        if path.starts_with("etc/") {
-            let by_system = cx
-                .mapping
+        // What apt and useradd leave beside the packages' own files
+        // (alternatives links, generated configuration): the runtime
+        // stage's own apt-get and useradd make what it needs of it.
+        let system = *by_system.entry(loc.layer).or_insert_with(|| {
+            cx.mapping
                 .step_for_layer(loc.layer)
                 .map(|s| cx.command(s))
                 .is_some_and(|c| {
                     !shell::apt_install_positions(&c).is_empty() || shell::adds_users(&c)
-                });
-            if by_system {
-                continue;
-            }
+                })
+        });
+        let python = path.contains("/site-packages/")
+            || path.contains("/dist-packages/")
+            || path.starts_with("usr/local/")
+            || path.starts_with("opt/");
+        if system && !python {
+            continue;
+        }
+        if path.starts_with("etc/") {
             return Err(format!(
                 "`/{path}` is written outside the directories a runtime stage would copy; split the stages by hand"
             ));
@@ -188,6 +197,10 @@ fn roots(cx: &Context<'_>, db: &Database, base: u32) -> Result<Vec<String>, Stri
 fn ignored(path: &str) -> bool {
     const DIRS: &[&str] = &["tmp/", "var/", "run/", "dev/", "proc/", "sys/", "root/.cache/"];
     if DIRS.iter().any(|d| path.starts_with(d)) {
+        return true;
+    }
+    // What the builder mounts into every RUN (buildah leaves them behind).
+    if matches!(path, "etc/hosts" | "etc/resolv.conf" | "etc/hostname") {
         return true;
     }
     if path.starts_with("usr/lib/python3") && path.contains("/__pycache__/") {
