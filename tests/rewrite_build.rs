@@ -38,6 +38,48 @@ const SLACK_BYTES: i64 = 64 * 1024;
 /// off a package manager's cache (the issue's `ENV PIP_NO_CACHE_DIR=1`).
 const CACHE_ENV: &[&str] = &["PIP_NO_CACHE_DIR=", "UV_NO_CACHE="];
 
+/// A command each rewrite of a case must run inside its image (with the
+/// image's user and working directory): the packages import, and where the
+/// CMD exits by itself (it loads the trained model), the CMD.
+const RUN_CHECKS: &[(&str, &[&str])] = &[
+    ("apt-pip", &["python3", "-c", "import numpy"]),
+    ("venv", &["python", "-c", "import numpy"]),
+    ("tutorial", &["python3", "serve.py"]),
+    ("ml-naive", &["python3", "predict.py"]),
+];
+
+/// The prefix of the images the cases build (`LAYERSCOPE_RW_TAG` overrides
+/// it, so that two checkouts building at once never share a tag).
+fn tag_prefix() -> String {
+    std::env::var("LAYERSCOPE_RW_TAG").unwrap_or_else(|_| "localhost/layerscope-rw".to_owned())
+}
+
+/// Runs `args` in a container of image `tag` (buildah, chroot isolation as
+/// the builds): `Err` with the output's tail when it fails.
+fn run_in(tag: &str, args: &[&str]) -> Result<(), String> {
+    use std::process::Command;
+    let from = Command::new("buildah")
+        .args(["from", "--pull-never", tag])
+        .output()
+        .map_err(|e| e.to_string())?;
+    let id = String::from_utf8_lossy(&from.stdout).trim().to_owned();
+    if !from.status.success() || id.is_empty() {
+        return Err(String::from_utf8_lossy(&from.stderr).into_owned());
+    }
+    let ran = Command::new("buildah")
+        .args(["run", "--isolation", "chroot", &id, "--"])
+        .args(args)
+        .output();
+    let _ = Command::new("buildah").args(["rm", &id]).output();
+    let ran = ran.map_err(|e| e.to_string())?;
+    if ran.status.success() {
+        return Ok(());
+    }
+    let err = String::from_utf8_lossy(&ran.stderr);
+    let lines: Vec<&str> = err.lines().collect();
+    Err(lines[lines.len().saturating_sub(3)..].join(" | "))
+}
+
 /// The runtime settings compared.
 const SETTINGS: &[&str] = &[
     "User",
@@ -203,7 +245,7 @@ fn run_case(case: &Case) {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let roots: Vec<String> = case.roots.iter().map(|r| (*r).to_owned()).collect();
-    let tag = |v: &str| format!("localhost/layerscope-rw-{}:{v}", case.name);
+    let tag = |v: &str| format!("{}-{}:{v}", tag_prefix(), case.name);
     let mut out = Outcome::default();
 
     let time = env
@@ -291,7 +333,7 @@ fn rewrite_and_compare(
         out.problem(variant, "the rewrite changes nothing".into());
         return;
     }
-    let tag = format!("localhost/layerscope-rw-{}:{v}", case.name);
+    let tag = format!("{}-{}:{v}", tag_prefix(), case.name);
     let time = match env.build(context, &rewritten, &tag, &dir.join(format!("{v}.log"))) {
         Ok(t) => t,
         Err(e) => {
@@ -306,6 +348,12 @@ fn rewrite_and_compare(
         mb(new.compressed()),
         mb(new.content())
     ));
+    if let Some((_, args)) = RUN_CHECKS.iter().find(|(c, _)| *c == case.name) {
+        match run_in(&tag, args) {
+            Ok(()) => out.note(format!("{v}: `{}` runs in the image", args.join(" "))),
+            Err(e) => out.problem(variant, format!("`{}` fails in the image: {e}", args.join(" "))),
+        }
+    }
     compare_contents(orig, &new, variant, out);
     compare_config(orig, &new, variant, out);
     compare_promises(orig, &new, &advice, variant, out);
@@ -642,6 +690,18 @@ fn cache_order_case() {
 fn tutorial() {
     run_case(&Case {
         name: "tutorial",
+        roots: &["/usr/local/lib/python3.11/dist-packages"],
+    });
+}
+
+#[test]
+#[cfg_attr(
+    not(feature = "realbuild"),
+    ignore = "builds Debian images from the network: cargo test --features tools,realbuild"
+)]
+fn ml_naive() {
+    run_case(&Case {
+        name: "ml-naive",
         roots: &["/usr/local/lib/python3.11/dist-packages"],
     });
 }

@@ -73,6 +73,14 @@ pub enum Edit {
         /// The manifest files, as the install names them.
         manifests: Vec<String>,
     },
+    /// The multi-stage split: the final stage becomes the build stage and
+    /// a runtime stage follows it.
+    Split {
+        /// `AS name` to give the final stage's `FROM` (none when it has one).
+        alias: Option<String>,
+        /// The runtime stage's text.
+        stage: String,
+    },
 }
 
 /// What the accepted edits touch so far.
@@ -90,6 +98,8 @@ struct Footprint {
     ranges: Vec<(usize, usize)>,
     /// (COPY, flag name) set.
     copy_flags: HashSet<(usize, String)>,
+    /// Whether the stages are split.
+    split: bool,
 }
 
 impl Footprint {
@@ -130,6 +140,7 @@ impl Footprint {
                     || self.deleted.contains(install)
                     || self.deleted.contains(copy)
             }
+            Edit::Split { .. } => self.split,
         }
     }
 
@@ -155,6 +166,7 @@ impl Footprint {
                 self.moved.insert(*copy);
                 self.moved.insert(*install);
             }
+            Edit::Split { .. } => self.split = true,
         }
     }
 }
@@ -212,5 +224,6 @@ fn touched(e: &Edit) -> Vec<usize> {
         Edit::CopyFlags { copy, .. } => vec![*copy],
         Edit::Delete { inst } | Edit::Replace { inst, .. } => vec![*inst],
         Edit::ManifestsFirst { copy, install, .. } => vec![*copy, *install],
+        Edit::Split { .. } => Vec::new(),
     }
 }

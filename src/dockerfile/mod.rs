@@ -22,6 +22,7 @@ mod order;
 mod ownership;
 pub mod parse;
 mod review;
+pub mod stage;
 pub mod rewrite;
 pub mod shell;
 mod words;

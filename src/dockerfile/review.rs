@@ -18,10 +18,24 @@ pub fn toolchain(cx: &Context<'_>, f: &Finding) -> Option<Advice> {
     let mut a = cx.advice_at(f, ChangeKind::MultiStage, step);
     a.problem = "installs a build toolchain (compilers, -dev headers) that the running application does not need".to_owned();
     a.change = "build in a separate stage (`FROM ... AS build`), then `COPY --from=build` only the built packages (e.g. a venv or wheels) into a final stage without the toolchain".to_owned();
-    a.reason = Some(
-        "the multi-stage rewrite needs the runtime libraries of the native code (DT_NEEDED resolved against dpkg), not read yet; split the stages by hand"
-            .to_owned(),
-    );
+    match super::stage::split(cx) {
+        Ok(split) => {
+            a.bytes = Some(split.bytes);
+            a.compressed_bytes = Some(split.compressed_bytes);
+            a.change = format!(
+                "build in a stage `FROM ... AS build`; a runtime stage from the same base installs {} and copies {} from it",
+                if split.runtime.is_empty() {
+                    "no packages".to_owned()
+                } else {
+                    split.runtime.join(" ")
+                },
+                split.roots.join(" ")
+            );
+            a.packages = split.runtime;
+            a = a.with_edits(Ok(vec![split.edit]));
+        }
+        Err(reason) => a = a.with_edits(Err(reason)),
+    }
     Some(a)
 }
 

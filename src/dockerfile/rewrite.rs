@@ -103,6 +103,7 @@ pub fn rewrite(df: &Dockerfile, edits: &[&Edit]) -> String {
     let mut ranges: Vec<(usize, usize)> = Vec::new();
     let mut order: Vec<Item> = (0..n).map(Item::Existing).collect();
     let mut copy_flags: Vec<Vec<(String, String)>> = vec![Vec::new(); n];
+    let mut split: Option<(&Option<String>, &String)> = None;
     // Text edits first.
     for edit in edits {
         match edit {
@@ -122,6 +123,7 @@ pub fn rewrite(df: &Dockerfile, edits: &[&Edit]) -> String {
             Edit::Delete { inst } => removed[*inst] = true,
             Edit::Merge { first, last } => ranges.push((*first, *last)),
             Edit::ManifestsFirst { .. } => {}
+            Edit::Split { alias, stage } => split = Some((alias, stage)),
         }
     }
     // Merge ranges, united.
@@ -185,6 +187,10 @@ pub fn rewrite(df: &Dockerfile, edits: &[&Edit]) -> String {
         }
     }
     let mut out = prefix.to_owned();
+    if let Some((Some(alias), _)) = split {
+        out.truncate(out.trim_end().len());
+        out.push_str(&format!(" AS {alias}"));
+    }
     for item in order {
         match item {
             Item::Existing(i) if !removed[i] => {
@@ -199,6 +205,13 @@ pub fn rewrite(df: &Dockerfile, edits: &[&Edit]) -> String {
         }
     }
     out.push_str(tail);
+    if let Some((_, stage)) = split {
+        if !out.ends_with('\n') {
+            out.push('\n');
+        }
+        out.push('\n');
+        out.push_str(stage);
+    }
     out
 }
 

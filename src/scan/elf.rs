@@ -11,6 +11,11 @@
 //! (debug sections, `.symtab`, `.strtab`, ...). 32- and 64-bit, both byte
 //! orders. Nothing here can fail loudly: a file that is not ELF or whose
 //! headers do not add up simply yields `None`.
+//!
+//! The dynamic section (`DT_NEEDED`, `DT_SONAME`, `DT_RUNPATH`) is read on
+//! the way by [`dynamic`].
+
+pub mod dynamic;
 
 use serde::{Deserialize, Serialize};
 
@@ -22,6 +27,15 @@ pub struct ElfInfo {
     /// Bytes of every non-allocated section except the section-name table
     /// (what `strip` removes: debug sections plus `.symtab`/`.strtab`).
     pub strippable_bytes: u64,
+    /// The libraries it needs (`DT_NEEDED`), in order.
+    #[serde(default)]
+    pub needed: Vec<String>,
+    /// Its own name (`DT_SONAME`), for a shared library.
+    #[serde(default)]
+    pub soname: Option<String>,
+    /// Its library search path (`DT_RUNPATH`, else `DT_RPATH`), split at `:`.
+    #[serde(default)]
+    pub runpath: Vec<String>,
 }
 
 /// How many bytes before the section header table are kept, in the hope
@@ -162,6 +176,7 @@ pub struct ElfScanner {
     start: u64,
     end: u64,
     kept: Vec<u8>,
+    dynamic: dynamic::DynamicScanner,
 }
 
 /// Bytes of the file header that are kept (enough for both classes).
@@ -175,6 +190,9 @@ impl ElfScanner {
 
     /// Feeds the next chunk of the file.
     pub fn feed(&mut self, chunk: &[u8]) {
+        if !self.not_elf {
+            self.dynamic.feed(chunk);
+        }
         if self.not_elf {
             return;
         }
@@ -222,12 +240,29 @@ impl ElfScanner {
         }
     }
 
-    /// The result, or `None` when the file is not ELF or its headers could
-    /// not be read.
-    pub fn finish(self) -> Option<ElfInfo> {
+    /// The result, or `None` when the file is not ELF or neither its
+    /// section headers nor its dynamic section could be read.
+    pub fn finish(mut self) -> Option<ElfInfo> {
         if self.not_elf {
             return None;
         }
+        let dynamic = std::mem::take(&mut self.dynamic).finish();
+        let sections = self.sections();
+        let mut info = match (sections, &dynamic) {
+            (Some(info), _) => info,
+            (None, Some(_)) => ElfInfo::default(),
+            (None, None) => return None,
+        };
+        if let Some(d) = dynamic {
+            info.needed = d.needed;
+            info.soname = d.soname;
+            info.runpath = d.runpath;
+        }
+        Some(info)
+    }
+
+    /// The section sums, when the section headers could be read.
+    fn sections(&self) -> Option<ElfInfo> {
         let layout = self.layout?;
         let r = Reader {
             big_endian: layout.big_endian,

@@ -9,16 +9,16 @@ use layerscope::fixture::{image, layer, owned, sized_file, whiteout};
 use crate::support::layerscope;
 
 /// What one `optimize --write` run gave.
-struct Run {
-    code: Option<i32>,
-    report: serde_json::Value,
-    rewritten: String,
-    stderr: String,
+pub(super) struct Run {
+    pub(super) code: Option<i32>,
+    pub(super) report: serde_json::Value,
+    pub(super) rewritten: String,
+    pub(super) stderr: String,
 }
 
 /// Writes the fixture and the Dockerfile, runs `optimize --format json
 /// --write` with `extra` flags (no image when `fixture` is `None`).
-fn optimize(fixture: Option<layerscope::fixture::Image>, dockerfile: &str, extra: &[&str]) -> Run {
+pub(super) fn optimize(fixture: Option<layerscope::fixture::Image>, dockerfile: &str, extra: &[&str]) -> Run {
     let dir = tempfile::tempdir().unwrap();
     let df = dir.path().join("Dockerfile");
     std::fs::write(&df, dockerfile).unwrap();
@@ -50,7 +50,7 @@ fn optimize(fixture: Option<layerscope::fixture::Image>, dockerfile: &str, extra
     }
 }
 
-fn change<'a>(report: &'a serde_json::Value, kind: &str) -> &'a serde_json::Value {
+pub(super) fn change<'a>(report: &'a serde_json::Value, kind: &str) -> &'a serde_json::Value {
     report["advice"]
         .as_array()
         .unwrap()

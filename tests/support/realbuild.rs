@@ -57,7 +57,12 @@ fn setup() -> BuildEnv {
     run_ok(Command::new(repo().join("scripts/make-debian-base.sh")).arg(BASE));
     eprintln!("debian base ready in {:.0?}", started.elapsed());
     let wheels = work.join("wheels");
-    run_ok(Command::new(repo().join("scripts/fetch-wheels.sh")).arg(&wheels));
+    // The bench set: the ml-naive case needs scipy, pandas and scikit-learn.
+    run_ok(
+        Command::new(repo().join("scripts/fetch-wheels.sh"))
+            .env("SET", "bench")
+            .arg(&wheels),
+    );
     let conf = work.join("conf");
     // Never waited for: the index lives as long as this test process and
     // exits when the pipe held in `BuildEnv` closes with it.
