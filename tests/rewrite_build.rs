@@ -157,6 +157,12 @@ fn applied(advice: &Value, variant: Variant) -> bool {
     }
 }
 
+/// `LAYERSCOPE_TAG_PREFIX`, put before every tag this run builds, so that two
+/// runs on one machine (two worktrees) never build over each other's images.
+fn tag_prefix() -> String {
+    std::env::var("LAYERSCOPE_TAG_PREFIX").unwrap_or_default()
+}
+
 fn within(promised: i64, obtained: i64) -> bool {
     let slack = ((obtained.abs() as f64 * TOLERANCE) as i64).max(SLACK_BYTES);
     (promised - obtained).abs() <= slack
@@ -203,7 +209,7 @@ fn run_case(case: &Case) {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let roots: Vec<String> = case.roots.iter().map(|r| (*r).to_owned()).collect();
-    let tag = |v: &str| format!("localhost/layerscope-rw-{}:{v}", case.name);
+    let tag = |v: &str| format!("localhost/{}layerscope-rw-{}:{v}", tag_prefix(), case.name);
     let mut out = Outcome::default();
 
     let time = env
@@ -291,7 +297,7 @@ fn rewrite_and_compare(
         out.problem(variant, "the rewrite changes nothing".into());
         return;
     }
-    let tag = format!("localhost/layerscope-rw-{}:{v}", case.name);
+    let tag = format!("localhost/{}layerscope-rw-{}:{v}", tag_prefix(), case.name);
     let time = match env.build(context, &rewritten, &tag, &dir.join(format!("{v}.log"))) {
         Ok(t) => t,
         Err(e) => {
