@@ -136,6 +136,7 @@ fn index(entries: Vec<Entry>) -> LayerIndex {
         entries,
         captured: Vec::new(),
         sample: None,
+        content: None,
         warnings: Vec::new(),
         sparse: Vec::new(),
     }

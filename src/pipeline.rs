@@ -131,8 +131,11 @@ impl Pipeline {
         }
         let (image, stats) = load(reference, s)?;
         let mut analysis = analyze::run(&image, &s.analyze, stats);
-        let plan = (dockerfile.is_some() || s.advise)
+        let mut plan = (dockerfile.is_some() || s.advise)
             .then(|| Plan::new(&image, &analysis.findings, dockerfile));
+        if let Some(plan) = &mut plan {
+            with_recommended(plan, &image);
+        }
         if let (Some(plan), Some(_)) = (&plan, dockerfile) {
             analysis.findings = plan.annotate(&analysis.findings);
         }
@@ -301,6 +304,32 @@ fn manifest_only(reference: &str, settings: &Settings) -> Result<(Image, Analysi
     Ok((image, analysis))
 }
 
+/// Gives the plan's `--no-install-recommends` advice its bytes: the
+/// packages that only a recommendation installed, read from the image's
+/// package database (only when there is such advice).
+pub fn with_recommended(plan: &mut Plan, image: &Image) {
+    if !plan
+        .advice
+        .iter()
+        .any(|a| a.change_kind == crate::dockerfile::ChangeKind::NoInstallRecommends)
+    {
+        return;
+    }
+    let Some(db) = crate::packages::Database::read(image) else {
+        return;
+    };
+    let recommended: Vec<crate::dockerfile::Recommended> = db
+        .recommended()
+        .map(|p| crate::dockerfile::Recommended {
+            name: p.name.clone(),
+            layer: p.layer,
+            bytes: p.bytes,
+            files: p.files.clone(),
+        })
+        .collect();
+    plan.with_recommended(image, &recommended);
+}
+
 /// An empty index standing for a layer that was not read.
 fn manifest_only_index(l: &source::LayerInfo) -> LayerIndex {
     let compression = if l.media_type.contains("zstd") {
@@ -323,6 +352,7 @@ fn manifest_only_index(l: &source::LayerInfo) -> LayerIndex {
         entries: Vec::new(),
         captured: Vec::new(),
         sample: None,
+        content: None,
         warnings: Vec::new(),
         sparse: Vec::new(),
     }

@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::print_stderr)]
 
 mod buildah;
+mod estimates;
 mod multistage;
 mod rewrites;
 

@@ -25,13 +25,13 @@ pub fn load(img: &Image) -> model::Image {
         .0
 }
 
-fn read(name: &str) -> Vec<u8> {
+pub(crate) fn read(name: &str) -> Vec<u8> {
     fs::read(testdata("dpkg").join(name)).unwrap()
 }
 
 /// `tree.txt`: path (no leading `/`) -> `Some(size)` for a file, `None`
 /// for a symlink (with its target).
-fn tree() -> BTreeMap<String, (Option<u64>, String)> {
+pub(crate) fn tree() -> BTreeMap<String, (Option<u64>, String)> {
     let text = String::from_utf8(read("tree.txt")).unwrap();
     text.lines()
         .filter(|l| !l.starts_with('#') && !l.is_empty())
@@ -48,7 +48,7 @@ fn tree() -> BTreeMap<String, (Option<u64>, String)> {
 }
 
 /// The `.list` file of each package in the fixture.
-const LISTS: [(&str, &str); 5] = [
+pub(crate) const LISTS: [(&str, &str); 5] = [
     ("bzip2", "bzip2.list"),
     ("bzip2-doc", "bzip2-doc.list"),
     ("libbz2-1.0", "libbz2-1.0:amd64.list"),
@@ -80,7 +80,7 @@ fn merged(listed: &str) -> String {
 }
 
 /// The tree paths a package lists.
-fn listed(list: &str) -> Vec<String> {
+pub(crate) fn listed(list: &str) -> Vec<String> {
     String::from_utf8(read(&format!("info/{list}")))
         .unwrap()
         .lines()

@@ -199,6 +199,8 @@ fn applied(advice: &Value, variant: Variant) -> bool {
     }
 }
 
+/// `LAYERSCOPE_TAG_PREFIX`, put before every tag this run builds, so that two
+/// runs on one machine (two worktrees) never build over each other's images.
 fn within(promised: i64, obtained: i64) -> bool {
     let slack = ((obtained.abs() as f64 * TOLERANCE) as i64).max(SLACK_BYTES);
     (promised - obtained).abs() <= slack

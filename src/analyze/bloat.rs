@@ -295,7 +295,9 @@ pub fn findings(image: &Image, skip: &LocSet) -> Vec<Finding> {
         }
         let per_layer: Vec<(u32, u64)> = per_layer.into_iter().collect();
         out.push(
-            Finding::new(image, *kind, &per_layer, message, fix).with_entry_locs(image, paths),
+            Finding::new(image, *kind, &per_layer, message, fix)
+                .with_file_estimate(image, &paths)
+                .with_entry_locs(image, paths),
         );
     }
     out

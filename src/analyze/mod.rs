@@ -322,6 +322,13 @@ impl Finding {
         self
     }
 
+    /// Sets the compressed bytes from the files themselves, each by what it
+    /// is ([`Image::estimate_entries`]), instead of their layers' ratios.
+    pub fn with_file_estimate(mut self, image: &Image, items: &[(Loc, u64)]) -> Finding {
+        self.compressed_bytes = image.estimate_entries(items.iter().copied());
+        self
+    }
+
     /// Adds layers to the finding (e.g. the layer that shadowed the bytes).
     pub fn with_layers(mut self, more: &[u32]) -> Finding {
         self.layers.extend_from_slice(more);

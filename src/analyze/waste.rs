@@ -53,7 +53,10 @@ pub fn findings(image: &Image) -> Vec<Finding> {
                     format!("remove the files in the same RUN that creates them (layer {writer}), or never create them"),
                 )
             };
-            finding.with_layers(&[by]).with_entry_locs(image, paths)
+            finding
+                .with_layers(&[by])
+                .with_file_estimate(image, &paths)
+                .with_entry_locs(image, paths)
         })
         .collect()
 }

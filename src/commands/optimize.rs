@@ -35,7 +35,10 @@ pub fn run(s: Optimize) -> Result<i32, Error> {
                         ));
                     }
                     super::warn(&format!("{what}; going on (--force)"));
-                    Plan::forced(&analyzed.image, &analyzed.analysis.findings, Some(df))
+                    let mut plan =
+                        Plan::forced(&analyzed.image, &analyzed.analysis.findings, Some(df));
+                    crate::pipeline::with_recommended(&mut plan, &analyzed.image);
+                    plan
                 }
                 _ => plan,
             }

@@ -121,7 +121,14 @@ pub fn advise(cx: &Context<'_>) -> Vec<Advice> {
             | FindingKind::AptArchives => cleanup::cache(cx, f),
             FindingKind::LeftoverWheel | FindingKind::LeftoverArchive => cleanup::leftover(cx, f),
             FindingKind::BuildToolchain => review::toolchain(cx, f),
-            FindingKind::PackageTests | FindingKind::BytecodeCache => review::python_files(cx, f),
+            FindingKind::PackageTests | FindingKind::BytecodeCache => {
+                // One advice per installing RUN.
+                for mut a in review::python_files(cx, f) {
+                    a.findings.push(fi);
+                    out.push(a);
+                }
+                None
+            }
             _ => None,
         };
         if let Some(mut a) = advice {

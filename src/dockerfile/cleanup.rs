@@ -96,15 +96,27 @@ fn in_cache(kind: FindingKind, path: &str) -> bool {
 
 /// Bytes of `layer`'s files that `pred` selects: (uncompressed, compressed).
 fn layer_share(image: &Image, layer: u32, pred: impl Fn(&str) -> bool) -> (u64, u64) {
-    let bytes: u64 = image.layers.get(layer as usize).map_or(0, |l| {
-        l.entries
-            .iter()
-            .filter(|e| e.kind == EntryKind::File)
-            .filter(|e| pred(e.path.display().trim_start_matches('/')))
-            .map(|e| e.size)
-            .sum()
-    });
-    (bytes, image.estimate_compressed(layer, bytes))
+    let items: Vec<(crate::model::Loc, u64)> = image
+        .layers
+        .get(layer as usize)
+        .map(|l| {
+            l.entries
+                .iter()
+                .enumerate()
+                .filter(|(_, e)| e.kind == EntryKind::File)
+                .filter(|(_, e)| pred(e.path.display().trim_start_matches('/')))
+                .map(|(i, e)| {
+                    let loc = crate::model::Loc {
+                        layer,
+                        entry: i as u32,
+                    };
+                    (loc, e.size)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let bytes = items.iter().map(|&(_, b)| b).sum();
+    (bytes, image.estimate_entries(items))
 }
 
 /// Package caches baked into layers: the cache flag or cleanup in each

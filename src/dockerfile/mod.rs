@@ -87,6 +87,8 @@ pub struct Recommended {
     pub layer: u32,
     /// Its files' bytes in the final filesystem.
     pub bytes: u64,
+    /// Those files (their compressed bytes are estimated file by file).
+    pub files: Vec<crate::model::Loc>,
 }
 
 /// The advice for one image (or, without one, for the Dockerfile alone).
@@ -270,11 +272,19 @@ impl Plan {
                 .collect();
             a.bytes = Some(mine.iter().map(|r| r.bytes).sum());
             a.compressed_bytes = Some(
-                mine.iter()
-                    .map(|r| image.estimate_compressed(r.layer, r.bytes))
-                    .sum(),
+                image.estimate_entries(
+                    mine.iter()
+                        .flat_map(|r| r.files.iter())
+                        .map(|&l| (l, image.entry(l).size)),
+                ),
             );
             a.packages = mine.iter().map(|r| r.name.clone()).collect();
+            if !mine.is_empty() {
+                a.problem = format!(
+                    "installs apt's recommended packages as well as the requested ones: {}",
+                    a.packages.join(", ")
+                );
+            }
         }
         self.advice.sort_by(|a, b| {
             b.compressed_bytes

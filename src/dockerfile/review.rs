@@ -3,6 +3,8 @@
 //! of installed packages deleted in the installing RUN,
 //! `--no-install-recommends`, and the multi-stage split for a toolchain.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use super::advice::{Advice, ChangeKind};
 use super::advise::{Context, own_layer};
 use super::chain;
@@ -10,6 +12,7 @@ use super::edit::Edit;
 use super::parse::Keyword;
 use super::shell;
 use crate::analyze::{Finding, FindingKind};
+use crate::model::Loc;
 
 /// A compiler toolchain in the final stage: a build stage.
 pub fn toolchain(cx: &Context<'_>, f: &Finding) -> Option<Advice> {
@@ -40,11 +43,117 @@ pub fn toolchain(cx: &Context<'_>, f: &Finding) -> Option<Advice> {
 }
 
 /// Test suites or bytecode of installed packages: deleted at the end of
-/// the RUN that installed them.
-pub fn python_files(cx: &Context<'_>, f: &Finding) -> Option<Advice> {
-    let layer = own_layer(cx, f)?;
-    let step = cx.mapping.step_for_layer(layer)?;
+/// each RUN that installed them, one advice per RUN with the bytes of the
+/// files that RUN wrote (files of the base image are not counted: they
+/// cannot change here).
+///
+/// Bytecode comes back when a later RUN runs Python over the environment
+/// (pip imports its own modules from apt's `dist-packages`), so the
+/// deletion is repeated at the end of each later RUN that runs `python` or
+/// `pip`, for the environments that RUN does not clean itself.
+pub fn python_files(cx: &Context<'_>, f: &Finding) -> Vec<Advice> {
+    let Some(first) = own_layer(cx, f) else {
+        return Vec::new();
+    };
     let tests = f.kind == FindingKind::PackageTests;
+    // The finding's files by the layer that wrote them; a finding known
+    // only by its layers is one group, as before.
+    let mut by_layer: BTreeMap<u32, Vec<(Loc, u64)>> = BTreeMap::new();
+    for &loc in &f.members.locs {
+        if loc.layer as usize >= cx.mapping.base_layers {
+            let size = cx.image.entry(loc).size;
+            by_layer.entry(loc.layer).or_default().push((loc, size));
+        }
+    }
+    if by_layer.is_empty() {
+        let Some(step) = cx.mapping.step_for_layer(first) else {
+            return Vec::new();
+        };
+        let a = python_advice(cx, f, step, tests);
+        let edits = if f.layers.len() != 1 {
+            Err("the files lie in several layers".to_owned())
+        } else {
+            python_target(cx, first, &f.paths).map(|(i, envs)| vec![delete_edit(i, &envs, tests)])
+        };
+        return vec![a.with_edits(edits)];
+    }
+    // Where each layer's files can be deleted: (RUN index, environments).
+    let targets: BTreeMap<u32, Result<(usize, BTreeSet<String>), String>> = by_layer
+        .iter()
+        .map(|(&layer, items)| {
+            let paths: Vec<String> = items
+                .iter()
+                .map(|&(l, _)| cx.image.entry(l).path.display().to_string())
+                .collect();
+            (layer, python_target(cx, layer, &paths))
+        })
+        .collect();
+    let mut out = Vec::new();
+    for (layer, items) in by_layer {
+        let Some(step) = cx.mapping.step_for_layer(layer) else {
+            continue;
+        };
+        let mut a = python_advice(cx, f, step, tests);
+        a.bytes = Some(items.iter().map(|&(_, b)| b).sum());
+        a.compressed_bytes = Some(cx.image.estimate_entries(items.iter().copied()));
+        a.layers = vec![layer];
+        let mut paths: Vec<(String, u64)> = items
+            .iter()
+            .map(|&(l, b)| (cx.image.entry(l).path.display().to_string(), b))
+            .collect();
+        paths.sort_by(|x, y| y.1.cmp(&x.1).then_with(|| x.0.cmp(&y.0)));
+        a.paths = paths
+            .into_iter()
+            .take(crate::analyze::PATH_SAMPLE)
+            .map(|(p, _)| p)
+            .collect();
+        let edits = targets[&layer].clone().map(|(i, envs)| {
+            let mut edits = vec![delete_edit(i, &envs, tests)];
+            if !tests {
+                edits.extend(recompiled_bytecode(cx, i, &envs, &targets));
+            }
+            edits
+        });
+        out.push(a.with_edits(edits));
+    }
+    out
+}
+
+/// Deletions of the bytecode that RUNs after `run` would write again into
+/// `envs` by running Python, for the environments they do not clean
+/// themselves.
+fn recompiled_bytecode(
+    cx: &Context<'_>,
+    run: usize,
+    envs: &BTreeSet<String>,
+    targets: &BTreeMap<u32, Result<(usize, BTreeSet<String>), String>>,
+) -> Vec<Edit> {
+    let insts = cx.instructions();
+    let mut out = Vec::new();
+    for (j, inst) in insts.iter().enumerate().skip(run + 1) {
+        let c = inst.command();
+        if inst.keyword != Keyword::Run || !(c.contains("python") || c.contains("pip")) {
+            continue;
+        }
+        if chain::extendable(insts, j).is_err() {
+            continue;
+        }
+        let own: BTreeSet<String> = targets
+            .values()
+            .filter_map(|t| t.as_ref().ok())
+            .filter(|(i, _)| *i == j)
+            .flat_map(|(_, e)| e.iter().cloned())
+            .collect();
+        let left: BTreeSet<String> = envs.difference(&own).cloned().collect();
+        if !left.is_empty() {
+            out.push(delete_edit(j, &left, false));
+        }
+    }
+    out
+}
+
+/// The advice text of a test or bytecode deletion at `step`.
+fn python_advice(cx: &Context<'_>, f: &Finding, step: &super::map::Step, tests: bool) -> Advice {
     let kind = if tests {
         ChangeKind::DeleteTests
     } else {
@@ -61,40 +170,44 @@ pub fn python_files(cx: &Context<'_>, f: &Finding) -> Option<Advice> {
         a.problem = "writes `__pycache__` bytecode next to the sources".to_owned();
         a.change = "delete `__pycache__` at the end of the RUN that installs (Python recompiles on import), or set `PYTHONDONTWRITEBYTECODE=1` for the install".to_owned();
     }
-    let edits = python_files_edits(cx, f, layer, tests);
-    Some(a.with_edits(edits))
+    a
 }
 
-fn python_files_edits(
+/// The RUN that wrote `layer` and the Python environments of `paths`
+/// (site-packages/dist-packages), or why the files cannot be deleted there.
+fn python_target(
     cx: &Context<'_>,
-    f: &Finding,
     layer: u32,
-    tests: bool,
-) -> Result<Vec<Edit>, String> {
-    if f.layers.len() != 1 {
-        return Err("the files lie in several layers".to_owned());
-    }
+    paths: &[String],
+) -> Result<(usize, BTreeSet<String>), String> {
     let (step, i) = cx.editable(layer)?;
     if step.keyword != Keyword::Run {
         return Err("the files are copied in, not installed".to_owned());
     }
     chain::extendable(cx.instructions(), i)?;
-    // The environments (site-packages/dist-packages) of the sample.
-    let mut envs: Vec<String> = f
-        .paths
+    let envs: BTreeSet<String> = paths
         .iter()
         .filter_map(|p| {
             let at = p
                 .find("/site-packages/")
                 .or_else(|| p.find("/dist-packages/"))?;
-            Some(p[..at + p[at + 1..].find('/')? + 1].to_owned())
+            let env = &p[..at + p[at + 1..].find('/')? + 1];
+            Some(if env.starts_with('/') {
+                env.to_owned()
+            } else {
+                format!("/{env}")
+            })
         })
         .collect();
-    envs.sort();
-    envs.dedup();
     if envs.is_empty() || envs.iter().any(|e| e.contains([' ', '$', '\'', '"'])) {
         return Err("the files lie outside a Python environment".to_owned());
     }
+    Ok((i, envs))
+}
+
+/// The command appended to RUN `run` deleting tests or bytecode in `envs`.
+fn delete_edit(run: usize, envs: &BTreeSet<String>, tests: bool) -> Edit {
+    let envs: Vec<&str> = envs.iter().map(String::as_str).collect();
     let command = if tests {
         format!(
             "find {} -depth -type d \\( -name tests -o -name test \\) -path '*-packages/*/*' -exec rm -rf {{}} +",
@@ -106,7 +219,7 @@ fn python_files_edits(
             envs.join(" ")
         )
     };
-    Ok(vec![Edit::Append { run: i, command }])
+    Edit::Append { run, command }
 }
 
 /// `apt-get install` without `--no-install-recommends`: the flag, bytes

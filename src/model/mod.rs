@@ -3,6 +3,7 @@
 //! later entry shadowed it and how.
 
 pub mod changes;
+mod estimate;
 pub mod tree;
 
 use std::collections::{BTreeMap, HashMap, HashSet};

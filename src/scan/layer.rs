@@ -152,12 +152,12 @@ pub fn scan_layer(
         });
         let walked = (|| {
             let mut tar = Hashing::new(sampler.tap(tar_reader), plan.tar);
-            let (entries, captured, warnings, sparse) = walk_tar(&mut tar, compression)?;
+            let (entries, captured, warnings, sparse, content) = walk_tar(&mut tar, compression)?;
             // The tar end marker may be followed by padding: the diff id covers it.
             io::copy(&mut tar, &mut io::sink())
                 .map_err(|source| read_error(compression, source))?;
             let (hash, count) = tar.finish();
-            Ok::<_, ScanError>((hash, count, entries, captured, warnings, sparse))
+            Ok::<_, ScanError>((hash, count, entries, captured, warnings, sparse, content))
         })();
         // `walked` dropped its reader: still-running threads see the
         // hang-up and stop.
@@ -166,7 +166,7 @@ pub fn scan_layer(
     });
     let (
         (blob_hash, compressed_bytes),
-        (tar_hash, uncompressed_bytes, entries, captured, warnings, sparse),
+        (tar_hash, uncompressed_bytes, entries, captured, warnings, sparse, content),
     ) = match (read, inflated, walked) {
         (
             _,
@@ -216,6 +216,7 @@ pub fn scan_layer(
         entries,
         captured,
         sample: Some(sampler.finish()),
+        content: Some(content),
         warnings,
         sparse,
     })
@@ -294,6 +295,7 @@ type Walked = (
     Vec<Captured>,
     Vec<crate::warning::Warning>,
     Vec<super::SparseFile>,
+    super::content::ContentSample,
 );
 
 /// Walks the tar entries, hashing every regular file. Limits, sparse files,
@@ -306,6 +308,7 @@ fn walk_tar(stream: &mut impl Read, compression: Compression) -> Result<Walked, 
     let mut buf = vec![0u8; BUF];
     let mut budget = capture::Budget::default();
     let mut checks = super::entries::Checks::default();
+    let mut content = super::content::ContentSampler::default();
     let tar_error = |e: TarError| match e {
         TarError::Io(e) => read_error(compression, e),
         e => ScanError::Tar(e),
@@ -321,6 +324,7 @@ fn walk_tar(stream: &mut impl Read, compression: Compression) -> Result<Walked, 
             let mut hasher = FileHash::Start(size);
             let mut elf = ElfScanner::new();
             let mut read = 0u64;
+            content.begin_file(entry.path.as_bytes());
             loop {
                 let n = tar.read(&mut buf).map_err(|e| read_error(compression, e))?;
                 if n == 0 {
@@ -329,6 +333,7 @@ fn walk_tar(stream: &mut impl Read, compression: Compression) -> Result<Walked, 
                 let chunk = &buf[..n];
                 hasher.update(chunk);
                 elf.feed(chunk);
+                content.feed(chunk);
                 if keep {
                     kept.extend_from_slice(chunk);
                 }
@@ -353,13 +358,14 @@ fn walk_tar(stream: &mut impl Read, compression: Compression) -> Result<Walked, 
                 });
             }
         }
+        content.end_entry(entry.kind == EntryKind::File);
         entries.push(entry);
     }
     // A million entries leave up to half their vector's capacity unused.
     entries.shrink_to_fit();
     let (mut warnings, sparse) = checks.finish();
     warnings.extend(budget.warning());
-    Ok((entries, captured, warnings, sparse))
+    Ok((entries, captured, warnings, sparse, content.finish()))
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@
 pub mod cache;
 pub mod capture;
 pub mod compression;
+pub mod content;
 pub mod elf;
 pub mod entries;
 pub mod hash;
@@ -93,6 +94,10 @@ pub struct LayerIndex {
     /// `None` in indexes cached before sampling existed.
     #[serde(default)]
     pub sample: Option<sample::CompressionSample>,
+    /// What its files are made of (a class per entry, a gzip sample per
+    /// class; see [`content`]); `None` in indexes made without it.
+    #[serde(default)]
+    pub content: Option<content::ContentSample>,
     /// What was ignored, cleaned or not captured while reading the layer
     /// (their `layer` is unset: the model sets it).
     #[serde(default)]

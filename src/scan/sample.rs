@@ -106,6 +106,8 @@ pub struct Sampler {
     pos: u64,
     /// Kept windows by window number, the last one possibly still filling.
     windows: Vec<(u64, Vec<u8>)>,
+    /// Whether [`Sampler::finish`] skips the zstd estimate.
+    gzip_only: bool,
 }
 
 impl Default for Sampler {
@@ -125,7 +127,15 @@ impl Sampler {
             stride: 1,
             pos: 0,
             windows: Vec::new(),
+            gzip_only: false,
         }
+    }
+
+    /// Skips the zstd estimate (its `zstd_bytes` is then 0): for the
+    /// per-class samples of [`super::content`], which only gzip reads.
+    pub fn gzip_only(mut self) -> Sampler {
+        self.gzip_only = true;
+        self
     }
 
     /// Limits the gzip estimate to the first `bytes` of each window.
@@ -178,7 +188,11 @@ impl Sampler {
             head.extend_from_slice(&b[..b.len().min(self.gzip_slice)]);
         }
         let gzip_bytes = compressed_len(&head, Codec::Gzip);
-        let zstd_bytes = compressed_len_parts(self.sample(), Codec::Zstd);
+        let zstd_bytes = if self.gzip_only {
+            0
+        } else {
+            compressed_len_parts(self.sample(), Codec::Zstd)
+        };
         CompressionSample {
             stream_bytes: self.pos,
             sampled_bytes: self.windows.iter().map(|(_, b)| b.len() as u64).sum(),

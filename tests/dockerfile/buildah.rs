@@ -72,7 +72,9 @@ fn build(context: &Path, file: &Path, tag: &str, out: &Path) -> PathBuf {
     // One build at a time: buildah's layer cache lookup fails when a
     // parallel test removes an image it is looking at.
     let _guard = BUILD_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-    let name = format!("localhost/layerscope-df-{tag}:1");
+    // LAYERSCOPE_TAG_PREFIX keeps two worktrees' builds apart.
+    let prefix = std::env::var("LAYERSCOPE_TAG_PREFIX").unwrap_or_default();
+    let name = format!("localhost/{prefix}layerscope-df-{tag}:1");
     run(Command::new("buildah")
         .args([
             "bud",

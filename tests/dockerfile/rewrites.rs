@@ -385,3 +385,103 @@ fn a_dockerfile_that_does_not_line_up_stops_with_exit_2() {
     assert_eq!(r.code, Some(0), "{}", r.stderr);
     assert!(r.stderr.contains("warning"), "{}", r.stderr);
 }
+
+/// Tests and bytecode written by two installing RUNs (apt's python3-numpy,
+/// then pip): one change per RUN, each with the bytes that RUN wrote, and
+/// each RUN ends by deleting them in its own environment; the pip RUN also
+/// deletes the bytecode it writes again into apt's environment. The base
+/// image's bytecode is not counted (it cannot be changed here).
+#[test]
+fn package_tests_and_bytecode_spanning_layers_go_in_each_run() {
+    let apt = "usr/lib/python3/dist-packages";
+    let pip = "usr/local/lib/python3.11/dist-packages";
+    let fixture = image(vec![
+        layer(vec![
+            sized_file("bin/sh", 10_000, 1),
+            sized_file(
+                format!("{apt}/six/__pycache__/six.cpython-311.pyc"),
+                7_000,
+                9,
+            ),
+        ])
+        .created_by(BASE),
+        layer(vec![
+            sized_file(format!("{apt}/numpy/core/_multiarray.so"), 90_000, 2),
+            sized_file(format!("{apt}/numpy/core/tests/test_a.py"), 40_000, 3),
+            sized_file(format!("{apt}/numpy/tests/test_b.py"), 4_000, 4),
+            sized_file(
+                format!("{apt}/numpy/__pycache__/a.cpython-311.pyc"),
+                15_000,
+                5,
+            ),
+        ])
+        .created_by(&run("apt-get install -y python3-numpy")),
+        layer(vec![
+            sized_file(format!("{pip}/scipy/linalg.so"), 100_000, 6),
+            sized_file(format!("{pip}/scipy/linalg/tests/test_x.py"), 30_000, 7),
+            sized_file(
+                format!("{pip}/scipy/__pycache__/x.cpython-311.pyc"),
+                20_000,
+                8,
+            ),
+        ])
+        .created_by(&run("pip install --no-cache-dir scipy")),
+    ]);
+    let text =
+        "FROM debian\nRUN apt-get install -y python3-numpy\nRUN pip install --no-cache-dir scipy\n";
+    let r = optimize(
+        Some(fixture),
+        text,
+        &["--apply", "delete-tests,delete-bytecode"],
+    );
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    let of = |kind: &str| -> Vec<(u64, u64, bool)> {
+        let mut v: Vec<(u64, u64, bool)> = r.report["advice"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| a["change_kind"] == kind)
+            .map(|a| {
+                (
+                    a["line"].as_u64().unwrap(),
+                    a["bytes"].as_u64().unwrap(),
+                    a["applied"].as_bool().unwrap(),
+                )
+            })
+            .collect();
+        v.sort_unstable();
+        v
+    };
+    assert_eq!(
+        of("delete-tests"),
+        [(2, 44_000, true), (3, 30_000, true)],
+        "{:#}",
+        r.report
+    );
+    assert_eq!(
+        of("delete-bytecode"),
+        [(2, 15_000, true), (3, 20_000, true)]
+    );
+    let tests = |env: &str| {
+        format!(
+            "find /{env} -depth -type d \\( -name tests -o -name test \\) -path '*-packages/*/*' -exec rm -rf {{}} +"
+        )
+    };
+    let pyc =
+        |env: &str| format!("find /{env} -depth -type d -name __pycache__ -exec rm -rf {{}} +");
+    assert_eq!(
+        r.rewritten,
+        format!(
+            "FROM debian\nRUN apt-get install -y python3-numpy \\\n    && {} \\\n    && {}\nRUN pip install --no-cache-dir scipy \\\n    && {} \\\n    && {} \\\n    && {}\n",
+            tests(apt),
+            pyc(apt),
+            tests(pip),
+            pyc(pip),
+            // pip imports its own modules from apt's environment and
+            // writes their bytecode again: deleted in that RUN too.
+            pyc(apt)
+        ),
+        "{:#}",
+        r.report
+    );
+}
