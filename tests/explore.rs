@@ -255,6 +255,46 @@ impl Drop for Tmux {
 }
 
 #[test]
+fn empty_directories_show_with_zero_bytes() {
+    // Before: only files made the tree, so `var/empty` and `srv` vanished.
+    let dir = tempfile::tempdir().unwrap();
+    fixture::image(vec![layer(vec![
+        fixture::dir("srv"),
+        fixture::dir("var"),
+        fixture::dir("var/empty"),
+        sized_file("var/log.txt", 700, 1),
+    ])])
+    .write_oci_dir(dir.path(), "t")
+    .unwrap();
+    let (image, stats) = pipeline::load(
+        &format!("oci:{}", dir.path().display()),
+        &Settings::default(),
+    )
+    .unwrap();
+    let analysis = analyze::run(&image, &Default::default(), stats);
+    let mut app = App::new(&image, &analysis, false);
+    key(&mut app, KeyCode::Char('2')); // the tree
+    key(&mut app, KeyCode::Char('e')); // expand all
+    let (s, _) = screen(&mut app, 80, 24);
+    let line = |name: &str| {
+        s.lines()
+            .find(|l| l.contains(name))
+            .unwrap_or_else(|| panic!("no {name} in\n{s}"))
+            .to_owned()
+    };
+    assert!(line("srv").contains(&si(0)), "{s}");
+    assert!(line("empty").contains(&si(0)), "{s}");
+    assert!(line("var").contains(&si(700)), "{s}");
+    // The layer's own tree too.
+    key(&mut app, KeyCode::Char('1'));
+    key(&mut app, KeyCode::Enter);
+    key(&mut app, KeyCode::Char('e'));
+    let (s, _) = screen(&mut app, 80, 24);
+    assert!(s.contains("empty"), "{s}");
+    assert!(s.contains("srv"), "{s}");
+}
+
+#[test]
 fn explore_runs_in_a_real_terminal() {
     if !crate::support::require_tool("tmux") {
         return;

@@ -7,7 +7,7 @@ use rayon::prelude::*;
 use super::filter::{Filters, SIZE_STEPS};
 use crate::analyze::{Analysis, FindingKind};
 use crate::model::changes::{self, Change};
-use crate::model::tree::{Item, Tree};
+use crate::model::tree::{Item, Tree, empty_dirs_only};
 use crate::model::{Image, Loc, LocSet};
 
 /// The panes that take the keys.
@@ -153,18 +153,26 @@ impl<'a> App<'a> {
                 kind: e.kind,
             }
         };
-        let dir = |loc: &Loc| image.entry(*loc).kind != crate::scan::EntryKind::Dir;
+        // Files, and the directories nothing lies under (directories with
+        // files are made up from their paths).
+        let shown = |locs: &[Loc]| {
+            let paths: Vec<&[u8]> = locs.iter().map(|&l| image.entry(l).path.as_bytes()).collect();
+            let is_dir = |i: usize| image.entry(locs[i]).kind == crate::scan::EntryKind::Dir;
+            empty_dirs_only(&paths, is_dir)
+                .into_iter()
+                .map(|i| locs[i])
+                .collect::<Vec<Loc>>()
+        };
         let base: Vec<Tree> = (0..=image.layers.len())
             .into_par_iter()
             .map(|t| {
                 if t == 0 {
-                    return Tree::build(image.files.iter().filter(|l| dir(l)).map(|&l| item(l)));
+                    return Tree::build(shown(&image.files).into_iter().map(item));
                 }
                 let li = (t - 1) as u32;
                 let entries = &image.layers[t - 1].entries;
                 let mut locs: Vec<Loc> = (0..entries.len() as u32)
                     .map(|entry| Loc { layer: li, entry })
-                    .filter(dir)
                     .collect();
                 locs.sort_by(|a, b| {
                     entries[a.entry as usize]
@@ -173,6 +181,7 @@ impl<'a> App<'a> {
                         .cmp(entries[b.entry as usize].path.as_bytes())
                         .then(a.entry.cmp(&b.entry))
                 });
+                let locs = shown(&locs);
                 Tree::build(locs.into_iter().map(item))
             })
             .collect();
