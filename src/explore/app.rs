@@ -156,7 +156,10 @@ impl<'a> App<'a> {
         // Files, and the directories nothing lies under (directories with
         // files are made up from their paths).
         let shown = |locs: &[Loc]| {
-            let paths: Vec<&[u8]> = locs.iter().map(|&l| image.entry(l).path.as_bytes()).collect();
+            let paths: Vec<&[u8]> = locs
+                .iter()
+                .map(|&l| image.entry(l).path.as_bytes())
+                .collect();
             let is_dir = |i: usize| image.entry(locs[i]).kind == crate::scan::EntryKind::Dir;
             empty_dirs_only(&paths, is_dir)
                 .into_iter()

@@ -248,10 +248,7 @@ impl<'a> Tree<'a> {
 /// indexes to give [`Tree::build`]: every non-directory, and the
 /// directories nothing in `paths` lies under (empty directories), which
 /// would otherwise not show at all.
-pub fn empty_dirs_only(
-    paths: &[&[u8]],
-    is_dir: impl Fn(usize) -> bool,
-) -> Vec<usize> {
+pub fn empty_dirs_only(paths: &[&[u8]], is_dir: impl Fn(usize) -> bool) -> Vec<usize> {
     let mut keep = Vec::with_capacity(paths.len());
     for (i, &p) in paths.iter().enumerate() {
         if !is_dir(i) {
