@@ -238,9 +238,10 @@ impl RenderOptions {
         fit::Paint { on: self.color }
     }
 
-    /// The width prose is wrapped to (`None`: no limit, or `--no-trunc`).
+    /// The width prose is wrapped to (`None`: no limit, or `--no-trunc`:
+    /// nothing shortened, one line each).
     pub fn wrap_width(&self) -> Option<usize> {
-        self.width.map(usize::from)
+        self.width.map(usize::from).filter(|_| !self.no_trunc)
     }
 }
 

@@ -82,11 +82,12 @@ pub fn heading(out: &mut String, options: &TextOptions, title: &str) {
     let _ = writeln!(out, "\n{}", options.paint().bold(title));
 }
 
-/// `Label     value`, the value wrapped under itself.
+/// `Label    value`, the value wrapped under itself (a sha256 digest
+/// fits whole at 80 columns).
 fn field(out: &mut String, options: &TextOptions, label: &str, value: &str) {
     out.push_str(&para(
-        &format!("{label:<10}"),
-        10,
+        &format!("{label:<9}"),
+        9,
         value,
         options.wrap_width(),
     ));
