@@ -118,10 +118,10 @@ pub fn render_text(report: &CheckReport<'_>, options: &super::RenderOptions) -> 
     let p = options.paint();
     let a = report.analysis;
     let mut out = String::new();
-    let _ = writeln!(out, "Image     {}", a.image.reference);
+    let _ = writeln!(out, "Image    {}", super::text::esc(&a.image.reference));
     let _ = writeln!(
         out,
-        "Size      {}{} compressed{}, {} uncompressed, {} layers",
+        "Size     {}{} compressed{}, {} uncompressed, {} layers",
         if a.image.pull_estimated() { "~" } else { "" },
         u.bytes(a.image.pull_bytes()),
         if a.image.pull_estimated() {
@@ -134,11 +134,11 @@ pub fn render_text(report: &CheckReport<'_>, options: &super::RenderOptions) -> 
     );
     match report.base_layers {
         0 => {}
-        1 => out.push_str("Base      the first layer is accepted as the base image\n"),
+        1 => out.push_str("Base     the first layer is accepted as the base image\n"),
         n => {
             let _ = writeln!(
                 out,
-                "Base      the first {n} layers are accepted as the base image"
+                "Base     the first {n} layers are accepted as the base image"
             );
         }
     }

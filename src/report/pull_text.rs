@@ -194,9 +194,9 @@ pub fn render_pull(output: &PullOutput, options: &TextOptions) -> String {
     let u = options.units;
     let mut out = String::new();
     for img in &output.images {
-        let _ = writeln!(out, "Image     {}", esc(&img.reference));
+        let _ = writeln!(out, "Image    {}", esc(&img.reference));
         if let Some(d) = &img.manifest_digest {
-            let _ = writeln!(out, "Digest    {d}");
+            let _ = writeln!(out, "Digest   {d}");
         }
         pull_section(&mut out, &img.pull, options);
         if !img.findings.is_empty() {
