@@ -191,6 +191,36 @@ fn filters_search_and_size_threshold() {
 }
 
 #[test]
+fn search_counts_matches_as_it_is_typed() {
+    let (image, analysis) = load();
+    let mut app = App::new(&image, &analysis, false);
+    key(&mut app, KeyCode::Char('/'));
+    // `LIB`: both libraries (40,000 + 2,000 bytes), ASCII case ignored.
+    keys(&mut app, "LIB");
+    assert_eq!(
+        app.status,
+        format!("2 paths hold `LIB`, {} (Enter shows them)", si(42_000))
+    );
+    // Narrowed from the last matches.
+    keys(&mut app, "f");
+    assert_eq!(
+        app.status,
+        format!("1 paths hold `LIBf`, {} (Enter shows them)", si(40_000))
+    );
+    // Back to `LIB`: not a narrowing, searched again.
+    key(&mut app, KeyCode::Backspace);
+    assert!(
+        app.status.starts_with("2 paths hold `LIB`"),
+        "{}",
+        app.status
+    );
+    key(&mut app, KeyCode::Enter);
+    let (s, _) = screen(&mut app, 80, 24);
+    assert!(s.contains("libfoo.so") && s.contains("libbar.so"), "{s}");
+    assert!(!s.contains("app.conf"), "{s}");
+}
+
+#[test]
 fn no_color_draws_no_colour_and_help_fits() {
     let (image, analysis) = load();
     let mut app = App::new(&image, &analysis, false);
