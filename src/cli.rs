@@ -122,6 +122,10 @@ pub struct OutputArgs {
     /// Rows per section of the text report.
     #[arg(long, default_value_t = 10)]
     pub top: usize,
+    /// Text report: show paths and `created by` in full, never shortened
+    /// to the terminal's width.
+    #[arg(long)]
+    pub no_trunc: bool,
 }
 
 /// `layerscope analyze`.

@@ -191,6 +191,36 @@ fn filters_search_and_size_threshold() {
 }
 
 #[test]
+fn search_counts_matches_as_it_is_typed() {
+    let (image, analysis) = load();
+    let mut app = App::new(&image, &analysis, false);
+    key(&mut app, KeyCode::Char('/'));
+    // `LIB`: both libraries (40,000 + 2,000 bytes), ASCII case ignored.
+    keys(&mut app, "LIB");
+    assert_eq!(
+        app.status,
+        format!("2 paths hold `LIB`, {} (Enter shows them)", si(42_000))
+    );
+    // Narrowed from the last matches.
+    keys(&mut app, "f");
+    assert_eq!(
+        app.status,
+        format!("1 paths hold `LIBf`, {} (Enter shows them)", si(40_000))
+    );
+    // Back to `LIB`: not a narrowing, searched again.
+    key(&mut app, KeyCode::Backspace);
+    assert!(
+        app.status.starts_with("2 paths hold `LIB`"),
+        "{}",
+        app.status
+    );
+    key(&mut app, KeyCode::Enter);
+    let (s, _) = screen(&mut app, 80, 24);
+    assert!(s.contains("libfoo.so") && s.contains("libbar.so"), "{s}");
+    assert!(!s.contains("app.conf"), "{s}");
+}
+
+#[test]
 fn no_color_draws_no_colour_and_help_fits() {
     let (image, analysis) = load();
     let mut app = App::new(&image, &analysis, false);
@@ -252,6 +282,46 @@ impl Drop for Tmux {
     fn drop(&mut self) {
         let _ = self.run(&["kill-server"]);
     }
+}
+
+#[test]
+fn empty_directories_show_with_zero_bytes() {
+    // Before: only files made the tree, so `var/empty` and `srv` vanished.
+    let dir = tempfile::tempdir().unwrap();
+    fixture::image(vec![layer(vec![
+        fixture::dir("srv"),
+        fixture::dir("var"),
+        fixture::dir("var/empty"),
+        sized_file("var/log.txt", 700, 1),
+    ])])
+    .write_oci_dir(dir.path(), "t")
+    .unwrap();
+    let (image, stats) = pipeline::load(
+        &format!("oci:{}", dir.path().display()),
+        &Settings::default(),
+    )
+    .unwrap();
+    let analysis = analyze::run(&image, &Default::default(), stats);
+    let mut app = App::new(&image, &analysis, false);
+    key(&mut app, KeyCode::Char('2')); // the tree
+    key(&mut app, KeyCode::Char('e')); // expand all
+    let (s, _) = screen(&mut app, 80, 24);
+    let line = |name: &str| {
+        s.lines()
+            .find(|l| l.contains(name))
+            .unwrap_or_else(|| panic!("no {name} in\n{s}"))
+            .to_owned()
+    };
+    assert!(line("srv").contains(&si(0)), "{s}");
+    assert!(line("empty").contains(&si(0)), "{s}");
+    assert!(line("var").contains(&si(700)), "{s}");
+    // The layer's own tree too.
+    key(&mut app, KeyCode::Char('1'));
+    key(&mut app, KeyCode::Enter);
+    key(&mut app, KeyCode::Char('e'));
+    let (s, _) = screen(&mut app, 80, 24);
+    assert!(s.contains("empty"), "{s}");
+    assert!(s.contains("srv"), "{s}");
 }
 
 #[test]

@@ -70,6 +70,7 @@ fn stdout(dir: &Path, args: &[&str]) -> String {
     cmd.current_dir(dir)
         .env_remove("GITHUB_ACTIONS")
         .env("NO_COLOR", "1")
+        .env("COLUMNS", "120")
         .args(args)
         .arg("--no-cache");
     let run = run_cmd(cmd);

@@ -24,4 +24,5 @@ mod scan;
 mod snapshots;
 mod sources;
 mod storage;
+mod text_report;
 mod verify;

@@ -5,9 +5,10 @@ use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use rayon::prelude::*;
 
 use super::filter::{Filters, SIZE_STEPS};
+use super::search::{Last, SearchIndex};
 use crate::analyze::{Analysis, FindingKind};
 use crate::model::changes::{self, Change};
-use crate::model::tree::{Item, Tree};
+use crate::model::tree::{Item, Tree, empty_dirs_only};
 use crate::model::{Image, Loc, LocSet};
 
 /// The panes that take the keys.
@@ -105,6 +106,10 @@ pub struct App<'a> {
     base: Vec<Tree<'a>>,
     /// The filtered tree, when a filter is on.
     filtered: Option<Tree<'a>>,
+    /// Each base tree's search index, made on its first search.
+    search_index: Vec<Option<SearchIndex>>,
+    /// The last search (base tree, matches), to narrow from.
+    last_search: Option<(usize, Last)>,
     /// What the tree shows.
     pub view: View,
     /// The focused pane.
@@ -153,18 +158,29 @@ impl<'a> App<'a> {
                 kind: e.kind,
             }
         };
-        let dir = |loc: &Loc| image.entry(*loc).kind != crate::scan::EntryKind::Dir;
+        // Files, and the directories nothing lies under (directories with
+        // files are made up from their paths).
+        let shown = |locs: &[Loc]| {
+            let paths: Vec<&[u8]> = locs
+                .iter()
+                .map(|&l| image.entry(l).path.as_bytes())
+                .collect();
+            let is_dir = |i: usize| image.entry(locs[i]).kind == crate::scan::EntryKind::Dir;
+            empty_dirs_only(&paths, is_dir)
+                .into_iter()
+                .map(|i| locs[i])
+                .collect::<Vec<Loc>>()
+        };
         let base: Vec<Tree> = (0..=image.layers.len())
             .into_par_iter()
             .map(|t| {
                 if t == 0 {
-                    return Tree::build(image.files.iter().filter(|l| dir(l)).map(|&l| item(l)));
+                    return Tree::build(shown(&image.files).into_iter().map(item));
                 }
                 let li = (t - 1) as u32;
                 let entries = &image.layers[t - 1].entries;
                 let mut locs: Vec<Loc> = (0..entries.len() as u32)
                     .map(|entry| Loc { layer: li, entry })
-                    .filter(dir)
                     .collect();
                 locs.sort_by(|a, b| {
                     entries[a.entry as usize]
@@ -173,6 +189,7 @@ impl<'a> App<'a> {
                         .cmp(entries[b.entry as usize].path.as_bytes())
                         .then(a.entry.cmp(&b.entry))
                 });
+                let locs = shown(&locs);
                 Tree::build(locs.into_iter().map(item))
             })
             .collect();
@@ -201,8 +218,10 @@ impl<'a> App<'a> {
             kinds,
             py_rows,
             shadowed,
+            search_index: base.iter().map(|_| None).collect(),
             base,
             filtered: None,
+            last_search: None,
             view: View::Merged,
             pane: Pane::Layers,
             lower: Pane::Findings,
@@ -267,10 +286,60 @@ impl<'a> App<'a> {
             KeyCode::Esc => self.mode = Mode::Normal,
             KeyCode::Backspace => {
                 self.input.pop();
+                self.preview_search();
             }
-            KeyCode::Char(c) if !c.is_control() => self.input.push(c),
+            KeyCode::Char(c) if !c.is_control() => {
+                self.input.push(c);
+                self.preview_search();
+            }
             _ => {}
         }
+    }
+
+    /// The nodes of the shown base tree whose path holds `query`, from its
+    /// index (made on the first search), narrowed from the last search.
+    fn search_nodes(&mut self, query: &str) -> Vec<u32> {
+        let b = self.base_index();
+        if self.search_index[b].is_none() {
+            self.search_index[b] = Some(SearchIndex::new(&self.base[b]));
+        }
+        let Some(index) = self.search_index[b].as_ref() else {
+            return Vec::new();
+        };
+        let last = self
+            .last_search
+            .as_ref()
+            .filter(|(lb, _)| *lb == b)
+            .map(|(_, l)| l);
+        let found = index.find(query, last);
+        let nodes = found
+            .matches
+            .iter()
+            .map(|&i| index.nodes[i as usize])
+            .collect();
+        self.last_search = Some((b, found));
+        nodes
+    }
+
+    /// While a search is typed: how many files match, without building a
+    /// tree (Enter shows them).
+    fn preview_search(&mut self) {
+        let query = self.input.trim().to_owned();
+        if query.is_empty() {
+            self.status.clear();
+            return;
+        }
+        let nodes = self.search_nodes(&query);
+        let base = &self.base[self.base_index()];
+        let bytes: u64 = nodes
+            .iter()
+            .filter_map(|&n| base.nodes[n as usize].item.map(|i| i.size))
+            .sum();
+        self.status = format!(
+            "{} paths hold `{query}`, {} (Enter shows them)",
+            nodes.len(),
+            crate::report::units::Units::Si.bytes(bytes)
+        );
     }
 
     fn normal_key(&mut self, code: KeyCode) {
@@ -496,17 +565,29 @@ impl<'a> App<'a> {
             self.status.clear();
             return;
         }
-        let base = &self.base[self.base_index()];
         let pred =
             self.filters
                 .predicate(self.image, self.analysis, self.view, self.layer.sel as u32);
-        // The predicate runs on every item: in parallel, order kept.
-        let kept: Vec<Item> = base
-            .nodes
-            .par_iter()
-            .filter_map(|n| n.item)
-            .filter(|i| pred.keep(i))
-            .collect();
+        let search = self.filters.search.clone();
+        let kept: Vec<Item> = if search.is_empty() {
+            // The predicate runs on every item: in parallel, order kept.
+            self.base[self.base_index()]
+                .nodes
+                .par_iter()
+                .filter_map(|n| n.item)
+                .filter(|i| pred.keep(i))
+                .collect()
+        } else {
+            // Only the items the search index found (in path order).
+            let nodes = self.search_nodes(&search);
+            let pred = pred.without_search();
+            let base = &self.base[self.base_index()];
+            nodes
+                .par_iter()
+                .filter_map(|&n| base.nodes[n as usize].item)
+                .filter(|i| pred.keep(i))
+                .collect()
+        };
         let mut tree = Tree::build(kept.into_iter());
         let (bytes, _, files) = tree.totals();
         // A small result opens fully.

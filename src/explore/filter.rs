@@ -35,6 +35,13 @@ pub struct Predicate {
 }
 
 impl Predicate {
+    /// The same filter with the search left out (done by
+    /// [`super::search::SearchIndex`] instead).
+    pub fn without_search(mut self) -> Predicate {
+        self.needle.clear();
+        self
+    }
+
     /// Whether the tree keeps `item`.
     pub fn keep(&self, item: &Item) -> bool {
         self.layer.is_none_or(|l| item.loc.layer == l)

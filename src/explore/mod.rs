@@ -10,6 +10,7 @@
 
 pub mod app;
 pub mod filter;
+pub mod search;
 
 pub mod view;
 

@@ -57,9 +57,10 @@ impl<'a> Node<'a> {
         &self.path[self.name_start as usize..]
     }
 
-    /// Whether the node has children.
+    /// Whether the node is a directory: it has children, or it is an
+    /// empty directory entry.
     pub fn is_dir(&self) -> bool {
-        self.first_child != NONE
+        self.first_child != NONE || self.item.is_some_and(|i| i.kind == EntryKind::Dir)
     }
 }
 
@@ -76,8 +77,10 @@ pub struct Tree<'a> {
 
 impl<'a> Tree<'a> {
     /// Builds the tree of `items`, which must come sorted by path bytes.
-    /// Directory entries carry no row of their own: directories are made
-    /// up from the paths under them.
+    /// Directories are made up from the paths under them; a directory
+    /// entry given as an item must be empty (nothing under it in `items`,
+    /// see [`empty_dirs_only`]): it shows as a directory of 0 bytes and 0
+    /// files.
     pub fn build(items: impl Iterator<Item = Item<'a>>) -> Tree<'a> {
         let mut nodes = vec![Node {
             path: &[],
@@ -241,6 +244,33 @@ impl<'a> Tree<'a> {
     }
 }
 
+/// Of `paths` (sorted by bytes, `is_dir` telling directory entries), the
+/// indexes to give [`Tree::build`]: every non-directory, and the
+/// directories nothing in `paths` lies under (empty directories), which
+/// would otherwise not show at all.
+pub fn empty_dirs_only(paths: &[&[u8]], is_dir: impl Fn(usize) -> bool) -> Vec<usize> {
+    let mut keep = Vec::with_capacity(paths.len());
+    for (i, &p) in paths.iter().enumerate() {
+        if !is_dir(i) {
+            keep.push(i);
+            continue;
+        }
+        if p.is_empty() || paths.get(i + 1) == Some(&p) {
+            continue; // the root, or a directory written again just after
+        }
+        // Entries under `p/` sort together from `p/` on, maybe past
+        // siblings like `p-x` or `p.x`: look at the first path at or past `p/`.
+        let mut prefix = p.to_vec();
+        prefix.push(b'/');
+        let from = i + paths[i..].partition_point(|q| *q < prefix.as_slice());
+        let nonempty = paths.get(from).is_some_and(|q| q.starts_with(&prefix));
+        if !nonempty {
+            keep.push(i);
+        }
+    }
+    keep
+}
+
 fn push<'a>(
     nodes: &mut Vec<Node<'a>>,
     last: &mut Vec<u32>,
@@ -251,6 +281,7 @@ fn push<'a>(
 ) -> u32 {
     let id = nodes.len() as u32;
     let (bytes, shadowed_bytes, files) = match &item {
+        Some(i) if i.kind == EntryKind::Dir => (0, 0, 0),
         Some(i) => (i.size, if i.shadowed { i.size } else { 0 }, 1),
         None => (0, 0, 0),
     };
@@ -340,5 +371,45 @@ mod tests {
         assert_eq!(t.rows.len(), 4);
         t.set_all(true);
         assert_eq!(t.rows.len(), 6 + 5);
+    }
+
+    #[test]
+    fn empty_directories_show_with_zero_bytes() {
+        // Sorted by bytes; `a`, `a/x` and `e/f` are directories; only
+        // `e/f` and `g` are empty (`a-b` sorts between `a` and `a/x`).
+        let paths: [(&'static str, u64, bool); 7] = [
+            ("a", 0, true),
+            ("a-b", 3, false),
+            ("a/x", 0, true),
+            ("a/x/1", 10, false),
+            ("e/f", 0, true),
+            ("e/f.txt", 5, false),
+            ("g", 0, true),
+        ];
+        let bytes: Vec<&[u8]> = paths.iter().map(|p| p.0.as_bytes()).collect();
+        let keep = empty_dirs_only(&bytes, |i| paths[i].2);
+        assert_eq!(keep, [1, 3, 4, 5, 6]);
+        let mut t = Tree::build(keep.iter().map(|&i| {
+            let (p, size, dir) = paths[i];
+            let mut it = item(p, size);
+            if dir {
+                it.kind = EntryKind::Dir;
+            }
+            it
+        }));
+        t.set_all(true);
+        assert_eq!(
+            names(&t),
+            ["a-b", "a", "  x", "    1", "e", "  f", "  f.txt", "g"]
+        );
+        // Three files: directories count no files and no bytes.
+        assert_eq!(t.totals(), (18, 0, 3));
+        let g = t.rows[7];
+        let n = &t.nodes[g as usize];
+        assert!(n.is_dir());
+        assert_eq!((n.bytes, n.files), (0, 0));
+        let f = t.rows[5];
+        assert!(t.nodes[f as usize].is_dir());
+        assert!(!t.nodes[t.rows[6] as usize].is_dir());
     }
 }

@@ -111,14 +111,17 @@ pub fn message(r: &BudgetResult, u: Units) -> String {
     s
 }
 
-/// The terminal report.
-pub fn render_text(report: &CheckReport<'_>, u: Units) -> String {
+/// The terminal report: PASS in green and FAIL in red when colour is on,
+/// each verdict wrapped under itself.
+pub fn render_text(report: &CheckReport<'_>, options: &super::RenderOptions) -> String {
+    let u = options.units;
+    let p = options.paint();
     let a = report.analysis;
     let mut out = String::new();
-    let _ = writeln!(out, "Image     {}", a.image.reference);
+    let _ = writeln!(out, "Image    {}", super::text::esc(&a.image.reference));
     let _ = writeln!(
         out,
-        "Size      {}{} compressed{}, {} uncompressed, {} layers",
+        "Size     {}{} compressed{}, {} uncompressed, {} layers",
         if a.image.pull_estimated() { "~" } else { "" },
         u.bytes(a.image.pull_bytes()),
         if a.image.pull_estimated() {
@@ -131,11 +134,11 @@ pub fn render_text(report: &CheckReport<'_>, u: Units) -> String {
     );
     match report.base_layers {
         0 => {}
-        1 => out.push_str("Base      the first layer is accepted as the base image\n"),
+        1 => out.push_str("Base     the first layer is accepted as the base image\n"),
         n => {
             let _ = writeln!(
                 out,
-                "Base      the first {n} layers are accepted as the base image"
+                "Base     the first {n} layers are accepted as the base image"
             );
         }
     }
@@ -145,27 +148,59 @@ pub fn render_text(report: &CheckReport<'_>, u: Units) -> String {
         return out;
     }
     for r in report.results {
-        let verdict = if r.passed { "PASS" } else { "FAIL" };
-        let _ = writeln!(out, "{verdict}  {}", message(r, u));
+        let verdict = if r.passed {
+            p.green("PASS")
+        } else {
+            p.red("FAIL")
+        };
+        out.push_str(&super::fit::para(
+            &format!("{verdict}  "),
+            6,
+            &message(r, u),
+            options.wrap_width(),
+        ));
     }
     if !a.findings.is_empty() {
         out.push_str("\nTop findings\n");
         for f in a.findings.iter().take(TOP_FINDINGS) {
-            let place = f.paths.first().map_or("", String::as_str);
+            let place = f
+                .paths
+                .first()
+                .map_or(String::new(), |p| match options.width {
+                    Some(w) if !options.no_trunc => {
+                        super::fit::shorten_path(p, usize::from(w).saturating_sub(39).max(12))
+                    }
+                    _ => p.clone(),
+                });
             let _ = writeln!(
                 out,
-                "  {:>10}  {:<24} {place}",
+                "  {:>10}  {} {place}",
                 u.bytes(f.bytes),
-                f.kind.id()
+                super::text::toned(
+                    options,
+                    super::text::severity_tone(f.severity),
+                    &format!("{:<24}", f.kind.id())
+                )
             );
         }
     }
     let failed = report.failures().count();
     out.push('\n');
     if failed == 0 {
-        let _ = writeln!(out, "All {} budgets hold", report.results.len());
+        let _ = writeln!(
+            out,
+            "{}",
+            p.green(&format!("All {} budgets hold", report.results.len()))
+        );
     } else {
-        let _ = writeln!(out, "{failed} of {} budgets failed", report.results.len());
+        let _ = writeln!(
+            out,
+            "{}",
+            p.red(&format!(
+                "{failed} of {} budgets failed",
+                report.results.len()
+            ))
+        );
     }
     out
 }

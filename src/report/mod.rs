@@ -9,11 +9,13 @@ pub mod check;
 pub mod diff;
 pub mod fit;
 pub mod github;
+pub mod grid;
 pub mod html;
 pub mod json;
 pub mod junit;
 pub mod markdown;
 pub mod optimize;
+pub mod pull_text;
 pub mod sarif;
 pub mod sink;
 pub mod text;
@@ -217,6 +219,30 @@ pub struct RenderOptions {
     pub width: Option<u16>,
     /// Whether the text report may use colour.
     pub color: bool,
+    /// Nothing shortened to the width (`--no-trunc`).
+    pub no_trunc: bool,
+}
+
+impl RenderOptions {
+    /// How tables are laid out under these options.
+    pub fn layout(&self) -> grid::Layout {
+        grid::Layout {
+            width: self.width.map(usize::from),
+            no_trunc: self.no_trunc,
+            paint: self.paint(),
+        }
+    }
+
+    /// The colours, or none.
+    pub fn paint(&self) -> fit::Paint {
+        fit::Paint { on: self.color }
+    }
+
+    /// The width prose is wrapped to (`None`: no limit, or `--no-trunc`:
+    /// nothing shortened, one line each).
+    pub fn wrap_width(&self) -> Option<usize> {
+        self.width.map(usize::from).filter(|_| !self.no_trunc)
+    }
 }
 
 impl Default for RenderOptions {
@@ -226,6 +252,7 @@ impl Default for RenderOptions {
             top: 10,
             width: Some(120),
             color: false,
+            no_trunc: false,
         }
     }
 }

@@ -97,6 +97,18 @@ pub fn color(arg: ColorArg, env: &Env) -> bool {
     }
 }
 
+/// The text report's width: the terminal's own (asked with an ioctl),
+/// then `$COLUMNS` (also when not a terminal: `COLUMNS=80 layerscope ... |
+/// less`), then 120; never under 40.
+fn width(to_terminal: bool, env: &Env) -> u16 {
+    let real = if to_terminal {
+        crate::report::fit::terminal_width()
+    } else {
+        None
+    };
+    real.or(env.columns).unwrap_or(120).max(40)
+}
+
 impl Output {
     /// Resolves the output flags of a command whose report is `kind`.
     pub fn resolve(
@@ -146,12 +158,9 @@ impl Output {
                     Units::Si
                 },
                 top: args.top,
-                width: Some(if to_terminal {
-                    env.columns.unwrap_or(120)
-                } else {
-                    120
-                }),
+                width: Some(width(to_terminal, env)),
                 color,
+                no_trunc: args.no_trunc,
             },
         })
     }
@@ -167,6 +176,7 @@ mod tests {
             output: output.iter().map(|s| (*s).to_owned()).collect(),
             binary: false,
             top: 10,
+            no_trunc: false,
         }
     }
 
