@@ -9,6 +9,7 @@ mod check;
 mod daemon;
 mod diff;
 mod dockerfile;
+mod drift;
 mod explore;
 mod hostile;
 mod html;

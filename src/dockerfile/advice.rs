@@ -279,6 +279,7 @@ impl Advice {
             message: format!("`{}`: {}", self.instruction, self.problem),
             fix: self.change.clone(),
             dockerfile_line: self.line,
+            packages: Vec::new(),
             members: Default::default(),
         })
     }

@@ -13,6 +13,7 @@ pub mod advise;
 mod chain;
 mod cleanup;
 mod convert;
+pub mod drift;
 pub mod edit;
 mod heredoc;
 pub mod history;
