@@ -244,3 +244,70 @@ fn check_fails_a_drift_budget_and_names_the_distributions() {
         assert!(rules.contains(&kind), "{kind} in {rules:?}");
     }
 }
+
+#[test]
+fn optimize_apply_pin_writes_versions_from_the_image() {
+    let dir = setup(DOCKERFILE, "flask==3.0.0\n");
+    std::fs::create_dir(dir.path().join("out")).unwrap();
+    let digest = format!("sha256:{}", "12".repeat(32));
+    let out = layerscope()
+        .current_dir(dir.path())
+        .args([
+            "optimize",
+            "--no-cache",
+            "img.tar",
+            "--dockerfile",
+            "Dockerfile",
+        ])
+        .args(["--write", "out/Dockerfile", "--apply", "pin", "--base"])
+        .arg(format!("debian:bookworm-slim@{digest}"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let written = std::fs::read_to_string(dir.path().join("out/Dockerfile")).unwrap();
+    assert_eq!(
+        written,
+        format!(
+            "FROM debian:bookworm-slim@{digest}
+RUN apt-get update && apt-get install -y curl=7.88.1-10 git=1:2.39.2-1
+COPY requirements.txt /app/
+COPY constraints.txt /tmp/constraints.txt
+RUN pip install -c /tmp/constraints.txt -r /app/requirements.txt
+RUN curl -fsSL https://example.com/install.sh | sh
+"
+        )
+    );
+    let constraints = std::fs::read_to_string(dir.path().join("out/constraints.txt")).unwrap();
+    assert_eq!(
+        constraints,
+        "# Written by `layerscope optimize --apply pin` from the image.\nFlask==3.0.0\nJinja2==3.1.4\nMarkupSafe==2.1.5\n"
+    );
+    // Without `--apply pin` (`all` included) nothing is pinned.
+    let out = layerscope()
+        .current_dir(dir.path())
+        .args([
+            "optimize",
+            "--no-cache",
+            "img.tar",
+            "--dockerfile",
+            "Dockerfile",
+        ])
+        .args(["--write", "out/D2", "--apply", "all"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let written = std::fs::read_to_string(dir.path().join("out/D2")).unwrap();
+    assert!(written.contains(" -y curl git\n"), "{written}");
+    assert!(
+        !written.contains("@sha256") && !written.contains("constraints"),
+        "{written}"
+    );
+}

@@ -73,6 +73,10 @@ pub enum Edit {
         /// The manifest files, as the install names them.
         manifests: Vec<String>,
     },
+    /// Pin versions (`optimize --apply pin`): applied to the rewritten
+    /// text as a last pass (`dockerfile::pin`), so it touches no
+    /// instruction the other edits see.
+    Pin,
 }
 
 /// What the accepted edits touch so far.
@@ -124,6 +128,7 @@ impl Footprint {
                     || self.replaced.contains(inst)
                     || self.in_range(*inst)
             }
+            Edit::Pin => false,
             Edit::ManifestsFirst { copy, install, .. } => {
                 !self.moved.is_empty()
                     || self.in_range(*install)
@@ -155,6 +160,7 @@ impl Footprint {
                 self.moved.insert(*copy);
                 self.moved.insert(*install);
             }
+            Edit::Pin => {}
         }
     }
 }
@@ -212,5 +218,6 @@ fn touched(e: &Edit) -> Vec<usize> {
         Edit::CopyFlags { copy, .. } => vec![*copy],
         Edit::Delete { inst } | Edit::Replace { inst, .. } => vec![*inst],
         Edit::ManifestsFirst { copy, install, .. } => vec![*copy, *install],
+        Edit::Pin => Vec::new(),
     }
 }

@@ -22,6 +22,7 @@ pub mod map;
 mod order;
 mod ownership;
 pub mod parse;
+pub mod pin;
 mod review;
 pub mod rewrite;
 pub mod shell;

@@ -121,7 +121,7 @@ pub fn rewrite(df: &Dockerfile, edits: &[&Edit]) -> String {
             Edit::Append { run, command } => appended[*run].push(command.clone()),
             Edit::Delete { inst } => removed[*inst] = true,
             Edit::Merge { first, last } => ranges.push((*first, *last)),
-            Edit::ManifestsFirst { .. } => {}
+            Edit::ManifestsFirst { .. } | Edit::Pin => {}
         }
     }
     // Merge ranges, united.
