@@ -10,6 +10,7 @@ mod daemon;
 mod diff;
 mod dockerfile;
 mod drift;
+mod drift_build;
 mod explore;
 mod hostile;
 mod html;
