@@ -144,6 +144,10 @@ pub struct AnalyzeArgs {
     /// The Dockerfile the image was built from (adds line-level advice).
     #[arg(long, value_name = "FILE")]
     pub dockerfile: Option<PathBuf>,
+    /// The build context (default: the Dockerfile's directory): its
+    /// requirement, constraint and lock files say what is pinned.
+    #[arg(long, value_name = "DIR", requires = "dockerfile")]
+    pub context: Option<PathBuf>,
     #[command(flatten)]
     #[allow(missing_docs)]
     pub pull: PullFlags,
@@ -216,6 +220,14 @@ pub struct OptimizeArgs {
     /// Go on when the Dockerfile does not line up with the image's history.
     #[arg(long)]
     pub force: bool,
+    /// The build context (default: the Dockerfile's directory): its
+    /// requirement, constraint and lock files say what is pinned.
+    #[arg(long, value_name = "DIR", requires = "dockerfile")]
+    pub context: Option<PathBuf>,
+    /// The base image's reference with its digest known (`name@sha256:...`,
+    /// or a reference to read it from): `--apply pin` writes `FROM` with it.
+    #[arg(long, value_name = "REF")]
+    pub base: Option<String>,
 }
 
 /// `layerscope check`.
@@ -283,6 +295,10 @@ pub struct CheckArgs {
     /// --base-layers says otherwise (`--base-layers 0` accepts none).
     #[arg(long, value_name = "FILE")]
     pub dockerfile: Option<PathBuf>,
+    /// The build context (default: the Dockerfile's directory): its
+    /// requirement, constraint and lock files say what is pinned.
+    #[arg(long, value_name = "DIR", requires = "dockerfile")]
+    pub context: Option<PathBuf>,
     #[command(flatten)]
     #[allow(missing_docs)]
     pub output: OutputArgs,

@@ -20,7 +20,10 @@ use crate::analyze::{Analysis, FindingKind};
 use crate::model::Image;
 use paths::{dir_sizes, file_sizes, grew, shrank};
 
+mod drift;
 mod paths;
+
+pub use drift::{FileDrift, LayerDrift, VersionChange};
 
 /// The schema identifier of the JSON diff.
 pub const SCHEMA: &str = "layerscope/diff/v1";
@@ -113,31 +116,6 @@ pub enum MatchedBy {
     DiffId,
 }
 
-/// A distribution whose version a changed layer changed.
-#[derive(Clone, Debug, Serialize, PartialEq)]
-pub struct VersionChange {
-    /// Name as in the new METADATA.
-    pub name: String,
-    /// Old version.
-    pub old_version: String,
-    /// New version.
-    pub new_version: String,
-}
-
-/// An added (changed) layer and the distribution versions it changed.
-#[derive(Clone, Debug, Serialize, PartialEq)]
-pub struct LayerDrift {
-    /// Position in the new image.
-    pub index: u32,
-    /// Blob digest.
-    pub digest: String,
-    /// The history entry.
-    pub created_by: Option<String>,
-    /// Distributions this layer installs at another version than the old
-    /// image held, by name.
-    pub distributions: Vec<VersionChange>,
-}
-
 /// Layers shared, added and removed.
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct LayerChanges {
@@ -154,8 +132,9 @@ pub struct LayerChanges {
     /// Compressed bytes a node holding the old image downloads to get the
     /// new one (the added layers).
     pub download_bytes: u64,
-    /// The added layers that install a distribution at another version,
-    /// bottom first.
+    /// The added layers with what drifted in them (distribution and dpkg
+    /// versions, files against the old layer at the same position), bottom
+    /// first.
     pub drift: Vec<LayerDrift>,
 }
 
@@ -317,32 +296,6 @@ fn match_layers(
     (shared, added, removed)
 }
 
-/// The added layers that install an upgraded (or downgraded) distribution.
-fn drift(added: &[LayerRef], dists: &DistributionChanges) -> Vec<LayerDrift> {
-    added
-        .iter()
-        .filter_map(|l| {
-            let mut distributions: Vec<VersionChange> = dists
-                .upgraded
-                .iter()
-                .filter(|d| d.layer == l.index)
-                .map(|d| VersionChange {
-                    name: d.name.clone(),
-                    old_version: d.old_version.clone(),
-                    new_version: d.new_version.clone(),
-                })
-                .collect();
-            distributions.sort_by(|a, b| a.name.cmp(&b.name));
-            (!distributions.is_empty()).then(|| LayerDrift {
-                index: l.index,
-                digest: l.digest.clone(),
-                created_by: l.created_by.clone(),
-                distributions,
-            })
-        })
-        .collect()
-}
-
 /// Compares two images; `top` bounds the file and directory lists.
 pub fn diff(old: Side<'_>, new: Side<'_>, top: usize) -> ImageDiff {
     let (old_layers, new_layers) = (layer_refs(old), layer_refs(new));
@@ -350,7 +303,7 @@ pub fn diff(old: Side<'_>, new: Side<'_>, top: usize) -> ImageDiff {
     let (to, tn) = (totals(old), totals(new));
     let distributions = distributions(old.analysis, new.analysis);
     let layers = LayerChanges {
-        drift: drift(&added, &distributions),
+        drift: drift::layers(old, new, &added, &removed, &distributions),
         compressed_delta: int(tn.compressed_bytes) - int(to.compressed_bytes),
         uncompressed_delta: int(tn.uncompressed_bytes) - int(to.uncompressed_bytes),
         download_bytes: added.iter().map(|l| l.compressed_bytes).sum(),

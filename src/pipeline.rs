@@ -41,6 +41,9 @@ pub struct Settings {
     pub manifest_only: bool,
     /// The Dockerfile the image was built from: findings get its lines.
     pub dockerfile: Option<Dockerfile>,
+    /// The build context (`--context`; default: the Dockerfile's
+    /// directory): its requirement and lock files say what is pinned.
+    pub context: Option<std::path::PathBuf>,
     /// Make the Dockerfile plan even without a Dockerfile (advice from the
     /// history alone, for `optimize`).
     pub advise: bool,
@@ -136,8 +139,13 @@ impl Pipeline {
         if let Some(plan) = &mut plan {
             with_recommended(plan, &image);
         }
-        if let (Some(plan), Some(_)) = (&plan, dockerfile) {
+        if let (Some(plan), Some(df)) = (&plan, dockerfile) {
             analysis.findings = plan.annotate(&analysis.findings);
+            let drift = drift_findings(&image, &analysis, plan, df, s.context.as_deref());
+            analysis.findings.extend(drift);
+            analysis
+                .findings
+                .sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.kind.cmp(&b.kind)));
         }
         Ok(Analyzed {
             image,
@@ -182,6 +190,28 @@ impl Pipeline {
     pub fn compare(&self, old: &Analyzed, new: &Analyzed) -> ImageDiff {
         diff(old.side(), new.side(), self.settings.analyze.top)
     }
+}
+
+/// The drift findings of `df` against the image (`dockerfile::drift`),
+/// with the build context `context` or the Dockerfile's directory.
+fn drift_findings(
+    image: &Image,
+    analysis: &Analysis,
+    plan: &Plan,
+    df: &Dockerfile,
+    context: Option<&std::path::Path>,
+) -> Vec<analyze::Finding> {
+    let dir = std::path::Path::new(&df.path)
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    crate::dockerfile::drift::findings(&crate::dockerfile::drift::Context {
+        image,
+        analysis,
+        dockerfile: df,
+        mapping: &plan.mapping,
+        context: context.unwrap_or(dir),
+    })
 }
 
 /// Scanner settings.

@@ -363,3 +363,108 @@ fn changed_layer_names_the_distributions_that_drifted() {
         "{text}"
     );
 }
+
+/// A regular file as a raw tar entry with the given mtime (the fixture
+/// builder writes one fixed mtime).
+fn file_at(path: &str, data: &[u8], mtime: u64) -> layerscope::fixture::Item {
+    let mut h = layerscope::fixture::raw_header(b'0', path.as_bytes(), data.len() as u64);
+    h[136..148].copy_from_slice(format!("{mtime:011o}\0").as_bytes());
+    h[148..156].fill(b' ');
+    let sum: u32 = h.iter().map(|&b| u32::from(b)).sum();
+    h[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
+    h.extend_from_slice(data);
+    h.resize(h.len().div_ceil(512) * 512, 0);
+    layerscope::fixture::raw(h)
+}
+
+/// Two builds of one Dockerfile: the base shared; layer 1 installs curl
+/// at another version (content differs); layer 2 copies the same file
+/// with another mtime; layer 3 chowns the same content; layer 4 writes
+/// the same files but one with new content and one more file.
+fn build_at(curl: &str, mtime: u64, owner: u64, extra: bool) -> Image {
+    let status = crate::drift::stanza("curl", curl);
+    let mut l4 = vec![
+        sized_file("app/a.txt", 1_000, 7),
+        sized_file("app/b.txt", 2_000, if extra { 9 } else { 8 }),
+    ];
+    if extra {
+        l4.push(sized_file("app/c.txt", 10, 10));
+    }
+    image(vec![
+        layer(vec![sized_file("bin/busybox", 30_000, 1)]).created_by("ADD rootfs.tar /"),
+        layer(vec![
+            sized_file("usr/bin/curl", 7_000, if extra { 3 } else { 2 }),
+            layerscope::fixture::file("var/lib/dpkg/status", status),
+            layerscope::fixture::file("var/lib/dpkg/info/curl.list", "/usr/bin/curl\n"),
+        ])
+        .created_by("RUN apt-get install -y curl"),
+        layer(vec![file_at("app/conf.ini", b"[a]\nb = 1\n", mtime)])
+            .created_by("COPY conf.ini /app/"),
+        layer(vec![owned(sized_file("app/data.bin", 500, 5), owner)])
+            .created_by("RUN chown app /app/data.bin"),
+        layer(l4).created_by("RUN make"),
+    ])
+}
+
+#[test]
+fn drift_names_apt_versions_and_tells_metadata_from_content() {
+    let dir = tempfile::tempdir().unwrap();
+    let (old, new) = (dir.path().join("a.tar"), dir.path().join("b.tar"));
+    build_at("7.88.1-10", 1_700_000_000, 0, false)
+        .write_oci_archive(&old, "1")
+        .unwrap();
+    build_at("7.88.1-10+deb12u5", 1_700_086_400, 1000, true)
+        .write_oci_archive(&new, "2")
+        .unwrap();
+    let d = diff_json(&old, &new);
+    assert_eq!(matched_by(&d), ["digest"]);
+    let drift = d["layers"]["drift"].as_array().unwrap();
+    let idx: Vec<u64> = drift.iter().map(|l| l["index"].as_u64().unwrap()).collect();
+    assert_eq!(idx, [1, 2, 3, 4], "{d}");
+    assert_eq!(
+        drift[0]["packages"],
+        serde_json::json!([{"name": "curl", "old_version": "7.88.1-10", "new_version": "7.88.1-10+deb12u5"}])
+    );
+    let files = |i: usize| &drift[i]["files"];
+    let counts = |i: usize| {
+        let f = files(i);
+        ["content", "ownership_or_mode", "same", "added", "removed"].map(|k| f[k].as_u64().unwrap())
+    };
+    // curl's binary and the dpkg status changed; the .list did not.
+    assert_eq!(counts(0), [2, 0, 1, 0, 0]);
+    assert_eq!(files(0)["metadata_only"], false);
+    assert_eq!(
+        files(0)["content_paths"],
+        serde_json::json!(["/usr/bin/curl", "/var/lib/dpkg/status"])
+    );
+    // The mtime alone: same content, owner and mode.
+    assert_eq!(counts(1), [0, 0, 1, 0, 0]);
+    assert_eq!(files(1)["metadata_only"], true);
+    // The chown: ownership only.
+    assert_eq!(counts(2), [0, 1, 0, 0, 0]);
+    assert_eq!(files(2)["metadata_only"], true);
+    assert_eq!(
+        files(2)["ownership_paths"],
+        serde_json::json!(["/app/data.bin"])
+    );
+    // New content in b.txt, c.txt added.
+    assert_eq!(counts(3), [1, 0, 1, 1, 0]);
+    assert_eq!(files(3)["metadata_only"], false);
+    assert_eq!(files(3)["added_paths"], serde_json::json!(["/app/c.txt"]));
+
+    for (format, needle) in [
+        ("text", "apt curl 7.88.1-10 -> 7.88.1-10+deb12u5"),
+        ("markdown", "apt curl 7.88.1-10 → 7.88.1-10+deb12u5"),
+        (
+            "text",
+            "files vs old layer 2: 0 content, 0 owner/mode only, 1 same, 0 added, 0 removed (no content changed",
+        ),
+    ] {
+        let mut cmd = layerscope();
+        cmd.args(["diff", "--no-cache", "--format", format])
+            .arg(&old)
+            .arg(&new);
+        let out = crate::support::run_cmd(cmd).stdout;
+        assert!(out.contains(needle), "{format}: {out}");
+    }
+}

@@ -9,6 +9,8 @@ mod check;
 mod daemon;
 mod diff;
 mod dockerfile;
+mod drift;
+mod drift_build;
 mod explore;
 mod hostile;
 mod html;

@@ -123,6 +123,10 @@ pub struct Finding {
     /// The Dockerfile line responsible, when a Dockerfile was given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dockerfile_line: Option<u32>,
+    /// The packages involved, `name==version` (pip) or `name=version`
+    /// (apt), for the drift findings.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub packages: Vec<String>,
     /// Everything involved, beyond the sample (not in the JSON: `paths`
     /// is, and holds all of them with `--all-paths`).
     #[serde(skip)]
@@ -199,6 +203,10 @@ pub enum FindingKind {
     LayerOrder,
     ZstdCompression,
     ModelWeights,
+    UnpinnedBase,
+    UnpinnedApt,
+    UnpinnedPip,
+    UnverifiedDownload,
 }
 
 impl FindingKind {
@@ -268,6 +276,7 @@ impl Finding {
             message: message.into(),
             fix: fix.into(),
             dockerfile_line: None,
+            packages: Vec::new(),
             members: Members::default(),
         }
     }

@@ -4,7 +4,8 @@
 //! and a unified diff of it. Without an image, the structural changes of
 //! the Dockerfile alone (`Plan::lint`).
 
-use crate::dockerfile::{Plan, rewrite};
+use crate::dockerfile::pin::{self, Pins};
+use crate::dockerfile::{ChangeKind, Dockerfile, Plan, rewrite};
 use crate::error::Error;
 use crate::pipeline::Pipeline;
 use crate::report::OptimizeReport;
@@ -16,9 +17,18 @@ pub fn run(s: Optimize) -> Result<i32, Error> {
     let pipeline = Pipeline::new(s.pipeline)?;
     let settings = pipeline.settings();
     let dockerfile = settings.dockerfile.as_ref();
+    let mut pins = None;
     let mut plan = match (&s.image, dockerfile) {
         (Some(reference), _) => {
             let analyzed = pipeline.analyze(reference)?;
+            if let Some(df) = dockerfile.filter(|_| s.apply.names(ChangeKind::Pin)) {
+                let digest = base_digest(&pipeline, s.base.as_deref())?;
+                let context = settings
+                    .context
+                    .clone()
+                    .unwrap_or_else(|| dockerfile_dir(df));
+                pins = Some(Pins::from_image(&analyzed.analysis, df, &context, digest));
+            }
             let Some(plan) = analyzed.plan else {
                 return Err(Error::usage("no advice plan was made"));
             };
@@ -50,10 +60,28 @@ pub fn run(s: Optimize) -> Result<i32, Error> {
             ));
         }
     };
+    if let (Some(p), Some(df)) = (&pins, dockerfile) {
+        plan.advice.push(p.advice(df));
+    }
     plan.select(&s.apply);
     let mut diff = None;
     if let (Some(out), Some(df)) = (&s.write, dockerfile) {
-        let new = plan.rewrite(df);
+        let mut new = plan.rewrite(df);
+        let pinned = plan
+            .advice
+            .iter()
+            .any(|a| a.change_kind == ChangeKind::Pin && a.applied);
+        if let (Some(p), true) = (&pins, pinned) {
+            new = pin::apply(&new, p);
+            if p.writes_constraints(df) {
+                let path = out
+                    .parent()
+                    .unwrap_or(std::path::Path::new("."))
+                    .join(pin::CONSTRAINTS_FILE);
+                std::fs::write(&path, p.constraints())
+                    .map_err(|source| Error::Output { path, source })?;
+            }
+        }
         std::fs::write(out, &new).map_err(|source| Error::Output {
             path: out.clone(),
             source,
@@ -81,4 +109,26 @@ pub fn run(s: Optimize) -> Result<i32, Error> {
     }
     sink::stdout(&diff)?;
     Ok(0)
+}
+
+/// The base image's digest for `--apply pin`: from `--base REF` (its
+/// `@sha256:...`, or its manifest read from the source).
+fn base_digest(pipeline: &Pipeline, base: Option<&str>) -> Result<Option<String>, Error> {
+    let Some(base) = base else {
+        return Ok(None);
+    };
+    if let Some((_, d)) = base.rsplit_once('@')
+        && d.starts_with("sha256:")
+    {
+        return Ok(Some(d.to_owned()));
+    }
+    Ok(pipeline.info(base)?.manifest_digest.map(|d| d.to_string()))
+}
+
+/// The Dockerfile's directory (the default build context).
+fn dockerfile_dir(df: &Dockerfile) -> std::path::PathBuf {
+    std::path::Path::new(&df.path)
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map_or_else(|| ".".into(), std::path::Path::to_path_buf)
 }

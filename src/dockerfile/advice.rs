@@ -56,6 +56,10 @@ pub enum ChangeKind {
     DeleteTests,
     /// `__pycache__` bytecode deleted.
     DeleteBytecode,
+    /// Versions pinned from what the image holds: a constraints file for
+    /// pip, `pkg=version` for apt, the base by digest (only when named:
+    /// `--apply pin`; `all` is about size).
+    Pin,
 }
 
 impl ChangeKind {
@@ -77,6 +81,7 @@ impl ChangeKind {
         ChangeKind::NoInstallRecommends,
         ChangeKind::DeleteTests,
         ChangeKind::DeleteBytecode,
+        ChangeKind::Pin,
     ];
 
     /// The identifier (`pip-no-cache`).
@@ -98,7 +103,8 @@ impl ChangeKind {
             ChangeKind::MultiStage
             | ChangeKind::NoInstallRecommends
             | ChangeKind::DeleteTests
-            | ChangeKind::DeleteBytecode => Class::Review,
+            | ChangeKind::DeleteBytecode
+            | ChangeKind::Pin => Class::Review,
             _ => Class::Safe,
         }
     }
@@ -139,11 +145,16 @@ impl Selection {
         Ok(Selection::Kinds(kinds))
     }
 
-    /// Whether a kind is selected.
+    /// Whether `--apply` names `kind` itself (not through `all`).
+    pub fn names(&self, kind: ChangeKind) -> bool {
+        matches!(self, Selection::Kinds(k) if k.contains(&kind))
+    }
+
+    /// Whether the selection applies changes of `kind`.
     pub fn selects(&self, kind: ChangeKind) -> bool {
         match self {
             Selection::Safe => kind.class() == Class::Safe,
-            Selection::All => true,
+            Selection::All => kind != ChangeKind::Pin,
             Selection::Kinds(k) => kind.class() == Class::Safe || k.contains(&kind),
         }
     }
@@ -279,6 +290,7 @@ impl Advice {
             message: format!("`{}`: {}", self.instruction, self.problem),
             fix: self.change.clone(),
             dockerfile_line: self.line,
+            packages: Vec::new(),
             members: Default::default(),
         })
     }

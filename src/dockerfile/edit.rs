@@ -81,6 +81,10 @@ pub enum Edit {
         /// The runtime stage's text.
         stage: String,
     },
+    /// Pin versions (`optimize --apply pin`): applied to the rewritten
+    /// text as a last pass (`dockerfile::pin`), so it touches no
+    /// instruction the other edits see.
+    Pin,
 }
 
 /// What the accepted edits touch so far.
@@ -134,6 +138,7 @@ impl Footprint {
                     || self.replaced.contains(inst)
                     || self.in_range(*inst)
             }
+            Edit::Pin => false,
             Edit::ManifestsFirst { copy, install, .. } => {
                 !self.moved.is_empty()
                     || self.in_range(*install)
@@ -167,6 +172,7 @@ impl Footprint {
                 self.moved.insert(*install);
             }
             Edit::Split { .. } => self.split = true,
+            Edit::Pin => {}
         }
     }
 }
@@ -225,5 +231,6 @@ fn touched(e: &Edit) -> Vec<usize> {
         Edit::Delete { inst } | Edit::Replace { inst, .. } => vec![*inst],
         Edit::ManifestsFirst { copy, install, .. } => vec![*copy, *install],
         Edit::Split { .. } => Vec::new(),
+        Edit::Pin => Vec::new(),
     }
 }

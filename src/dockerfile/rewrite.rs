@@ -122,7 +122,7 @@ pub fn rewrite(df: &Dockerfile, edits: &[&Edit]) -> String {
             Edit::Append { run, command } => appended[*run].push(command.clone()),
             Edit::Delete { inst } => removed[*inst] = true,
             Edit::Merge { first, last } => ranges.push((*first, *last)),
-            Edit::ManifestsFirst { .. } => {}
+            Edit::ManifestsFirst { .. } | Edit::Pin => {}
             Edit::Split { alias, stage } => split = Some((alias, stage)),
         }
     }

@@ -14,6 +14,18 @@ fn signed(u: Units, v: i64) -> String {
     }
 }
 
+/// One line on a changed layer's files against the old build's layer.
+pub fn file_drift(f: &crate::diff::FileDrift) -> String {
+    let mut line = format!(
+        "files vs old layer {}: {} content, {} owner/mode only, {} same, {} added, {} removed",
+        f.old_index, f.content, f.ownership_or_mode, f.same, f.added, f.removed
+    );
+    if f.metadata_only {
+        line.push_str(" (no content changed: timestamps, ownership or mode only)");
+    }
+    line
+}
+
 /// The terminal rendering.
 pub fn render_text(d: &ImageDiff, u: Units) -> String {
     let mut out = String::new();
@@ -75,7 +87,7 @@ pub fn render_text(d: &ImageDiff, u: Units) -> String {
         }
     }
     if !d.layers.drift.is_empty() {
-        out.push_str("\nChanged layers and the distribution versions they changed:\n");
+        out.push_str("\nChanged layers and what drifted in them:\n");
         for l in &d.layers.drift {
             let by = short_created_by(l.created_by.as_deref().unwrap_or(""), 70);
             let _ = writeln!(out, "  {:>3}  {}", l.index, by);
@@ -85,6 +97,23 @@ pub fn render_text(d: &ImageDiff, u: Units) -> String {
                     "       {} {} -> {}",
                     x.name, x.old_version, x.new_version
                 );
+            }
+            for x in &l.packages {
+                let _ = writeln!(
+                    out,
+                    "       apt {} {} -> {}",
+                    x.name, x.old_version, x.new_version
+                );
+            }
+            if let Some(f) = &l.files {
+                let _ = writeln!(out, "       {}", file_drift(f));
+                if !f.content_paths.is_empty() {
+                    let _ = writeln!(
+                        out,
+                        "       content differs: {}",
+                        f.content_paths.join(", ")
+                    );
+                }
             }
         }
     }

@@ -78,6 +78,7 @@ mod tests {
             message: "a pip cache".into(),
             fix: "use --no-cache-dir".into(),
             dockerfile_line: Some(4),
+            packages: Vec::new(),
             members: Default::default(),
         }];
         let results = [BudgetResult {

@@ -214,6 +214,31 @@ fn changes(out: &mut String, d: &ImageDiff, u: Units) {
         }
         out.push('\n');
     }
+    if !d.layers.drift.is_empty() {
+        out.push_str("| Changed layer | What drifted |\n|---|---|\n");
+        for l in &d.layers.drift {
+            let mut what: Vec<String> = l
+                .distributions
+                .iter()
+                .map(|x| format!("{} {} → {}", x.name, x.old_version, x.new_version))
+                .chain(
+                    l.packages
+                        .iter()
+                        .map(|x| format!("apt {} {} → {}", x.name, x.old_version, x.new_version)),
+                )
+                .collect();
+            what.extend(l.files.as_ref().map(super::diff::file_drift));
+            let by = l.created_by.as_deref().unwrap_or(&l.digest);
+            let _ = writeln!(
+                out,
+                "| {} `{}` | {} |",
+                l.index,
+                cell(&crate::display::short_created_by(by, 60)),
+                cell(&what.join("; "))
+            );
+        }
+        out.push('\n');
+    }
     for (title, list) in [
         ("Directory that grew", &d.directories),
         ("Directory that shrank", &d.directories_shrunk),

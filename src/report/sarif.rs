@@ -152,6 +152,7 @@ mod tests {
             message: "a pip cache".into(),
             fix: "--no-cache-dir".into(),
             dockerfile_line: line,
+            packages: Vec::new(),
             members: Default::default(),
         };
         analysis.findings = vec![finding(Some(7)), finding(None)];

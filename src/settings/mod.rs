@@ -132,6 +132,8 @@ pub struct Optimize {
     pub output: Output,
     /// `--write FILE`: where the rewritten Dockerfile goes.
     pub write: Option<PathBuf>,
+    /// `--base REF`: the base image, for `--apply pin`'s digest.
+    pub base: Option<String>,
 }
 
 /// `layerscope check`.
@@ -183,6 +185,7 @@ fn analyze(a: cli::AnalyzeArgs, color: bool, env: &Env) -> Result<Analyze, Error
     pipeline.analyze.treemap = output.wants(crate::report::Format::Html);
     pipeline.have = a.pull.have.clone();
     pipeline.dockerfile = image::dockerfile(a.dockerfile.as_deref())?;
+    pipeline.context = a.context.clone();
     Ok(Analyze {
         image: a.image,
         pipeline,
@@ -214,6 +217,7 @@ pub fn resolve(cli: Cli, env: &Env) -> Result<Command, Error> {
             let output = Output::resolve(&a.output, ReportKind::Optimize, color, env)?;
             let mut pipeline = image::resolve(&a.source, env)?;
             pipeline.dockerfile = image::dockerfile(a.dockerfile.as_deref())?;
+            pipeline.context = a.context.clone();
             pipeline.advise = true;
             let apply = match &a.apply {
                 Some(v) => crate::dockerfile::Selection::parse(v).map_err(Error::usage)?,
@@ -226,6 +230,7 @@ pub fn resolve(cli: Cli, env: &Env) -> Result<Command, Error> {
                 pipeline,
                 output,
                 write: a.write,
+                base: a.base,
             })
         }
         cli::Command::Check(a) => {
@@ -235,6 +240,7 @@ pub fn resolve(cli: Cli, env: &Env) -> Result<Command, Error> {
             pipeline.analyze.top = a.output.top;
             pipeline.analyze.treemap = output.wants(crate::report::Format::Html);
             pipeline.dockerfile = image::dockerfile(a.dockerfile.as_deref())?;
+            pipeline.context = a.context.clone();
             let dockerfile_uri = a.dockerfile.as_deref().map(|p| repo_relative(p, &env.cwd));
             Command::Check(Box::new(Check {
                 image: a.image,

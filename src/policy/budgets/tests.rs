@@ -29,6 +29,7 @@ fn finding(kind: FindingKind, bytes: u64, paths: &[&str]) -> Finding {
         message: "m".into(),
         fix: "f".into(),
         dockerfile_line: None,
+        packages: Vec::new(),
         members: Default::default(),
     }
 }

@@ -230,6 +230,16 @@ function diff() {
     [l.created_by || l.digest, num("diff.layers.added." + i + ".compressed_bytes", l.compressed_bytes), num("diff.layers.added." + i + ".uncompressed_bytes", l.uncompressed_bytes)]));
   table("Layers removed", ["created by", "compressed", "uncompressed"], (L.removed || []).map((l, i) =>
     [l.created_by || l.digest, num("diff.layers.removed." + i + ".compressed_bytes", l.compressed_bytes), num("diff.layers.removed." + i + ".uncompressed_bytes", l.uncompressed_bytes)]));
+  const drift = [];
+  for (const l of L.drift || []) {
+    for (const d of l.distributions || []) drift.push([l.index + " " + (l.created_by || l.digest), "python " + d.name, d.old_version + " → " + d.new_version]);
+    for (const d of l.packages || []) drift.push([l.index + " " + (l.created_by || l.digest), "apt " + d.name, d.old_version + " → " + d.new_version]);
+    const f = l.files;
+    if (f) drift.push([l.index + " " + (l.created_by || l.digest), "files vs old layer " + f.old_index,
+      f.content + " content, " + f.ownership_or_mode + " owner/mode only, " + f.same + " same, " + f.added + " added, " + f.removed + " removed" +
+      (f.metadata_only ? " (timestamps, ownership or mode only)" : "")]);
+  }
+  table("What drifted in the changed layers", ["layer", "what", "change"], drift);
   const P = x.distributions || {};
   table("Distributions added", ["name", "version", "bytes"], (P.added || []).map((d, i) => [d.name, d.version, num("diff.distributions.added." + i + ".bytes", d.bytes)]));
   table("Distributions removed", ["name", "version", "bytes"], (P.removed || []).map((d, i) => [d.name, d.version, num("diff.distributions.removed." + i + ".bytes", d.bytes)]));
