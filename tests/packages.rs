@@ -31,7 +31,7 @@ fn read(name: &str) -> Vec<u8> {
 
 /// `tree.txt`: path (no leading `/`) -> `Some(size)` for a file, `None`
 /// for a symlink (with its target).
-fn tree() -> BTreeMap<String, (Option<u64>, String)> {
+pub fn tree() -> BTreeMap<String, (Option<u64>, String)> {
     let text = String::from_utf8(read("tree.txt")).unwrap();
     text.lines()
         .filter(|l| !l.starts_with('#') && !l.is_empty())
@@ -48,7 +48,7 @@ fn tree() -> BTreeMap<String, (Option<u64>, String)> {
 }
 
 /// The `.list` file of each package in the fixture.
-const LISTS: [(&str, &str); 5] = [
+pub const LISTS: [(&str, &str); 5] = [
     ("bzip2", "bzip2.list"),
     ("bzip2-doc", "bzip2-doc.list"),
     ("libbz2-1.0", "libbz2-1.0:amd64.list"),
@@ -80,7 +80,7 @@ fn merged(listed: &str) -> String {
 }
 
 /// The tree paths a package lists.
-fn listed(list: &str) -> Vec<String> {
+pub fn listed(list: &str) -> Vec<String> {
     String::from_utf8(read(&format!("info/{list}")))
         .unwrap()
         .lines()
@@ -92,7 +92,7 @@ fn listed(list: &str) -> Vec<String> {
 /// Layer 0: the base (bzip2, libbz2-1.0), merged /usr. Layer 1: `apt-get
 /// install libbz2-dev libgomp1` (bzip2-doc comes as libbz2-dev's
 /// recommendation). Layer 2: `rm` of one bzip2-doc file.
-fn dpkg_image() -> Image {
+pub fn dpkg_image() -> Image {
     let tree = tree();
     let base: HashSet<String> = ["bin", "lib"]
         .into_iter()

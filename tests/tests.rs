@@ -14,6 +14,7 @@ mod hostile;
 mod html;
 mod model;
 mod output;
+mod package_reports;
 mod packages;
 mod peers;
 mod pull;
