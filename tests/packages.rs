@@ -92,7 +92,7 @@ pub(crate) fn listed(list: &str) -> Vec<String> {
 /// Layer 0: the base (bzip2, libbz2-1.0), merged /usr. Layer 1: `apt-get
 /// install libbz2-dev libgomp1` (bzip2-doc comes as libbz2-dev's
 /// recommendation). Layer 2: `rm` of one bzip2-doc file.
-fn dpkg_image() -> Image {
+pub fn dpkg_image() -> Image {
     let tree = tree();
     let base: HashSet<String> = ["bin", "lib"]
         .into_iter()

@@ -205,6 +205,7 @@ fn basic_auth_over_tls_with_generated_ca() {
         basic: Some(("alice".into(), password.into())),
         token: None,
         anonymous_pull: false,
+        refresh_token: None,
     });
     registry.push_fixture(&fixture(), "private/app:1", &[]);
     let reference = registry.reference("private/app:1");
@@ -385,6 +386,7 @@ fn token_auth_with_harness_issuer() {
         basic: None,
         token: Some(("bob".into(), "tok-pass".into())),
         anonymous_pull: false,
+        refresh_token: None,
     });
     let archive = registry.push_fixture(&fixture(), "team/tok:1", &[]);
     let reference = registry.reference("team/tok:1");
@@ -433,6 +435,7 @@ fn anonymous_pull_through_the_bearer_token_dance() {
         basic: None,
         token: Some(("carol".into(), "push-pass".into())),
         anonymous_pull: true,
+        refresh_token: None,
     });
     registry.push_fixture(&fixture(), "library/public:1", &[]);
     let out = layerscope()
@@ -452,6 +455,97 @@ fn anonymous_pull_through_the_bearer_token_dance() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_fixture_figures(&serde_json::from_slice(&out.stdout).unwrap());
+}
+
+/// Runs `analyze --format json` on `reference` with only the credentials
+/// files under `home` (docker config, containers auth files) and `extra`
+/// flags.
+fn analyze_with_home(reference: &str, home: &Path, extra: &[&str]) -> std::process::Output {
+    layerscope()
+        .args(["analyze", reference, "--format", "json", "--no-cache"])
+        .args(extra)
+        .env("DOCKER_CONFIG", home.join("docker"))
+        .env("HOME", home)
+        .env("XDG_RUNTIME_DIR", home.join("run"))
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env_remove("REGISTRY_AUTH_FILE")
+        .output()
+        .unwrap()
+}
+
+#[test]
+#[cfg_attr(
+    not(feature = "tools"),
+    ignore = "needs external tools: cargo test --features tools"
+)]
+fn identity_tokens_are_exchanged_at_the_token_server() {
+    if !tools() {
+        return;
+    }
+    const REFRESH: &str = "refresh-dave-7f3a";
+    let registry = Registry::start(Setup {
+        tls: false,
+        basic: None,
+        token: Some(("dave".into(), "dave-pass".into())),
+        anonymous_pull: false,
+        refresh_token: Some(REFRESH.into()),
+    });
+    registry.push_fixture(&fixture(), "team/idtok:1", &[]);
+    let reference = registry.reference("team/idtok:1");
+    let home = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(home.path().join("docker")).unwrap();
+    let docker_config = |token: &str| {
+        std::fs::write(
+            home.path().join("docker/config.json"),
+            format!(
+                r#"{{"auths":{{"{}":{{"auth":"","identitytoken":"{token}"}}}}}}"#,
+                registry.host
+            ),
+        )
+        .unwrap();
+    };
+    // docker's config.json, as `docker login` leaves it for an OAuth login.
+    docker_config(REFRESH);
+    let out = analyze_with_home(&reference, home.path(), &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stderr.contains(REFRESH), "{stderr}");
+    assert_fixture_figures(&serde_json::from_slice(&out.stdout).unwrap());
+    // A containers auth.json given with --authfile (no docker config).
+    std::fs::remove_file(home.path().join("docker/config.json")).unwrap();
+    let authfile = home.path().join("auth.json");
+    std::fs::write(
+        &authfile,
+        format!(
+            r#"{{"auths":{{"{}":{{"identitytoken":"{REFRESH}"}}}}}}"#,
+            registry.host
+        ),
+    )
+    .unwrap();
+    let out = analyze_with_home(
+        &reference,
+        home.path(),
+        &["--authfile", authfile.to_str().unwrap()],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_fixture_figures(&serde_json::from_slice(&out.stdout).unwrap());
+    // A token the server does not know: one clear line naming the registry,
+    // exit 3, the token never printed.
+    const WRONG: &str = "refresh-stale-0000";
+    docker_config(WRONG);
+    let out = analyze_with_home(&reference, home.path(), &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains(&format!("`{}`", registry.host))
+            && stderr.contains("refused the identity token (HTTP 401)"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(WRONG), "{stderr}");
 }
 
 #[test]
@@ -733,6 +827,7 @@ fn blob_redirect_elsewhere_drops_the_authorization_header() {
         basic: None,
         token: Some(("bob".into(), "tok-pass".into())),
         anonymous_pull: false,
+        refresh_token: None,
     });
     let img = fixture();
     registry.push_fixture(&img, "team/app:1", &[]);

@@ -16,6 +16,7 @@ mod hostile;
 mod html;
 mod model;
 mod output;
+mod package_reports;
 mod packages;
 mod peers;
 mod pull;

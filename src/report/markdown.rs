@@ -1,6 +1,7 @@
 //! Markdown reports: `check` as a pull-request comment (and GitHub step
 //! summary) with the budgets table, the top findings and the growth since
-//! the baseline; `analyze` as the summary and findings; `diff` as the
+//! the baseline; `analyze` as the summary, findings and system packages
+//! (the largest, bytes per layer, the recommended-only ones); `diff` as the
 //! growth and shrinkage between two images.
 
 use std::fmt::Write as _;
@@ -9,6 +10,7 @@ use super::check::{CheckReport, amount, contributors, measure};
 use super::units::{Units, percent};
 use super::{RenderError, RenderOptions, Report};
 use crate::analyze::Analysis;
+use crate::analyze::system::SystemPackages;
 use crate::diff::ImageDiff;
 use crate::policy::budgets::Comparison;
 
@@ -16,6 +18,10 @@ use crate::policy::budgets::Comparison;
 const TOP_FINDINGS: usize = 10;
 /// Rows of each growth list.
 const TOP_GROWTH: usize = 5;
+/// Rows of the largest system packages.
+const TOP_PACKAGES: usize = 10;
+/// Recommended-only packages named in the sentence under the tables.
+const NAMED_RECOMMENDED: usize = 20;
 
 /// Escapes text for a table cell.
 fn cell(s: &str) -> String {
@@ -33,6 +39,7 @@ pub fn render_report(report: &Report<'_>, o: &RenderOptions) -> Result<String, R
             );
             summary(&mut out, a.analysis, o.units);
             findings(&mut out, a.analysis, o.units);
+            system_packages(&mut out, &a.analysis.system_packages, o.units);
             Ok(out)
         }
         Report::Diff(d) => {
@@ -164,6 +171,100 @@ fn findings(out: &mut String, a: &Analysis, u: Units) {
             );
         }
         out.push('\n');
+    }
+}
+
+/// The system packages: the largest, bytes per layer, and the packages only
+/// a recommendation brought in with their total.
+fn system_packages(out: &mut String, s: &SystemPackages, u: Units) {
+    if s.packages.is_empty() {
+        return;
+    }
+    let id = |v: serde_json::Result<serde_json::Value>| {
+        v.ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default()
+    };
+    let _ = writeln!(
+        out,
+        "### System packages ({})\n\n{} packages, {} in their files in the final filesystem.\n",
+        id(serde_json::to_value(s.manager)),
+        s.packages.len(),
+        u.bytes(s.bytes)
+    );
+    out.push_str("| Package | Version | Bytes | Installed size | Layer | Reason | Section |\n|---|---|---:|---:|---:|---|---|\n");
+    for p in s.packages.iter().take(TOP_PACKAGES) {
+        let section = if p.category.is_empty() || p.category == "other" {
+            p.section.clone()
+        } else {
+            format!("{} ({})", p.section, p.category)
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | {} |",
+            cell(&p.name),
+            cell(&p.version),
+            u.bytes(p.bytes),
+            u.bytes(p.installed_size),
+            p.layer,
+            id(serde_json::to_value(p.reason)),
+            cell(&section)
+        );
+    }
+    if s.packages.len() > TOP_PACKAGES {
+        let _ = writeln!(
+            out,
+            "\n{} more packages in the JSON report (`system_packages`).",
+            s.packages.len() - TOP_PACKAGES
+        );
+    }
+    out.push_str("\n| Layer | Packages | Bytes | Recommended only |\n|---:|---:|---:|---:|\n");
+    for l in &s.layers {
+        let recommended = if l.recommended_bytes == 0 {
+            "-".to_owned()
+        } else {
+            u.bytes(l.recommended_bytes)
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} |",
+            l.layer,
+            l.packages,
+            u.bytes(l.bytes),
+            recommended
+        );
+    }
+    out.push('\n');
+    let recommended: Vec<String> = s
+        .packages
+        .iter()
+        .filter(|p| p.reason == crate::packages::Reason::Recommended)
+        .map(|p| format!("`{}`", p.name.replace('`', "'")))
+        .collect();
+    if !recommended.is_empty() {
+        let shown = recommended.len().min(NAMED_RECOMMENDED);
+        let more = if shown < recommended.len() {
+            format!(" and {} more", recommended.len() - shown)
+        } else {
+            String::new()
+        };
+        let _ = writeln!(
+            out,
+            "{} came in only as {}, {}: {}{more}. `apt-get install --no-install-recommends` would not install {}.\n",
+            if recommended.len() == 1 {
+                "1 package".to_owned()
+            } else {
+                format!("{} packages", recommended.len())
+            },
+            if recommended.len() == 1 {
+                "a recommendation"
+            } else {
+                "recommendations"
+            },
+            u.bytes(s.recommended_bytes),
+            recommended[..shown].join(", "),
+            if recommended.len() == 1 { "it" } else { "them" }
+        );
     }
 }
 

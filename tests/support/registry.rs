@@ -27,6 +27,10 @@ pub struct Setup {
     /// With token auth: grant `pull` to anonymous callers too (Docker Hub's
     /// public images).
     pub anonymous_pull: bool,
+    /// With token auth: an OAuth2 refresh token (docker's identity token)
+    /// the issuer accepts in a `POST grant_type=refresh_token` (with a
+    /// `client_id`), granting what the user gets.
+    pub refresh_token: Option<String>,
 }
 
 /// A running registry.
@@ -115,9 +119,12 @@ impl Registry {
             let signer = Signer::new(dir.path());
             let server = token_issuer(
                 signer.clone(),
-                user.clone(),
-                password.clone(),
-                setup.anonymous_pull,
+                Grants {
+                    user: user.clone(),
+                    password: password.clone(),
+                    anonymous_pull: setup.anonymous_pull,
+                    refresh_token: setup.refresh_token.clone(),
+                },
             );
             config.push_str(&format!(
                 "auth:\n  token:\n    realm: http://{}/token\n    service: layerscope-test\n    issuer: layerscope-issuer\n    rootcertbundle: {}\n",
@@ -444,10 +451,26 @@ fn respond(stream: &mut TcpStream, status: &str, headers: &[(&str, String)], bod
     let _ = stream.flush();
 }
 
+/// Who the issuer grants what.
+struct Grants {
+    user: String,
+    password: String,
+    anonymous_pull: bool,
+    refresh_token: Option<String>,
+}
+
 /// The token endpoint of the Docker Hub flow: `GET /token?scope=...&service=...`
 /// with basic auth; grants the scope's actions to `user`; to anonymous
-/// callers, `pull` when `anonymous_pull`, nothing otherwise.
-fn token_issuer(signer: Signer, user: String, password: String, anonymous_pull: bool) -> Server {
+/// callers, `pull` when `anonymous_pull`, nothing otherwise. The OAuth2
+/// refresh-token grant (`POST /token`, form body) grants the same as the
+/// user to the known refresh token, and answers 401 to any other.
+fn token_issuer(signer: Signer, grants: Grants) -> Server {
+    let Grants {
+        user,
+        password,
+        anonymous_pull,
+        refresh_token,
+    } = grants;
     let expected = format!(
         "Basic {}",
         base64_std(format!("{user}:{password}").as_bytes())
@@ -458,11 +481,50 @@ fn token_issuer(signer: Signer, user: String, password: String, anonymous_pull: 
             return;
         };
         let target = request_line.split_whitespace().nth(1).unwrap_or("");
-        let query = target.split_once('?').map_or("", |(_, q)| q);
-        let authorized = headers
+        let mut query = target.split_once('?').map_or("", |(_, q)| q).to_owned();
+        let mut authorized = headers
             .iter()
             .any(|(k, v)| k == "authorization" && *v == expected);
         let mut stream = stream;
+        if request_line.starts_with("POST ") {
+            let length: usize = headers
+                .iter()
+                .find(|(k, _)| k == "content-length")
+                .and_then(|(_, v)| v.parse().ok())
+                .unwrap_or(0);
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body).unwrap();
+            let body = String::from_utf8_lossy(&body).into_owned();
+            let field = |name: &str| {
+                body.split('&')
+                    .filter_map(|kv| kv.split_once('='))
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| percent_decode(v))
+            };
+            let known = refresh_token.is_some() && field("refresh_token") == refresh_token;
+            if field("grant_type").as_deref() != Some("refresh_token")
+                || field("client_id").is_none_or(|c| c.is_empty())
+            {
+                respond(
+                    &mut stream,
+                    "400 Bad Request",
+                    &[],
+                    br#"{"error":"invalid_request"}"#,
+                );
+                return;
+            }
+            if !known {
+                respond(
+                    &mut stream,
+                    "401 Unauthorized",
+                    &[],
+                    br#"{"error":"invalid_grant"}"#,
+                );
+                return;
+            }
+            authorized = true;
+            query = body;
+        }
         if headers.iter().any(|(k, _)| k == "authorization") && !authorized {
             respond(
                 &mut stream,

@@ -172,6 +172,47 @@ function python() {
   });
 }
 
+// The package manager's packages: the largest, bytes per layer, and those
+// only a recommendation brought in (what --no-install-recommends saves).
+function packages() {
+  const S = A.system_packages;
+  if (!S || !S.manager || S.manager === "none") return;
+  document.getElementById("packages-section").classList.remove("hidden");
+  const summary = document.getElementById("packages-summary");
+  const list = S.packages || [];
+  if (!list.length) { summary.textContent = S.manager + ": the package database was detected but not read."; return; }
+  summary.append(S.manager + ": ", el("span", { "data-key": "system_packages.packages.length", "data-count": String(list.length) }, String(list.length)),
+    " packages, ", num("system_packages.bytes", S.bytes), " in their files in the final filesystem");
+  const box = document.getElementById("packages");
+  box.append(el("h3", {}, "Largest packages"));
+  const t = el("table", { id: "packages-largest" });
+  t.append(el("tr", {}, th("package"), th("version"), th("bytes", "r"), th("installed size", "r"), th("layer", "r"), th("reason"), th("section")));
+  list.slice(0, 25).forEach((p, i) => t.append(el("tr", {},
+    td(p.name, "mono"), td(p.version, "mono"),
+    td(num("system_packages.packages." + i + ".bytes", p.bytes), "r"),
+    td(num("system_packages.packages." + i + ".installed_size", p.installed_size), "r"),
+    td(String(p.layer), "r"), td(p.reason),
+    td(p.section + (p.category && p.category !== "other" ? " (" + p.category + ")" : "")))));
+  if (list.length > 25) t.append(el("tr", {}, el("td", { colspan: "7" }, (list.length - 25) + " more in the JSON report")));
+  box.append(t);
+  box.append(el("h3", {}, "Bytes per layer"));
+  const l = el("table", { id: "packages-layers" });
+  l.append(el("tr", {}, th("layer"), th("packages", "r"), th("bytes", "r"), th("recommended only", "r")));
+  (S.layers || []).forEach((x, i) => l.append(el("tr", {}, td(String(x.layer)), td(String(x.packages), "r"),
+    td(num("system_packages.layers." + i + ".bytes", x.bytes), "r"),
+    td(num("system_packages.layers." + i + ".recommended_bytes", x.recommended_bytes), "r"))));
+  box.append(l);
+  const rec = list.filter(p => p.reason === "recommended");
+  if (rec.length) {
+    box.append(el("h3", {}, "Only recommended"));
+    box.append(el("p", { id: "packages-recommended" },
+      el("span", { "data-key": "system_packages.recommended.length", "data-count": String(rec.length) }, String(rec.length)),
+      " packages came in only as recommendations, ", num("system_packages.recommended_bytes", S.recommended_bytes),
+      ": ", el("span", { class: "mono" }, rec.map(p => p.name).join(", ")),
+      ". apt-get install --no-install-recommends would not install them."));
+  }
+}
+
 function pull() {
   const p = A.pull;
   if (!p || !p.layers) return;
@@ -254,7 +295,7 @@ function diff() {
 if (A) { header(); check(); }
 diff();
 if (D.treemap) drawMap(); else document.getElementById("map-section").classList.add("hidden");
-if (A) { layers(); findings(); python(); pull(); }
+if (A) { layers(); findings(); python(); packages(); pull(); }
 else for (const id of ["layers", "findings", "python", "pull"]) document.getElementById(id).closest("section").classList.add("hidden");
 window.addEventListener("resize", () => { if (D.treemap) drawMap(); });
 document.body.setAttribute("data-rendered", "1");

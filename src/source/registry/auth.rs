@@ -5,6 +5,8 @@
 //! `~/.config/containers/auth.json`); then `~/.docker/config.json` (or
 //! `$DOCKER_CONFIG`): `credHelpers`, `credsStore`, `auths`; otherwise
 //! anonymous (the bearer token dance still happens, without credentials).
+//! An `identitytoken` in either file is an OAuth2 refresh token, exchanged
+//! at the registry's token server (see [`super::token`]).
 //! Secrets never appear in errors or logs.
 
 use std::collections::BTreeMap;
@@ -19,10 +21,48 @@ use oci_client::secrets::RegistryAuth;
 use super::reference::credential_key;
 use crate::source::{RegistryOptions, SourceError};
 
+/// Credentials for one registry.
+#[derive(Clone)]
+pub enum Credentials {
+    /// What oci-client sends as it is: anonymous, basic, bearer.
+    Auth(RegistryAuth),
+    /// An identity token (an OAuth2 refresh token), exchanged for an access
+    /// token at the registry's token server.
+    IdentityToken(String),
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Credentials::Auth(auth) => write!(f, "Auth({})", describe(auth)),
+            Credentials::IdentityToken(_) => f.write_str("IdentityToken(<redacted>)"),
+        }
+    }
+}
+
 /// The credentials to use for `registry` (`HOST[:PORT]`).
-pub fn resolve(registry: &str, options: &RegistryOptions) -> Result<RegistryAuth, SourceError> {
+pub fn resolve(registry: &str, options: &RegistryOptions) -> Result<Credentials, SourceError> {
+    Ok(match resolve_auth(registry, options)? {
+        Found::Auth(auth) => Credentials::Auth(auth),
+        Found::Identity(token) => Credentials::IdentityToken(token),
+    })
+}
+
+/// What a credentials source holds.
+enum Found {
+    Auth(RegistryAuth),
+    Identity(String),
+}
+
+impl From<RegistryAuth> for Found {
+    fn from(auth: RegistryAuth) -> Found {
+        Found::Auth(auth)
+    }
+}
+
+fn resolve_auth(registry: &str, options: &RegistryOptions) -> Result<Found, SourceError> {
     if let (Some(user), Some(password)) = (&options.username, &options.password) {
-        return Ok(RegistryAuth::Basic(user.clone(), password.clone()));
+        return Ok(RegistryAuth::Basic(user.clone(), password.clone()).into());
     }
     if options.username.is_some() {
         return Err(SourceError::Remote(format!(
@@ -35,36 +75,31 @@ pub fn resolve(registry: &str, options: &RegistryOptions) -> Result<RegistryAuth
     };
     for path in &authfiles {
         match from_authfile(path, registry, options.authfile.is_some())? {
-            Some(auth) => return Ok(auth),
+            Some(found) => return Ok(found),
             None => continue,
         }
     }
     if options.authfile.is_some() {
         // An explicit auth file is the only one consulted, as in podman.
-        return Ok(RegistryAuth::Anonymous);
+        return Ok(RegistryAuth::Anonymous.into());
     }
     let key = credential_key(registry);
     match docker_credential::get_credential(&key) {
         Ok(DockerCredential::UsernamePassword(user, password)) => {
-            Ok(RegistryAuth::Basic(user, password))
+            Ok(RegistryAuth::Basic(user, password).into())
         }
-        Ok(DockerCredential::IdentityToken(_)) => {
-            tracing::warn!(
-                "the docker config holds an identity token for {registry}; layerscope cannot use those yet, pulling anonymously"
-            );
-            Ok(RegistryAuth::Anonymous)
-        }
+        Ok(DockerCredential::IdentityToken(token)) => Ok(Found::Identity(token)),
         Err(
             CredentialRetrievalError::ConfigNotFound
             | CredentialRetrievalError::ConfigReadError
             | CredentialRetrievalError::NoCredentialConfigured,
-        ) => Ok(RegistryAuth::Anonymous),
+        ) => Ok(RegistryAuth::Anonymous.into()),
         // Helpers answer "credentials not found" for registries they do
         // not know: that means anonymous, as with Docker.
         Err(CredentialRetrievalError::HelperFailure { stdout, stderr, .. })
             if not_found(&stdout) || not_found(&stderr) =>
         {
-            Ok(RegistryAuth::Anonymous)
+            Ok(RegistryAuth::Anonymous.into())
         }
         // Helper output may hold secrets: name the helper, never its output.
         Err(CredentialRetrievalError::HelperFailure { helper, .. }) => {
@@ -117,7 +152,7 @@ fn from_authfile(
     path: &Path,
     registry: &str,
     explicit: bool,
-) -> Result<Option<RegistryAuth>, SourceError> {
+) -> Result<Option<Found>, SourceError> {
     let shown = path.display();
     let text = match std::fs::read(path) {
         Ok(text) => text,
@@ -140,15 +175,8 @@ fn from_authfile(
     else {
         return Ok(None);
     };
-    if entry
-        .identitytoken
-        .as_deref()
-        .is_some_and(|t| !t.is_empty())
-    {
-        tracing::warn!(
-            "the auth file holds an identity token for {registry}; layerscope cannot use those yet, pulling anonymously"
-        );
-        return Ok(Some(RegistryAuth::Anonymous));
+    if let Some(token) = entry.identitytoken.as_deref().filter(|t| !t.is_empty()) {
+        return Ok(Some(Found::Identity(token.to_owned())));
     }
     let Some(encoded) = entry.auth.as_deref().filter(|a| !a.is_empty()) else {
         return Ok(None);
@@ -158,10 +186,9 @@ fn from_authfile(
         .ok()
         .and_then(|b| String::from_utf8(b).ok());
     match decoded.as_deref().and_then(|d| d.split_once(':')) {
-        Some((user, password)) => Ok(Some(RegistryAuth::Basic(
-            user.to_owned(),
-            password.to_owned(),
-        ))),
+        Some((user, password)) => Ok(Some(
+            RegistryAuth::Basic(user.to_owned(), password.to_owned()).into(),
+        )),
         None => Err(SourceError::Remote(format!(
             "the auth file `{shown}` has an entry for `{registry}` that is not base64 `user:password`"
         ))),
@@ -211,7 +238,9 @@ mod tests {
         )
         .unwrap();
         let found = from_authfile(&path, "reg.example:5000", true).unwrap();
-        assert!(matches!(found, Some(RegistryAuth::Basic(u, p)) if u == "alice" && p == "s3cret"));
+        assert!(
+            matches!(found, Some(Found::Auth(RegistryAuth::Basic(u, p))) if u == "alice" && p == "s3cret")
+        );
         assert!(from_authfile(&path, "docker.io", true).unwrap().is_some());
         assert!(
             from_authfile(&path, "other.example", true)
@@ -222,9 +251,17 @@ mod tests {
         let missing = dir.path().join("nope.json");
         assert!(from_authfile(&missing, "x", false).unwrap().is_none());
         assert!(from_authfile(&missing, "x", true).is_err());
+        // An identity token is read as one, whatever `auth` says beside it.
+        std::fs::write(
+            &path,
+            r#"{"auths":{"reg.example":{"auth":"","identitytoken":"REFRESH-1"}}}"#,
+        )
+        .unwrap();
+        let found = from_authfile(&path, "reg.example", true).unwrap();
+        assert!(matches!(found, Some(Found::Identity(t)) if t == "REFRESH-1"));
         // Garbage is named, never echoed.
         std::fs::write(&path, "SECRET-GARBAGE").unwrap();
-        let err = from_authfile(&path, "x", true).unwrap_err().to_string();
+        let err = from_authfile(&path, "x", true).err().unwrap().to_string();
         assert!(!err.contains("SECRET"), "{err}");
     }
 }

@@ -32,6 +32,8 @@ pub struct Settings<'a> {
     pub skip_verify: bool,
     /// The token oci-client's authentication returned, if any.
     pub token: Option<String>,
+    /// With an identity token: how to get a fresh access token on a 401.
+    pub refresher: Option<super::token::Refresher>,
 }
 
 /// Manifests and blobs of one repository.
@@ -44,6 +46,7 @@ pub struct BlobClient {
     reference: Reference,
     auth: RegistryAuth,
     token: Mutex<Option<String>>,
+    refresher: Option<super::token::Refresher>,
 }
 
 /// Why a request failed.
@@ -76,26 +79,7 @@ impl BlobClient {
         auth: &RegistryAuth,
         settings: Settings<'_>,
     ) -> Result<BlobClient, String> {
-        let mut roots = Vec::new();
-        for cert in settings.certs {
-            let parsed = match cert.encoding {
-                oci_client::client::CertificateEncoding::Pem => {
-                    reqwest::Certificate::from_pem(&cert.data)
-                }
-                oci_client::client::CertificateEncoding::Der => {
-                    reqwest::Certificate::from_der(&cert.data)
-                }
-            };
-            roots.push(parsed.map_err(|e| format!("cannot load a --ca-cert certificate: {e}"))?);
-        }
-        let http = reqwest::Client::builder()
-            .danger_accept_invalid_certs(settings.skip_verify)
-            .tls_certs_merge(roots)
-            .connect_timeout(Duration::from_secs(30))
-            .read_timeout(Duration::from_secs(60))
-            .user_agent(concat!("layerscope/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| format!("cannot set up the HTTP client: {e}"))?;
+        let http = http_client(settings.certs, settings.skip_verify)?;
         Ok(BlobClient {
             http,
             base: format!(
@@ -109,6 +93,7 @@ impl BlobClient {
             reference: reference.clone(),
             auth: auth.clone(),
             token: Mutex::new(settings.token),
+            refresher: settings.refresher,
         })
     }
 
@@ -200,6 +185,20 @@ impl BlobClient {
                 StatusCode::PARTIAL_CONTENT => return Ok(Opened { response, skip: 0 }),
                 StatusCode::UNAUTHORIZED if !refreshed => {
                     refreshed = true;
+                    if let Some(refresher) = &self.refresher {
+                        let fresh =
+                            refresher
+                                .access_token(&self.http)
+                                .await
+                                .map_err(|message| Failure {
+                                    status: Some(401),
+                                    class: Class::Permanent,
+                                    retry_after: None,
+                                    message,
+                                })?;
+                        *self.token.lock().await = Some(fresh);
+                        continue;
+                    }
                     let fresh = self
                         .oci
                         .auth(&self.reference, &self.auth, RegistryOperation::Pull)
@@ -240,6 +239,35 @@ impl BlobClient {
             }
         }
     }
+}
+
+/// A reqwest client with the registry's settings: the `--ca-cert` roots,
+/// any certificate accepted when `skip_verify`, oci-client's timeouts and
+/// user agent.
+pub fn http_client(
+    certs: &[oci_client::client::Certificate],
+    skip_verify: bool,
+) -> Result<reqwest::Client, String> {
+    let mut roots = Vec::new();
+    for cert in certs {
+        let parsed = match cert.encoding {
+            oci_client::client::CertificateEncoding::Pem => {
+                reqwest::Certificate::from_pem(&cert.data)
+            }
+            oci_client::client::CertificateEncoding::Der => {
+                reqwest::Certificate::from_der(&cert.data)
+            }
+        };
+        roots.push(parsed.map_err(|e| format!("cannot load a --ca-cert certificate: {e}"))?);
+    }
+    reqwest::Client::builder()
+        .danger_accept_invalid_certs(skip_verify)
+        .tls_certs_merge(roots)
+        .connect_timeout(Duration::from_secs(30))
+        .read_timeout(Duration::from_secs(60))
+        .user_agent(concat!("layerscope/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| format!("cannot set up the HTTP client: {e}"))
 }
 
 /// The wait before the next attempt: the server's `Retry-After` when it sent

@@ -9,13 +9,15 @@
 //! Files: [`reference`](mod@reference) (names, loopback, insecure registries), [`auth`]
 //! (credentials), [`retry`] (backoff on temporary failures), [`blobs`]
 //! (layer blob requests with reqwest, honouring `Retry-After`), [`stream`]
-//! (blob -> channel -> `Read`).
+//! (blob -> channel -> `Read`), [`token`] (identity tokens exchanged for
+//! access tokens).
 
 pub mod auth;
 pub mod blobs;
 pub mod reference;
 pub mod retry;
 pub mod stream;
+pub mod token;
 
 use std::io::Read;
 use std::sync::Arc;
@@ -62,7 +64,7 @@ impl RegistrySource {
         let reference = reference::parse(name)?;
         let shown = reference.whole();
         let registry = reference.resolve_registry().to_owned();
-        let auth = auth::resolve(reference.registry(), &options.registry)?;
+        let credentials = auth::resolve(reference.registry(), &options.registry)?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("layerscope-registry")
@@ -81,8 +83,22 @@ impl RegistrySource {
             allow_http: loopback || insecure,
             skip_verify: insecure,
         };
+        let (auth, refresher, known) = match credentials {
+            auth::Credentials::Auth(auth) => (auth, None, None),
+            auth::Credentials::IdentityToken(refresh_token) => {
+                let exchanged = runtime.block_on(token::exchange(
+                    &registry,
+                    reference.repository(),
+                    &refresh_token,
+                    &certs,
+                    lenience.skip_verify,
+                    lenience.allow_http,
+                ))?;
+                (exchanged.auth, exchanged.refresher, Some(exchanged.scheme))
+            }
+        };
         let (client, scheme, token) =
-            runtime.block_on(connect(&reference, &auth, &certs, lenience, policy))?;
+            runtime.block_on(connect(&reference, &auth, &certs, lenience, policy, known))?;
         let client = Arc::new(client);
         let blobs = blobs::BlobClient::new(
             Arc::clone(&client),
@@ -93,6 +109,7 @@ impl RegistrySource {
                 certs: &certs,
                 skip_verify: lenience.skip_verify && scheme == "https",
                 token,
+                refresher,
             },
         )
         .map_err(|e| SourceError::Remote(format!("`{shown}`: {e}")))?;
@@ -180,7 +197,8 @@ fn build_client(
 
 /// Builds the client and authenticates (which also pings `/v2/`). For a
 /// loopback or `--insecure-registry` registry, HTTPS is tried first and plain
-/// HTTP when the TLS connection fails, as Docker does. Returns the client,
+/// HTTP when the TLS connection fails, as Docker does; `known` is the
+/// scheme an identity-token exchange already found. Returns the client,
 /// the scheme it uses and the bearer token the registry issued, if any.
 async fn connect(
     reference: &Reference,
@@ -188,6 +206,7 @@ async fn connect(
     certs: &[Certificate],
     lenience: Lenience,
     policy: Policy,
+    known: Option<&'static str>,
 ) -> Result<(Client, &'static str, Option<String>), SourceError> {
     let allow_http = lenience.allow_http;
     let shown = reference.whole();
@@ -197,6 +216,19 @@ async fn connect(
             "`{shown}`: cannot load the --ca-cert certificates: {e}"
         ))
     };
+    if known == Some("http") {
+        let http = build_client(
+            ClientProtocol::HttpsExcept(vec![registry.clone()]),
+            certs,
+            false,
+        )
+        .map_err(bad_cert)?;
+        let token = http
+            .auth(reference, auth, RegistryOperation::Pull)
+            .await
+            .map_err(|e| remote_error(&shown, &e))?;
+        return Ok((http, "http", token));
+    }
     let https =
         build_client(ClientProtocol::Https, certs, lenience.skip_verify).map_err(bad_cert)?;
     let first = if allow_http {
