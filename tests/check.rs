@@ -188,7 +188,7 @@ fn failure_message_names_budget_limit_value_and_contributors() {
     // 31 000 B = 30.3 KiB, 30 999 B = 30.3 KiB; contributors 20 000 / 8 000 / 3 000 B.
     assert!(
         text.contains(
-            "FAIL  budget `max-shadowed` failed: shadowed bytes is 30.3 KiB, over the limit of 30.3 KiB; top contributors: \
+            "FAIL  budget `max-shadowed` failed: shadowed bytes is 30.3 KiB, over the limit of 30.3 KiB; top contributors:\n      \
              /wheels/torch.whl (19.5 KiB), /app/data.bin (7.8 KiB), /opt/models/m.bin (2.9 KiB)"
         ),
         "{text}"
@@ -565,9 +565,12 @@ fn json_and_sarif_validate_against_their_schemas() {
         .iter()
         .map(|r| r["ruleId"].as_str().unwrap())
         .collect();
+    // The base is named by tag, so the drift finding `unpinned-base` (the
+    // base layer's bytes at stake, on the FROM line) leads.
     assert_eq!(
         rules,
         [
+            "unpinned-base",
             "shadowed-files",
             "leftover-wheel",
             "metadata-rewrite",
@@ -576,10 +579,11 @@ fn json_and_sarif_validate_against_their_schemas() {
         "{sarif:#}"
     );
     let location = |i: usize| &results[i]["locations"][0]["physicalLocation"];
-    assert_eq!(location(0)["artifactLocation"]["uri"], "Dockerfile");
-    assert_eq!(results[0]["properties"]["bytes"], 23_000);
-    // Every finding sits on a line of the final stage (COPY is line 2, RUN line 3).
-    for i in 0..3 {
+    assert_eq!(location(0)["region"]["startLine"], 1);
+    assert_eq!(location(1)["artifactLocation"]["uri"], "Dockerfile");
+    assert_eq!(results[1]["properties"]["bytes"], 23_000);
+    // Every size finding sits on a line of the final stage (COPY is line 2, RUN line 3).
+    for i in 1..4 {
         let line = location(i)["region"]["startLine"].as_u64().unwrap();
         assert!(line == 2 || line == 3, "{sarif:#}");
     }

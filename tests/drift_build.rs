@@ -97,7 +97,10 @@ fn run_ok(cmd: &mut Command) -> String {
 fn build(context: &Path, dockerfile: &str, tag: &str, conf: &Path, no_cache: bool) {
     let mut cmd = Command::new("buildah");
     cmd.args(["bud", "--layers", "--isolation", "chroot", "-v"])
-        .arg(format!("{}:/etc/pip.conf:ro", conf.join("pip.conf").display()))
+        .arg(format!(
+            "{}:/etc/pip.conf:ro",
+            conf.join("pip.conf").display()
+        ))
         .arg("-f")
         .arg(context.join(dockerfile))
         .args(["-t", tag]);
@@ -172,7 +175,11 @@ fn two_builds_drift_and_the_pinned_rewrite_rebuilds_the_original_versions() {
         .args([storage(&old_tag), storage(&new_tag)])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let d: Value = serde_json::from_slice(&out.stdout).unwrap();
     let upgraded: Vec<(&str, &str, &str)> = d["distributions"]["upgraded"]
         .as_array()
@@ -186,7 +193,12 @@ fn two_builds_drift_and_the_pinned_rewrite_rebuilds_the_original_versions() {
             )
         })
         .collect();
-    assert_eq!(upgraded, [("beta", "1.0", "1.1")], "{:#}", d["distributions"]);
+    assert_eq!(
+        upgraded,
+        [("beta", "1.0", "1.1")],
+        "{:#}",
+        d["distributions"]
+    );
     let drifted: Vec<(u64, String)> = d["layers"]["drift"]
         .as_array()
         .unwrap()
@@ -201,7 +213,12 @@ fn two_builds_drift_and_the_pinned_rewrite_rebuilds_the_original_versions() {
         })
         .collect();
     // The base is layer 0; apt, COPY, pip: 1, 2, 3.
-    assert_eq!(drifted, [(3, "beta".to_owned())], "{:#}", d["layers"]["drift"]);
+    assert_eq!(
+        drifted,
+        [(3, "beta".to_owned())],
+        "{:#}",
+        d["layers"]["drift"]
+    );
     eprintln!("drift: {:#}", d["layers"]["drift"]);
 
     // The pin rewrite from the old image, built against the newer index.
@@ -212,7 +229,11 @@ fn two_builds_drift_and_the_pinned_rewrite_rebuilds_the_original_versions() {
         .args(["--write", "Dockerfile.pinned"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let constraints = std::fs::read_to_string(ctx.join("constraints.txt")).unwrap();
     assert!(
         constraints.contains("\nalpha==1.0\n") && constraints.contains("\nbeta==1.0\n"),

@@ -353,7 +353,10 @@ fn rewrite_and_compare(
     if let Some((_, args)) = RUN_CHECKS.iter().find(|(c, _)| *c == case.name) {
         match run_in(&tag, args) {
             Ok(()) => out.note(format!("{v}: `{}` runs in the image", args.join(" "))),
-            Err(e) => out.problem(variant, format!("`{}` fails in the image: {e}", args.join(" "))),
+            Err(e) => out.problem(
+                variant,
+                format!("`{}` fails in the image: {e}", args.join(" ")),
+            ),
         }
     }
     compare_contents(orig, &new, variant, out);

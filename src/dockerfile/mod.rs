@@ -24,9 +24,9 @@ mod ownership;
 pub mod parse;
 pub mod pin;
 mod review;
-pub mod stage;
 pub mod rewrite;
 pub mod shell;
+pub mod stage;
 mod words;
 
 use std::path::Path;

@@ -88,7 +88,13 @@ pub fn split(cx: &Context<'_>) -> Result<Split, String> {
     let runtime = runtime_packages(cx, &db, base, &roots);
     let (bytes, compressed_bytes) = saving(cx, &db, base, &runtime);
     let alias = stage.name.clone();
-    let text = runtime_stage(df, &from, alias.as_deref().unwrap_or("build"), &runtime, &roots);
+    let text = runtime_stage(
+        df,
+        &from,
+        alias.as_deref().unwrap_or("build"),
+        &runtime,
+        &roots,
+    );
     Ok(Split {
         edit: Edit::Split {
             alias: alias.is_none().then(|| "build".to_owned()),
@@ -133,8 +139,13 @@ fn is_python_root(cx: &Context<'_>, root: &str) -> bool {
 
 /// Whether `dir` is a venv or conda prefix.
 fn is_prefix(cx: &Context<'_>, dir: &str) -> bool {
-    cx.image.find(format!("{dir}/pyvenv.cfg").as_bytes()).is_some()
-        || cx.image.find(format!("{dir}/conda-meta").as_bytes()).is_some()
+    cx.image
+        .find(format!("{dir}/pyvenv.cfg").as_bytes())
+        .is_some()
+        || cx
+            .image
+            .find(format!("{dir}/conda-meta").as_bytes())
+            .is_some()
 }
 
 /// The directories to copy from the build stage: the roots of the files the
@@ -195,7 +206,15 @@ fn roots(cx: &Context<'_>, db: &Database, base: u32) -> Result<Vec<String>, Stri
 /// the package managers' state, bytecode Debian's Python compiles, and the
 /// skeleton files `useradd -m` copies.
 fn ignored(path: &str) -> bool {
-    const DIRS: &[&str] = &["tmp/", "var/", "run/", "dev/", "proc/", "sys/", "root/.cache/"];
+    const DIRS: &[&str] = &[
+        "tmp/",
+        "var/",
+        "run/",
+        "dev/",
+        "proc/",
+        "sys/",
+        "root/.cache/",
+    ];
     if DIRS.iter().any(|d| path.starts_with(d)) {
         return true;
     }
@@ -245,7 +264,11 @@ fn root_of(cx: &Context<'_>, path: &str, prefixes: &mut HashMap<String, bool>) -
 /// the libraries the copied ELF files need that neither the copied tree
 /// nor the base image holds.
 fn runtime_packages(cx: &Context<'_>, db: &Database, base: u32, roots: &[String]) -> Vec<String> {
-    let under = |p: &str| roots.iter().any(|r| p == r || p.starts_with(&format!("{r}/")));
+    let under = |p: &str| {
+        roots
+            .iter()
+            .any(|r| p == r || p.starts_with(&format!("{r}/")))
+    };
     let mut provided: HashSet<String> = HashSet::new();
     let mut needed: BTreeSet<String> = BTreeSet::new();
     for (_, e) in cx.image.final_entries() {
@@ -307,7 +330,10 @@ fn saving(cx: &Context<'_>, db: &Database, base: u32, runtime: &[String]) -> (u6
         .iter()
         .filter(|p| p.layer >= base && !kept.contains(&p.name))
         .fold((0, 0), |(u, c), p| {
-            (u + p.bytes, c + cx.image.estimate_compressed(p.layer, p.bytes))
+            (
+                u + p.bytes,
+                c + cx.image.estimate_compressed(p.layer, p.bytes),
+            )
         })
 }
 
@@ -343,7 +369,11 @@ fn runtime_stage(
             packages.join(" ")
         ));
     }
-    for i in stage.instructions.iter().filter(|i| i.keyword == Keyword::Run) {
+    for i in stage
+        .instructions
+        .iter()
+        .filter(|i| i.keyword == Keyword::Run)
+    {
         let users: Vec<String> = shell::parts(i.command())
             .into_iter()
             .filter(|p| {

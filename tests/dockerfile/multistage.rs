@@ -52,15 +52,39 @@ fn gcc(dir: &Path, args: &[&str]) {
 fn elf_files() -> (Vec<u8>, Vec<u8>, Vec<u8>) {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    std::fs::write(d.join("g.c"), "int omp_get_num_threads(void) { return 1; }\n").unwrap();
+    std::fs::write(
+        d.join("g.c"),
+        "int omp_get_num_threads(void) { return 1; }\n",
+    )
+    .unwrap();
     std::fs::write(d.join("b.c"), "int bundled(void) { return 2; }\n").unwrap();
     std::fs::write(
         d.join("f.c"),
         "#include <math.h>\nint omp_get_num_threads(void);\nint bundled(void);\ndouble fast(double x) { return cos(x) + bundled() + omp_get_num_threads(); }\n",
     )
     .unwrap();
-    gcc(d, &["-shared", "-fPIC", "-o", "libgomp.so.1", "g.c", "-Wl,-soname,libgomp.so.1"]);
-    gcc(d, &["-shared", "-fPIC", "-o", "libbundled.so.1", "b.c", "-Wl,-soname,libbundled.so.1"]);
+    gcc(
+        d,
+        &[
+            "-shared",
+            "-fPIC",
+            "-o",
+            "libgomp.so.1",
+            "g.c",
+            "-Wl,-soname,libgomp.so.1",
+        ],
+    );
+    gcc(
+        d,
+        &[
+            "-shared",
+            "-fPIC",
+            "-o",
+            "libbundled.so.1",
+            "b.c",
+            "-Wl,-soname,libbundled.so.1",
+        ],
+    );
     gcc(
         d,
         &[
@@ -77,7 +101,11 @@ fn elf_files() -> (Vec<u8>, Vec<u8>, Vec<u8>) {
         ],
     );
     let read = |n: &str| std::fs::read(d.join(n)).unwrap();
-    (read("libgomp.so.1"), read("libbundled.so.1"), read("_fast.so"))
+    (
+        read("libgomp.so.1"),
+        read("libbundled.so.1"),
+        read("_fast.so"),
+    )
 }
 
 const GCC_FILES: [(&str, usize); 2] = [("usr/bin/gcc-12", 400_000), ("usr/include/stdio.h", 3_000)];
@@ -103,9 +131,19 @@ fn fixture() -> layerscope::fixture::Image {
     ];
     apt.extend(dpkg(&[
         base_pkgs,
-        ("gcc-12", "devel", "Depends: libc6\n", &[GCC_FILES[0].0, GCC_FILES[1].0]),
+        (
+            "gcc-12",
+            "devel",
+            "Depends: libc6\n",
+            &[GCC_FILES[0].0, GCC_FILES[1].0],
+        ),
         ("libgomp1", "libs", "Depends: libc6\n", &[&gomp_path]),
-        ("python3", "python", "Depends: libc6\n", &["usr/bin/python3"]),
+        (
+            "python3",
+            "python",
+            "Depends: libc6\n",
+            &["usr/bin/python3"],
+        ),
     ]));
     image(vec![
         layer(base).created_by(BASE),
@@ -182,6 +220,13 @@ fn refuses_with_a_reason_when_the_split_is_not_safe() {
     let r = optimize(Some(fixture()), &two, &["--apply", "all", "--force"]);
     let a = change(&r.report, "multi-stage");
     assert_eq!(a["applied"], false);
-    assert!(a["reason"].as_str().unwrap().contains("several stages"), "{a:#}");
-    assert!(!r.rewritten.contains("COPY --from=build"), "{}", r.rewritten);
+    assert!(
+        a["reason"].as_str().unwrap().contains("several stages"),
+        "{a:#}"
+    );
+    assert!(
+        !r.rewritten.contains("COPY --from=build"),
+        "{}",
+        r.rewritten
+    );
 }

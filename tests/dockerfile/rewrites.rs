@@ -18,7 +18,11 @@ pub(super) struct Run {
 
 /// Writes the fixture and the Dockerfile, runs `optimize --format json
 /// --write` with `extra` flags (no image when `fixture` is `None`).
-pub(super) fn optimize(fixture: Option<layerscope::fixture::Image>, dockerfile: &str, extra: &[&str]) -> Run {
+pub(super) fn optimize(
+    fixture: Option<layerscope::fixture::Image>,
+    dockerfile: &str,
+    extra: &[&str],
+) -> Run {
     let dir = tempfile::tempdir().unwrap();
     let df = dir.path().join("Dockerfile");
     std::fs::write(&df, dockerfile).unwrap();
