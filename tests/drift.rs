@@ -311,3 +311,69 @@ RUN curl -fsSL https://example.com/install.sh | sh
         "{written}"
     );
 }
+
+#[test]
+fn optimize_apply_pin_pins_conda_packages_through_condarc() {
+    let dir = tempfile::tempdir().unwrap();
+    let meta = "opt/conda/conda-meta";
+    image(vec![
+        layer(vec![
+            sized_file("bin/busybox", 30_000, 1),
+            file(
+                &format!("{meta}/python-3.11.8-hab00c5b_0_cpython.json"),
+                "{}",
+            ),
+            file(&format!("{meta}/history"), "==> 2024 <==\n"),
+        ])
+        .created_by("ADD rootfs.tar /"),
+        layer(vec![
+            sized_file("opt/conda/lib/libopenblas.so", 9_000, 2),
+            file(&format!("{meta}/numpy-1.26.4-py311h64a7726_0.json"), "{}"),
+            file(
+                &format!("{meta}/libopenblas-0.3.27-pthreads_h413a1c8_0.json"),
+                "{}",
+            ),
+            file(
+                &format!("{meta}/ca-certificates-2024.2.2-hbcca054_0.json"),
+                "{}",
+            ),
+        ])
+        .created_by("RUN conda install -y numpy && conda clean -afy"),
+    ])
+    .write_oci_archive(&dir.path().join("img.tar"), "1")
+    .unwrap();
+    std::fs::write(
+        dir.path().join("Dockerfile"),
+        "FROM continuumio/miniconda3:24.1.2-0\nRUN conda install -y numpy && conda clean -afy\n",
+    )
+    .unwrap();
+    let out = layerscope()
+        .current_dir(dir.path())
+        .args([
+            "optimize",
+            "--no-cache",
+            "img.tar",
+            "--dockerfile",
+            "Dockerfile",
+        ])
+        .args(["--write", "Dockerfile.pinned", "--apply", "pin"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("Dockerfile.pinned")).unwrap(),
+        "FROM continuumio/miniconda3:24.1.2-0\nCOPY conda-pins.yml /etc/conda/condarc.d/layerscope-pins.yml\nRUN conda install -y numpy && conda clean -afy\n"
+    );
+    // Every record of the final filesystem, by its file name; `history` is not one.
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("conda-pins.yml")).unwrap(),
+        "# Written by `layerscope optimize --apply pin` from the image.\npinned_packages:\n  \
+         - ca-certificates=2024.2.2=hbcca054_0\n  - libopenblas=0.3.27=pthreads_h413a1c8_0\n  \
+         - numpy=1.26.4=py311h64a7726_0\n  - python=3.11.8=hab00c5b_0_cpython\n"
+    );
+    assert!(!dir.path().join("constraints.txt").exists());
+}

@@ -27,7 +27,13 @@ pub fn run(s: Optimize) -> Result<i32, Error> {
                     .context
                     .clone()
                     .unwrap_or_else(|| dockerfile_dir(df));
-                pins = Some(Pins::from_image(&analyzed.analysis, df, &context, digest));
+                pins = Some(Pins::from_image(
+                    &analyzed.image,
+                    &analyzed.analysis,
+                    df,
+                    &context,
+                    digest,
+                ));
             }
             let Some(plan) = analyzed.plan else {
                 return Err(Error::usage("no advice plan was made"));
@@ -73,13 +79,17 @@ pub fn run(s: Optimize) -> Result<i32, Error> {
             .any(|a| a.change_kind == ChangeKind::Pin && a.applied);
         if let (Some(p), true) = (&pins, pinned) {
             new = pin::apply(&new, p);
+            let dir = out.parent().unwrap_or(std::path::Path::new("."));
+            let mut files = Vec::new();
             if p.writes_constraints(df) {
-                let path = out
-                    .parent()
-                    .unwrap_or(std::path::Path::new("."))
-                    .join(pin::CONSTRAINTS_FILE);
-                std::fs::write(&path, p.constraints())
-                    .map_err(|source| Error::Output { path, source })?;
+                files.push((pin::CONSTRAINTS_FILE, p.constraints()));
+            }
+            if p.writes_conda_pins(df) {
+                files.push((pin::CONDA_PINS_FILE, p.conda_pins()));
+            }
+            for (name, text) in files {
+                let path = dir.join(name);
+                std::fs::write(&path, text).map_err(|source| Error::Output { path, source })?;
             }
         }
         std::fs::write(out, &new).map_err(|source| Error::Output {

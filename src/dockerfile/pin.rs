@@ -5,7 +5,11 @@
 //! each stage); `apt-get install pkg` becomes `pkg=version` from the dpkg
 //! database; the final stage's `FROM` gets `@sha256:...` when the base's
 //! digest is known (`--base`). A build context with `uv.lock` that the
-//! Dockerfile syncs from is pinned already, and is said so.
+//! Dockerfile syncs from is pinned already, and is said so. conda, mamba
+//! and micromamba installs get every conda package of the image as
+//! `name=version=build` in `pinned_packages`, a config file that a `COPY`
+//! puts in `/etc/conda/condarc.d/` (conda's system-wide search path)
+//! before the first install of each stage.
 //!
 //! Applied as a last pass over the rewritten text, so it composes with
 //! every other change.
@@ -19,11 +23,18 @@ use super::parse::{Dockerfile, Keyword};
 use super::shell;
 use crate::analyze::Analysis;
 use crate::analyze::python::normalize_name;
+use crate::model::Image;
+use crate::scan::EntryKind;
 
 /// Where the constraints file goes in the image.
 pub const CONSTRAINTS_IN_IMAGE: &str = "/tmp/constraints.txt";
 /// Its name in the build context (next to the rewritten Dockerfile).
 pub const CONSTRAINTS_FILE: &str = "constraints.txt";
+/// Where the conda pins go in the image: a file of conda's system-wide
+/// configuration directory, read by conda, mamba and micromamba.
+pub const CONDA_PINS_IN_IMAGE: &str = "/etc/conda/condarc.d/layerscope-pins.yml";
+/// Its name in the build context.
+pub const CONDA_PINS_FILE: &str = "conda-pins.yml";
 
 /// The versions the image holds.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -38,11 +49,15 @@ pub struct Pins {
     /// The context's `uv.lock` pins the distributions already (the
     /// Dockerfile runs `uv sync` and the lock is there).
     pub uv_locked: bool,
+    /// conda packages as `name=version=build`, sorted, from the records
+    /// `PREFIX/conda-meta/NAME-VERSION-BUILD.json` of the final filesystem.
+    pub conda: Vec<String>,
 }
 
 impl Pins {
     /// The pins of an analysed image built from `df` in `context`.
     pub fn from_image(
+        image: &Image,
         analysis: &Analysis,
         df: &Dockerfile,
         context: &Path,
@@ -82,6 +97,7 @@ impl Pins {
             apt,
             python: python.into_values().collect(),
             uv_locked,
+            conda: conda_packages(image),
         }
     }
 
@@ -100,6 +116,23 @@ impl Pins {
         !self.uv_locked && !self.python.is_empty() && pip_runs(df)
     }
 
+    /// The conda pins file: `pinned_packages`, one `name=version=build`
+    /// per line (the form `conda env export` writes).
+    pub fn conda_pins(&self) -> String {
+        let mut out = String::from(
+            "# Written by `layerscope optimize --apply pin` from the image.\npinned_packages:\n",
+        );
+        for spec in &self.conda {
+            out.push_str(&format!("  - {spec}\n"));
+        }
+        out
+    }
+
+    /// Whether the rewrite writes the conda pins file.
+    pub fn writes_conda_pins(&self, df: &Dockerfile) -> bool {
+        !self.conda.is_empty() && conda_runs(df)
+    }
+
     /// The `pin` advice for `df`.
     pub fn advice(&self, df: &Dockerfile) -> Advice {
         let mut a = Advice::new(None, ChangeKind::Pin);
@@ -114,6 +147,11 @@ impl Pins {
         if self.writes_constraints(df) {
             what.push(format!(
                 "`pip install -c {CONSTRAINTS_IN_IMAGE}` with `{CONSTRAINTS_FILE}` listing every distribution at the version the image holds"
+            ));
+        }
+        if self.writes_conda_pins(df) {
+            what.push(format!(
+                "conda: `{CONDA_PINS_FILE}` copied to `{CONDA_PINS_IN_IMAGE}` with every conda package at the version and build the image holds (`pinned_packages`)"
             ));
         }
         if self.uv_locked {
@@ -135,6 +173,7 @@ impl Pins {
             .python
             .iter()
             .map(|(n, v)| format!("{n}=={v}"))
+            .chain(self.conda.iter().cloned())
             .collect();
         a.edits = vec![super::Edit::Pin];
         a
@@ -148,6 +187,34 @@ fn pip_runs(df: &Dockerfile) -> bool {
         .any(|i| i.keyword == Keyword::Run && shell::pip_installs(i.command()))
 }
 
+fn conda_runs(df: &Dockerfile) -> bool {
+    df.stages
+        .iter()
+        .flat_map(|s| &s.instructions)
+        .any(|i| i.keyword == Keyword::Run && shell::conda_tool(i.command()).is_some())
+}
+
+/// Every conda package of the final filesystem as `name=version=build`,
+/// read from its record's file name (`NAME-VERSION-BUILD.json`: neither a
+/// conda version nor a build string holds `-`), sorted and deduplicated.
+fn conda_packages(image: &Image) -> Vec<String> {
+    let mut out: Vec<String> = image
+        .final_entries()
+        .filter(|(_, e)| e.kind == EntryKind::File && e.path.parent().ends_with(b"/conda-meta"))
+        .filter_map(|(_, e)| {
+            let name = std::str::from_utf8(e.path.file_name()).ok()?;
+            let stem = name.strip_suffix(".json")?;
+            let mut parts = stem.rsplitn(3, '-');
+            let (build, version, package) = (parts.next()?, parts.next()?, parts.next()?);
+            (!package.is_empty() && !version.is_empty() && !build.is_empty())
+                .then(|| format!("{package}={version}={build}"))
+        })
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
 /// Pins `text` (a Dockerfile, usually the rewritten one); returns it as it
 /// is when it does not parse.
 pub fn apply(text: &str, pins: &Pins) -> String {
@@ -158,6 +225,7 @@ pub fn apply(text: &str, pins: &Pins) -> String {
     // (start, end, replacement), applied back to front.
     let mut edits: Vec<(usize, usize, String)> = Vec::new();
     let constraints = pins.writes_constraints(&df);
+    let conda = pins.writes_conda_pins(&df);
     let last = df.stages.len().saturating_sub(1);
     for (si, stage) in df.stages.iter().enumerate() {
         if si == last
@@ -165,7 +233,7 @@ pub fn apply(text: &str, pins: &Pins) -> String {
         {
             from_edit(text, stage.from_line, &stage.base, d, &mut edits);
         }
-        let mut copied = false;
+        let (mut copied, mut conda_copied) = (false, false);
         for inst in stage
             .instructions
             .iter()
@@ -174,6 +242,14 @@ pub fn apply(text: &str, pins: &Pins) -> String {
             let span = inst.span.clone();
             let body = &text[span.clone()];
             apt_edits(body, span.start, &pins.apt, &mut edits);
+            if conda && !conda_copied && shell::conda_tool(inst.command()).is_some() {
+                edits.push((
+                    span.start,
+                    span.start,
+                    format!("COPY {CONDA_PINS_FILE} {CONDA_PINS_IN_IMAGE}\n"),
+                ));
+                conda_copied = true;
+            }
             if !constraints {
                 continue;
             }
@@ -281,6 +357,7 @@ mod tests {
                 ("Jinja2".into(), "3.1.4".into()),
             ],
             uv_locked: false,
+            conda: Vec::new(),
         }
     }
 
@@ -305,5 +382,27 @@ mod tests {
         p.base_digest = None;
         let text = "FROM python:3.12\nRUN pip install uv && uv sync --locked\n";
         assert_eq!(apply(text, &p), text);
+    }
+
+    #[test]
+    fn conda_installs_get_the_pins_file() {
+        let mut p = pins();
+        p.base_digest = None;
+        p.conda = vec![
+            "numpy=1.26.4=py311h64a7726_0".into(),
+            "python=3.11.8=hab00c5b_0_cpython".into(),
+        ];
+        let text = "FROM continuumio/miniconda3:24.1.2-0\nRUN echo hi\nRUN conda install -y numpy && conda clean -afy\nRUN conda install -y scipy\n";
+        assert_eq!(
+            apply(text, &p),
+            "FROM continuumio/miniconda3:24.1.2-0\nRUN echo hi\nCOPY conda-pins.yml /etc/conda/condarc.d/layerscope-pins.yml\nRUN conda install -y numpy && conda clean -afy\nRUN conda install -y scipy\n"
+        );
+        assert_eq!(
+            p.conda_pins(),
+            "# Written by `layerscope optimize --apply pin` from the image.\npinned_packages:\n  - numpy=1.26.4=py311h64a7726_0\n  - python=3.11.8=hab00c5b_0_cpython\n"
+        );
+        // Without a conda install, no file.
+        let df = Dockerfile::parse("Dockerfile", "FROM x\nRUN pip install six\n").unwrap();
+        assert!(!p.writes_conda_pins(&df));
     }
 }
