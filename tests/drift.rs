@@ -100,6 +100,28 @@ fn setup(dockerfile: &str, requirements: &str) -> tempfile::TempDir {
     dir
 }
 
+/// `layerscope optimize img.tar --dockerfile Dockerfile ARGS...` in `dir`,
+/// which must succeed.
+fn optimize(dir: &std::path::Path, args: &[&str]) {
+    let out = layerscope()
+        .current_dir(dir)
+        .args([
+            "optimize",
+            "--no-cache",
+            "img.tar",
+            "--dockerfile",
+            "Dockerfile",
+        ])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 fn analyze(dir: &std::path::Path) -> Value {
     let out = layerscope()
         .current_dir(dir)
@@ -250,23 +272,16 @@ fn optimize_apply_pin_writes_versions_from_the_image() {
     let dir = setup(DOCKERFILE, "flask==3.0.0\n");
     std::fs::create_dir(dir.path().join("out")).unwrap();
     let digest = format!("sha256:{}", "12".repeat(32));
-    let out = layerscope()
-        .current_dir(dir.path())
-        .args([
-            "optimize",
-            "--no-cache",
-            "img.tar",
-            "--dockerfile",
-            "Dockerfile",
-        ])
-        .args(["--write", "out/Dockerfile", "--apply", "pin", "--base"])
-        .arg(format!("debian:bookworm-slim@{digest}"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    optimize(
+        dir.path(),
+        &[
+            "--write",
+            "out/Dockerfile",
+            "--apply",
+            "pin",
+            "--base",
+            &format!("debian:bookworm-slim@{digest}"),
+        ],
     );
     let written = std::fs::read_to_string(dir.path().join("out/Dockerfile")).unwrap();
     assert_eq!(
@@ -287,23 +302,7 @@ RUN curl -fsSL https://example.com/install.sh | sh
         "# Written by `layerscope optimize --apply pin` from the image.\nFlask==3.0.0\nJinja2==3.1.4\nMarkupSafe==2.1.5\n"
     );
     // Without `--apply pin` (`all` included) nothing is pinned.
-    let out = layerscope()
-        .current_dir(dir.path())
-        .args([
-            "optimize",
-            "--no-cache",
-            "img.tar",
-            "--dockerfile",
-            "Dockerfile",
-        ])
-        .args(["--write", "out/D2", "--apply", "all"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    optimize(dir.path(), &["--write", "out/D2", "--apply", "all"]);
     let written = std::fs::read_to_string(dir.path().join("out/D2")).unwrap();
     assert!(written.contains(" -y curl git\n"), "{written}");
     assert!(
@@ -320,21 +319,21 @@ fn optimize_apply_pin_pins_conda_packages_through_condarc() {
         layer(vec![
             sized_file("bin/busybox", 30_000, 1),
             file(
-                &format!("{meta}/python-3.11.8-hab00c5b_0_cpython.json"),
+                format!("{meta}/python-3.11.8-hab00c5b_0_cpython.json"),
                 "{}",
             ),
-            file(&format!("{meta}/history"), "==> 2024 <==\n"),
+            file(format!("{meta}/history"), "==> 2024 <==\n"),
         ])
         .created_by("ADD rootfs.tar /"),
         layer(vec![
             sized_file("opt/conda/lib/libopenblas.so", 9_000, 2),
-            file(&format!("{meta}/numpy-1.26.4-py311h64a7726_0.json"), "{}"),
+            file(format!("{meta}/numpy-1.26.4-py311h64a7726_0.json"), "{}"),
             file(
-                &format!("{meta}/libopenblas-0.3.27-pthreads_h413a1c8_0.json"),
+                format!("{meta}/libopenblas-0.3.27-pthreads_h413a1c8_0.json"),
                 "{}",
             ),
             file(
-                &format!("{meta}/ca-certificates-2024.2.2-hbcca054_0.json"),
+                format!("{meta}/ca-certificates-2024.2.2-hbcca054_0.json"),
                 "{}",
             ),
         ])
@@ -347,22 +346,9 @@ fn optimize_apply_pin_pins_conda_packages_through_condarc() {
         "FROM continuumio/miniconda3:24.1.2-0\nRUN conda install -y numpy && conda clean -afy\n",
     )
     .unwrap();
-    let out = layerscope()
-        .current_dir(dir.path())
-        .args([
-            "optimize",
-            "--no-cache",
-            "img.tar",
-            "--dockerfile",
-            "Dockerfile",
-        ])
-        .args(["--write", "Dockerfile.pinned", "--apply", "pin"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    optimize(
+        dir.path(),
+        &["--write", "Dockerfile.pinned", "--apply", "pin"],
     );
     assert_eq!(
         std::fs::read_to_string(dir.path().join("Dockerfile.pinned")).unwrap(),

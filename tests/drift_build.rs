@@ -15,7 +15,7 @@ use std::process::{Child, Command, Stdio};
 use serde_json::Value;
 
 use crate::support::layerscope;
-use crate::support::realbuild::BASE;
+use crate::support::realbuild::{BASE, run_ok};
 
 const PREFIX: &str = "localhost/wt-h20-drift";
 
@@ -81,17 +81,6 @@ impl Drop for Index {
         drop(self.0.stdin.take());
         let _ = self.0.wait();
     }
-}
-
-fn run_ok(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 fn build(context: &Path, dockerfile: &str, tag: &str, conf: &Path, no_cache: bool) {

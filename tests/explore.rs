@@ -15,6 +15,8 @@ use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier};
 
+use crate::support::tmux::Tmux;
+
 const CREATED: &str = "RUN /bin/sh -c apt-get install -y python3 python3-pip python3-dev python3-numpy python3-scipy && pip install --no-cache-dir wheels/*.whl # buildkit";
 
 /// Layer 0 writes a lib, a config, a wheel; layer 1 deletes the wheel
@@ -247,43 +249,6 @@ fn no_color_draws_no_colour_and_help_fits() {
     assert!(buf.content().iter().any(|c| c.fg != Color::Reset));
 }
 
-/// tmux on a private socket, killed on drop.
-struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    fn run(&self, args: &[&str]) -> std::process::Output {
-        std::process::Command::new("tmux")
-            .args(["-L", &self.socket])
-            .args(args)
-            .output()
-            .unwrap()
-    }
-
-    fn screen(&self) -> String {
-        String::from_utf8_lossy(&self.run(&["capture-pane", "-p", "-t", "x"]).stdout).into_owned()
-    }
-
-    /// Waits (up to 30 s) for the screen to show `text`.
-    fn wait_for(&self, text: &str) -> String {
-        for _ in 0..300 {
-            let s = self.screen();
-            if s.contains(text) {
-                return s;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
-        panic!("`{text}` never appeared:\n{}", self.screen());
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.run(&["kill-server"]);
-    }
-}
-
 #[test]
 fn empty_directories_show_with_zero_bytes() {
     // Before: only files made the tree, so `var/empty` and `srv` vanished.
@@ -331,9 +296,7 @@ fn explore_runs_in_a_real_terminal() {
     }
     let dir = tempfile::tempdir().unwrap();
     fixture().write_oci_dir(dir.path(), "t").unwrap();
-    let tmux = Tmux {
-        socket: format!("layerscope-explore-{}", std::process::id()),
-    };
+    let tmux = Tmux::new("explore");
     let command = format!(
         "env NO_COLOR=1 {} explore --no-cache oci:{}",
         env!("CARGO_BIN_EXE_layerscope"),

@@ -9,6 +9,7 @@ use std::path::Path;
 
 use layerscope::fixture::{Image, image, layer, sized_file, whiteout};
 
+use crate::support::tmux::Tmux;
 use crate::support::{Run, layerscope, run_cmd};
 
 /// Long names that must show whole (or not at all) at every width.
@@ -245,34 +246,6 @@ fn strip_ansi(s: &str) -> String {
     out
 }
 
-/// tmux on a private socket, killed on drop.
-struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    fn run(&self, args: &[&str]) -> std::process::Output {
-        std::process::Command::new("tmux")
-            .args(["-L", &self.socket])
-            .args(args)
-            .output()
-            .unwrap()
-    }
-
-    /// The pane and its history, lines the terminal wrapped joined again
-    /// (`-J`): a line wider than the pane shows as one long line.
-    fn joined(&self) -> String {
-        let out = self.run(&["capture-pane", "-p", "-J", "-S", "-", "-t", "x"]);
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.run(&["kill-server"]);
-    }
-}
-
 #[test]
 fn analyze_fits_a_real_80_column_terminal() {
     if !crate::support::require_tool("tmux") {
@@ -280,9 +253,7 @@ fn analyze_fits_a_real_80_column_terminal() {
     }
     let dir = tempfile::tempdir().unwrap();
     let img = write(&long(), dir.path(), "long.tar");
-    let tmux = Tmux {
-        socket: format!("layerscope-text-{}", std::process::id()),
-    };
+    let tmux = Tmux::new("text");
     // No `COLUMNS`: the width comes from the terminal itself.
     let command = format!(
         "env -u COLUMNS NO_COLOR=1 {} analyze --no-cache {img}; echo END-OF-REPORT; sleep 60",

@@ -90,3 +90,4 @@ pub fn analyze_json(image: &str, extra: &[&str]) -> serde_json::Value {
 
 pub mod realbuild;
 pub mod registry;
+pub mod tmux;

@@ -92,7 +92,7 @@ fn setup() -> BuildEnv {
 }
 
 /// Runs a command, panicking with its output when it fails.
-fn run_ok(cmd: &mut Command) -> String {
+pub fn run_ok(cmd: &mut Command) -> String {
     let out = cmd.output().unwrap();
     assert!(
         out.status.success(),
