@@ -2,6 +2,7 @@
 
 use std::fmt::Write as _;
 
+use super::RenderOptions;
 use super::units::Units;
 use crate::diff::{ImageDiff, MatchedBy};
 use crate::display::short_created_by;
@@ -27,7 +28,15 @@ pub fn file_drift(f: &crate::diff::FileDrift) -> String {
 }
 
 /// The terminal rendering.
-pub fn render_text(d: &ImageDiff, u: Units) -> String {
+pub fn render_text(d: &ImageDiff, options: &RenderOptions) -> String {
+    let u = options.units;
+    // "created by" takes what the layer columns leave of the width (all of
+    // it with --no-trunc or no known width).
+    let by_width = |indent: usize| {
+        options
+            .wrap_width()
+            .map_or(usize::MAX, |w| w.saturating_sub(indent).max(24))
+    };
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -74,7 +83,7 @@ pub fn render_text(d: &ImageDiff, u: Units) -> String {
     out.push('\n');
     for (sign, list) in [("+", &d.layers.added), ("-", &d.layers.removed)] {
         for l in list {
-            let by = short_created_by(l.created_by.as_deref().unwrap_or(""), 70);
+            let by = short_created_by(l.created_by.as_deref().unwrap_or(""), by_width(53));
             let _ = writeln!(
                 out,
                 "  {sign} {:>3}  {:>10} {:>10}  {}  {}",
@@ -89,7 +98,7 @@ pub fn render_text(d: &ImageDiff, u: Units) -> String {
     if !d.layers.drift.is_empty() {
         out.push_str("\nChanged layers and what drifted in them:\n");
         for l in &d.layers.drift {
-            let by = short_created_by(l.created_by.as_deref().unwrap_or(""), 70);
+            let by = short_created_by(l.created_by.as_deref().unwrap_or(""), by_width(7));
             let _ = writeln!(out, "  {:>3}  {}", l.index, by);
             for x in &l.distributions {
                 let _ = writeln!(

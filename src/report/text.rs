@@ -41,7 +41,7 @@ pub fn render_report(report: &Report<'_>, options: &RenderOptions) -> String {
             }
         }
         Report::Check(c) => super::check::render_text(c, options),
-        Report::Diff(d) => super::diff::render_text(d, options.units),
+        Report::Diff(d) => super::diff::render_text(d, options),
         Report::Pull(p) => render_pull(p, options),
         Report::Optimize(o) => super::optimize::render_text(o, options.units),
     };
