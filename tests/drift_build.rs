@@ -15,7 +15,7 @@ use std::process::{Child, Command, Stdio};
 use serde_json::Value;
 
 use crate::support::layerscope;
-use crate::support::realbuild::{BASE, run_ok};
+use crate::support::realbuild::{BASE, run_in, run_ok};
 
 const PREFIX: &str = "localhost/wt-h20-drift";
 
@@ -100,14 +100,15 @@ fn build(context: &Path, dockerfile: &str, tag: &str, conf: &Path, no_cache: boo
 }
 
 fn versions(tag: &str) -> String {
-    run_ok(Command::new("podman").args([
-        "run",
-        "--rm",
+    run_in(
         tag,
-        "python3",
-        "-c",
-        "import importlib.metadata as m; print(m.version('alpha'), m.version('beta'))",
-    ]))
+        &[
+            "python3",
+            "-c",
+            "import importlib.metadata as m; print(m.version('alpha'), m.version('beta'))",
+        ],
+    )
+    .unwrap_or_else(|e| panic!("{tag}: {e}"))
     .trim()
     .to_owned()
 }

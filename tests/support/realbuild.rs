@@ -269,3 +269,30 @@ fn sha256_file(path: &Path) -> String {
     }
     hex::encode(hasher.finalize())
 }
+
+/// Runs `args` in a container of image `tag` with buildah's chroot
+/// isolation, as the builds run (podman's runtime cannot set rlimits in
+/// every sandbox): its standard output, or `Err` with the last lines of
+/// its standard error.
+pub fn run_in(tag: &str, args: &[&str]) -> Result<String, String> {
+    let from = Command::new("buildah")
+        .args(["from", "--pull-never", tag])
+        .output()
+        .map_err(|e| e.to_string())?;
+    let id = String::from_utf8_lossy(&from.stdout).trim().to_owned();
+    if !from.status.success() || id.is_empty() {
+        return Err(String::from_utf8_lossy(&from.stderr).into_owned());
+    }
+    let ran = Command::new("buildah")
+        .args(["run", "--isolation", "chroot", &id, "--"])
+        .args(args)
+        .output();
+    let _ = Command::new("buildah").args(["rm", &id]).output();
+    let ran = ran.map_err(|e| e.to_string())?;
+    if ran.status.success() {
+        return Ok(String::from_utf8_lossy(&ran.stdout).into_owned());
+    }
+    let err = String::from_utf8_lossy(&ran.stderr);
+    let lines: Vec<&str> = err.lines().collect();
+    Err(lines[lines.len().saturating_sub(3)..].join(" | "))
+}
