@@ -152,6 +152,7 @@ pub const TRANSPORTS: &[&str] = &[
     "oci:",
     "oci-archive:",
     "docker-daemon:",
+    "containers-storage:",
 ];
 
 /// `X:REST` where X cannot be a registry host (the rest is not a port
