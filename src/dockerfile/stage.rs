@@ -12,8 +12,17 @@
 //! those roots: a library the copied tree provides itself (a wheel's
 //! `*.libs/`) needs nothing; one the base image holds needs nothing; else
 //! the dpkg package that provides it (a runtime package rather than a
-//! `-dev` or toolchain one when both do). The saving is the bytes of the
-//! packages the build installed that the runtime stage does not.
+//! `-dev` or toolchain one when both do). Packages that installed Python
+//! distributions (apt's `python3-pip` puts pip, setuptools and wheel in
+//! `/usr/lib/python3/dist-packages`) stay in the runtime stage too, so that
+//! no distribution is lost. The saving is the bytes of the packages the
+//! build installed that the runtime stage does not.
+//!
+//! A copied directory keeps the owner and mode the build gave its entries,
+//! but `COPY --from` creates the directory itself root-owned, mode 755: when
+//! the image has it otherwise (a `chown -R` over `/app`), the copy takes
+//! `--chown=UID:GID` if every entry under it has that one owner, and the
+//! split is refused (with the reason) when no `COPY` flag can express it.
 
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 
@@ -37,6 +46,16 @@ pub struct Split {
     pub runtime: Vec<String>,
     /// The directories copied from the build stage.
     pub roots: Vec<String>,
+}
+
+/// One directory the runtime stage copies from the build stage.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Copy {
+    /// Its path, without the leading `/`.
+    root: String,
+    /// `--chown=UID:GID`, when the image has the directory (and everything
+    /// under it) owned so.
+    chown: Option<(u32, u32)>,
 }
 
 /// Packages a Python install needs only while building.
@@ -85,6 +104,7 @@ pub fn split(cx: &Context<'_>) -> Result<Split, String> {
                 .to_owned(),
         );
     }
+    let copies = copies(cx, &roots)?;
     let runtime = runtime_packages(cx, &db, base, &roots);
     let (bytes, compressed_bytes) = saving(cx, &db, base, &runtime);
     let alias = stage.name.clone();
@@ -93,7 +113,7 @@ pub fn split(cx: &Context<'_>) -> Result<Split, String> {
         &from,
         alias.as_deref().unwrap_or("build"),
         &runtime,
-        &roots,
+        &copies,
     );
     Ok(Split {
         edit: Edit::Split {
@@ -202,6 +222,51 @@ fn roots(cx: &Context<'_>, db: &Database, base: u32) -> Result<Vec<String>, Stri
     Ok(out)
 }
 
+/// How each root is copied: plainly when the image has the directory as
+/// `COPY` makes it (root-owned, mode 755; or not at all), with `--chown`
+/// when the directory and everything under it have one other owner; else
+/// the split is refused, naming the directory.
+fn copies(cx: &Context<'_>, roots: &[String]) -> Result<Vec<Copy>, String> {
+    #[derive(Default)]
+    struct Seen {
+        dir: Option<(u32, u32, u32)>,
+        owners: BTreeSet<(u32, u32)>,
+    }
+    let mut seen: Vec<Seen> = roots.iter().map(|_| Seen::default()).collect();
+    for (_, e) in cx.image.final_entries() {
+        let path = e.path.as_bytes();
+        for (r, s) in roots.iter().zip(seen.iter_mut()) {
+            let r = r.as_bytes();
+            if path == r {
+                s.dir = Some((e.uid, e.gid, e.mode & 0o7777));
+                s.owners.insert((e.uid, e.gid));
+            } else if path.len() > r.len() && path.starts_with(r) && path[r.len()] == b'/' {
+                s.owners.insert((e.uid, e.gid));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for (root, s) in roots.iter().zip(seen) {
+        let chown = match s.dir {
+            None | Some((0, 0, 0o755)) => None,
+            Some((uid, gid, 0o755)) if s.owners.len() == 1 => Some((uid, gid)),
+            Some((uid, gid, mode)) => {
+                let owners: Vec<String> =
+                    s.owners.iter().map(|(u, g)| format!("{u}:{g}")).collect();
+                return Err(format!(
+                    "`/{root}` is {uid}:{gid} mode {mode:o}, and its entries are owned by {}: `COPY --from` makes the directory 0:0 mode 755, and `--chown`/`--chmod` would change every entry under it; split the stages by hand",
+                    owners.join(", ")
+                ));
+            }
+        };
+        out.push(Copy {
+            root: root.clone(),
+            chown,
+        });
+    }
+    Ok(out)
+}
+
 /// Files a runtime stage remakes or does without: temporary files, caches,
 /// the package managers' state, bytecode Debian's Python compiles, and the
 /// skeleton files `useradd -m` copies.
@@ -284,13 +349,22 @@ fn runtime_packages(cx: &Context<'_>, db: &Database, base: u32, roots: &[String]
     }
     let mut out: BTreeSet<String> = BTreeSet::new();
     let own = |p: &Package| p.layer >= base;
+    let requested = |p: &Package| p.reason == crate::packages::Reason::Requested;
     for p in db.packages.iter().filter(|p| own(p)) {
-        let requested_python = p.reason == crate::packages::Reason::Requested
+        let requested_python = requested(p)
             && (p.name == "python3"
                 || p.name.starts_with("python3-")
                     && !BUILD_ONLY.contains(&p.name.as_str())
                     && !matches!(p.category(), "toolchain" | "dev"));
-        if p.name == "python3" || requested_python {
+        if p.name == "python3" || requested_python || requested(p) && installs_distribution(p) {
+            out.insert(p.name.clone());
+        }
+    }
+    // A distribution a package pulled in as a dependency (python3-pip's
+    // setuptools) stays with it; one whose package nothing kept is listed.
+    let kept = closure(db, out.iter().cloned());
+    for p in db.packages.iter().filter(|p| own(p)) {
+        if installs_distribution(p) && !kept.contains(&p.name) {
             out.insert(p.name.clone());
         }
     }
@@ -310,11 +384,23 @@ fn runtime_packages(cx: &Context<'_>, db: &Database, base: u32, roots: &[String]
     out.into_iter().collect()
 }
 
-/// The bytes of the packages the build installed that the runtime stage
-/// does not (the runtime packages and what they depend on stay).
-fn saving(cx: &Context<'_>, db: &Database, base: u32, runtime: &[String]) -> (u64, u64) {
+/// Whether a package installed a Python distribution: a `*.dist-info` or
+/// `*.egg-info` right inside a `site-packages`/`dist-packages` directory.
+fn installs_distribution(p: &Package) -> bool {
+    p.paths.iter().any(|path| {
+        let comps: Vec<&[u8]> = path.split(|&b| b == b'/').collect();
+        comps.windows(2).any(|w| {
+            matches!(w[0], b"site-packages" | b"dist-packages")
+                && (w[1].ends_with(b".dist-info") || w[1].ends_with(b".egg-info"))
+        })
+    })
+}
+
+/// The names of `names` and every package they depend on (the first
+/// installed alternative of each group).
+fn closure(db: &Database, names: impl Iterator<Item = String>) -> HashSet<String> {
     let mut kept: HashSet<String> = HashSet::new();
-    let mut queue: VecDeque<String> = runtime.iter().cloned().collect();
+    let mut queue: VecDeque<String> = names.collect();
     while let Some(name) = queue.pop_front() {
         let Some(p) = db.get(&name) else { continue };
         if !kept.insert(p.name.clone()) {
@@ -326,6 +412,13 @@ fn saving(cx: &Context<'_>, db: &Database, base: u32, runtime: &[String]) -> (u6
             }
         }
     }
+    kept
+}
+
+/// The bytes of the packages the build installed that the runtime stage
+/// does not (the runtime packages and what they depend on stay).
+fn saving(cx: &Context<'_>, db: &Database, base: u32, runtime: &[String]) -> (u64, u64) {
+    let kept = closure(db, runtime.iter().cloned());
     db.packages
         .iter()
         .filter(|p| p.layer >= base && !kept.contains(&p.name))
@@ -343,7 +436,7 @@ fn runtime_stage(
     from: &str,
     build: &str,
     packages: &[String],
-    roots: &[String],
+    copies: &[Copy],
 ) -> String {
     let Some(stage) = df.final_stage() else {
         return String::new();
@@ -387,8 +480,15 @@ fn runtime_stage(
             out.push_str(&format!("RUN {}\n", users.join(" && ")));
         }
     }
-    for r in roots {
-        out.push_str(&format!("COPY --from={build} /{r} /{r}\n"));
+    for c in copies {
+        let chown = c
+            .chown
+            .map(|(u, g)| format!(" --chown={u}:{g}"))
+            .unwrap_or_default();
+        out.push_str(&format!(
+            "COPY --from={build}{chown} /{r} /{r}\n",
+            r = c.root
+        ));
     }
     for i in stage
         .instructions

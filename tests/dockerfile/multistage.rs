@@ -8,7 +8,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use layerscope::fixture::{Item, file, image, layer, sized_file};
+use layerscope::fixture::{Item, file, image, layer, owned, raw, sized_file};
 
 use super::rewrites::{change, optimize};
 use crate::support::require_tool;
@@ -110,7 +110,56 @@ fn elf_files() -> (Vec<u8>, Vec<u8>, Vec<u8>) {
 
 const GCC_FILES: [(&str, usize); 2] = [("usr/bin/gcc-12", 400_000), ("usr/include/stdio.h", 3_000)];
 
+/// What a variant of the fixture adds: apt's `python3-pip` with the
+/// distributions it and its dependencies install, and the owner of `/app`
+/// (its directory and every file under it, or the directory and one of
+/// its two files).
+#[derive(Clone, Copy, Default)]
+struct Variant {
+    pip: bool,
+    app_owner: Option<(u64, bool)>,
+}
+
+/// The distributions apt installs in the `pip` variant: (package, its
+/// `dist-info` file, size).
+const APT_DISTS: [(&str, &str, usize); 3] = [
+    (
+        "python3-pip",
+        "usr/lib/python3/dist-packages/pip-23.0.1.dist-info/METADATA",
+        4_000,
+    ),
+    (
+        "python3-setuptools",
+        "usr/lib/python3/dist-packages/setuptools-66.1.1.dist-info/METADATA",
+        3_000,
+    ),
+    (
+        "python3-wheel",
+        "usr/lib/python3/dist-packages/wheel-0.38.4.dist-info/METADATA",
+        2_000,
+    ),
+];
+
+/// A directory entry owned by `uid` (group `uid`, as the fixture's
+/// `owned` files), mode 755.
+fn owned_dir(path: &str, uid: u64) -> Item {
+    let mut h = tar::Header::new_ustar();
+    h.set_path(format!("{path}/")).unwrap();
+    h.set_entry_type(tar::EntryType::Directory);
+    h.set_mode(0o755);
+    h.set_uid(uid);
+    h.set_gid(uid);
+    h.set_size(0);
+    h.set_mtime(1_700_000_000);
+    h.set_cksum();
+    raw(h.as_bytes().to_vec())
+}
+
 fn fixture() -> layerscope::fixture::Image {
+    fixture_with(Variant::default())
+}
+
+fn fixture_with(v: Variant) -> layerscope::fixture::Image {
     let (gomp, bundled, fast) = elf_files();
     let site = "usr/local/lib/python3.11/dist-packages";
     let libc = format!("{LIBDIR}/libc.so.6");
@@ -129,32 +178,69 @@ fn fixture() -> layerscope::fixture::Image {
         sized_file(GCC_FILES[1].0, GCC_FILES[1].1, 6),
         file(&gomp_path, &gomp),
     ];
-    apt.extend(dpkg(&[
+    let gomp_list = [gomp_path.as_str()];
+    let mut packages: Vec<(&str, &str, &str, &[&str])> = vec![
         base_pkgs,
         (
             "gcc-12",
             "devel",
-            "Depends: libc6\n",
+            if v.pip {
+                "Depends: libc6, python3-wheel\n"
+            } else {
+                "Depends: libc6\n"
+            },
             &[GCC_FILES[0].0, GCC_FILES[1].0],
         ),
-        ("libgomp1", "libs", "Depends: libc6\n", &[&gomp_path]),
+        ("libgomp1", "libs", "Depends: libc6\n", &gomp_list),
         (
             "python3",
             "python",
             "Depends: libc6\n",
             &["usr/bin/python3"],
         ),
-    ]));
+    ];
+    let dist_lists: Vec<[&str; 1]> = APT_DISTS.iter().map(|(_, f, _)| [*f]).collect();
+    if v.pip {
+        // python3-pip depends on setuptools; wheel comes with gcc-12 here
+        // (a build-only package), so nothing the runtime stage keeps
+        // brings it.
+        let deps = [
+            "Depends: python3, python3-setuptools\n",
+            "Depends: python3\n",
+            "Depends: python3\n",
+        ];
+        for (i, (name, file, size)) in APT_DISTS.iter().enumerate() {
+            apt.push(sized_file(file, *size, 20 + i as u64));
+            packages.push((name, "python", deps[i], &dist_lists[i]));
+        }
+        apt.push(file(
+            "var/lib/apt/extended_states",
+            "Package: python3-setuptools\nArchitecture: amd64\nAuto-Installed: 1\n\nPackage: python3-wheel\nArchitecture: amd64\nAuto-Installed: 1\n\n",
+        ));
+    }
+    apt.extend(dpkg(&packages));
+    let mut app = vec![
+        sized_file("app/app.py", 2_000, 7),
+        sized_file("app/requirements.txt", 30, 8),
+    ];
+    if let Some((uid, files_too)) = v.app_owner {
+        app.insert(0, owned_dir("app", uid));
+        let n = if files_too { app.len() } else { 2 };
+        for item in &mut app[1..n] {
+            *item = owned(item.clone(), uid);
+        }
+    }
+    let install = if v.pip {
+        "python3 python3-pip"
+    } else {
+        "python3"
+    };
     image(vec![
         layer(base).created_by(BASE),
-        layer(apt).created_by(
-            "RUN /bin/sh -c apt-get update && apt-get install -y python3 gcc-12 libgomp1 && rm -rf /var/lib/apt/lists/* # buildkit",
-        ),
-        layer(vec![
-            sized_file("app/app.py", 2_000, 7),
-            sized_file("app/requirements.txt", 30, 8),
-        ])
-        .created_by("COPY . . # buildkit"),
+        layer(apt).created_by(&format!(
+            "RUN /bin/sh -c apt-get update && apt-get install -y {install} gcc-12 libgomp1 && rm -rf /var/lib/apt/lists/* # buildkit",
+        )),
+        layer(app).created_by("COPY . . # buildkit"),
         layer(vec![
             file(format!("{site}/fast/_fast.so"), &fast),
             file(format!("{site}/fast.libs/libbundled.so.1"), &bundled),
@@ -229,4 +315,99 @@ fn refuses_with_a_reason_when_the_split_is_not_safe() {
         "{}",
         r.rewritten
     );
+}
+
+/// apt's python3-pip installed pip (and, through its dependencies,
+/// setuptools) in `/usr/lib/python3/dist-packages`: the runtime stage
+/// installs it (`--no-install-recommends` keeps the toolchain it recommends
+/// out), and a distribution whose package only a build-only package pulled
+/// in (`python3-wheel`, here through gcc-12) is named too. The saving is
+/// still gcc-12's files alone.
+#[test]
+#[cfg_attr(not(feature = "tools"), ignore = "needs gcc")]
+fn the_runtime_stage_keeps_the_distributions_apt_installed() {
+    if !require_tool("gcc") {
+        return;
+    }
+    let df = DOCKERFILE.replace(
+        "install -y python3 gcc-12",
+        "install -y python3 python3-pip gcc-12",
+    );
+    let v = Variant {
+        pip: true,
+        app_owner: None,
+    };
+    let r = optimize(Some(fixture_with(v)), &df, &["--apply", "multi-stage"]);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    let runtime = r.rewritten.split("# Runtime stage").nth(1).unwrap_or("");
+    assert!(
+        runtime.contains("apt-get install -y --no-install-recommends libgomp1 python3 python3-pip python3-wheel \\\n"),
+        "{}",
+        r.rewritten
+    );
+    let a = change(&r.report, "multi-stage");
+    assert_eq!(a["applied"], true, "{a:#}");
+    assert_eq!(
+        a["packages"],
+        serde_json::json!(["libgomp1", "python3", "python3-pip", "python3-wheel"])
+    );
+    assert!(
+        a["change"]
+            .as_str()
+            .unwrap()
+            .contains("python3-pip python3-wheel"),
+        "{a:#}"
+    );
+    let gcc: u64 = GCC_FILES.iter().map(|(_, n)| *n as u64).sum();
+    assert_eq!(a["bytes"], gcc, "{a:#}");
+}
+
+/// `/app` and everything under it owned by 1000:1000 (a `chown -R`): the
+/// runtime stage copies it with `--chown=1000:1000`, since `COPY --from`
+/// would make the directory itself root's. With one file left root's, no
+/// flag can say it: the split is not applied, and the reason names `/app`.
+#[test]
+#[cfg_attr(not(feature = "tools"), ignore = "needs gcc")]
+fn copied_directories_keep_their_owner_or_the_split_says_why_not() {
+    if !require_tool("gcc") {
+        return;
+    }
+    let v = Variant {
+        pip: false,
+        app_owner: Some((1000, true)),
+    };
+    let r = optimize(
+        Some(fixture_with(v)),
+        DOCKERFILE,
+        &["--apply", "multi-stage"],
+    );
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert!(
+        r.rewritten.contains(
+            "COPY --from=build --chown=1000:1000 /app /app\n\
+COPY --from=build /usr/local/bin /usr/local/bin\n\
+COPY --from=build /usr/local/lib/python3.11/dist-packages /usr/local/lib/python3.11/dist-packages\n"
+        ),
+        "{}\n{:#}",
+        r.rewritten,
+        change(&r.report, "multi-stage")
+    );
+    let v = Variant {
+        pip: false,
+        app_owner: Some((1000, false)),
+    };
+    let r = optimize(
+        Some(fixture_with(v)),
+        DOCKERFILE,
+        &["--apply", "multi-stage"],
+    );
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    let a = change(&r.report, "multi-stage");
+    assert_eq!(a["applied"], false, "{a:#}");
+    assert_eq!(
+        a["reason"],
+        "`/app` is 1000:1000 mode 755, and its entries are owned by 0:0, 1000:1000: `COPY --from` makes the directory 0:0 mode 755, and `--chown`/`--chmod` would change every entry under it; split the stages by hand",
+        "{a:#}"
+    );
+    assert!(!r.rewritten.contains("AS build"), "{}", r.rewritten);
 }
