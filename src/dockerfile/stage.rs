@@ -18,11 +18,12 @@
 //! no distribution is lost. The saving is the bytes of the packages the
 //! build installed that the runtime stage does not.
 //!
-//! A copied directory keeps the owner and mode the build gave its entries,
-//! but `COPY --from` creates the directory itself root-owned, mode 755: when
-//! the image has it otherwise (a `chown -R` over `/app`), the copy takes
-//! `--chown=UID:GID` if every entry under it has that one owner, and the
-//! split is refused (with the reason) when no `COPY` flag can express it.
+//! A copied directory's entries keep the owner and mode the build gave
+//! them, but the directory itself is not copied: `COPY --from` creates it
+//! root-owned, mode 755, or leaves it as the runtime stage has it already
+//! (Python's package makes `/usr/local/lib/python3.11/dist-packages`). When
+//! the image has it otherwise (a `chown -R` over `/app`), the runtime stage
+//! makes it first, `mkdir -p` then `chown`/`chmod`, and the copy fills it.
 
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 
@@ -53,9 +54,9 @@ pub struct Split {
 struct Copy {
     /// Its path, without the leading `/`.
     root: String,
-    /// `--chown=UID:GID`, when the image has the directory (and everything
-    /// under it) owned so.
-    chown: Option<(u32, u32)>,
+    /// The directory's owner and mode in the image (uid, gid, permission
+    /// bits), when they are not what `COPY` makes (0:0, 755).
+    made: Option<(u32, u32, u32)>,
 }
 
 /// Packages a Python install needs only while building.
@@ -104,9 +105,10 @@ pub fn split(cx: &Context<'_>) -> Result<Split, String> {
                 .to_owned(),
         );
     }
-    let copies = copies(cx, &roots)?;
+    let copies = copies(cx, &roots);
     let runtime = runtime_packages(cx, &db, base, &roots);
-    let (bytes, compressed_bytes) = saving(cx, &db, base, &runtime);
+    let kept = closure(&db, runtime.iter().cloned());
+    let (bytes, compressed_bytes) = saving(cx, &db, base, &kept);
     let alias = stage.name.clone();
     let text = runtime_stage(
         df,
@@ -119,6 +121,7 @@ pub fn split(cx: &Context<'_>) -> Result<Split, String> {
         edit: Edit::Split {
             alias: alias.is_none().then(|| "build".to_owned()),
             stage: text,
+            kept: kept.into_iter().collect(),
         },
         bytes,
         compressed_bytes,
@@ -222,49 +225,25 @@ fn roots(cx: &Context<'_>, db: &Database, base: u32) -> Result<Vec<String>, Stri
     Ok(out)
 }
 
-/// How each root is copied: plainly when the image has the directory as
-/// `COPY` makes it (root-owned, mode 755; or not at all), with `--chown`
-/// when the directory and everything under it have one other owner; else
-/// the split is refused, naming the directory.
-fn copies(cx: &Context<'_>, roots: &[String]) -> Result<Vec<Copy>, String> {
-    #[derive(Default)]
-    struct Seen {
-        dir: Option<(u32, u32, u32)>,
-        owners: BTreeSet<(u32, u32)>,
-    }
-    let mut seen: Vec<Seen> = roots.iter().map(|_| Seen::default()).collect();
-    for (_, e) in cx.image.final_entries() {
-        let path = e.path.as_bytes();
-        for (r, s) in roots.iter().zip(seen.iter_mut()) {
-            let r = r.as_bytes();
-            if path == r {
-                s.dir = Some((e.uid, e.gid, e.mode & 0o7777));
-                s.owners.insert((e.uid, e.gid));
-            } else if path.len() > r.len() && path.starts_with(r) && path[r.len()] == b'/' {
-                s.owners.insert((e.uid, e.gid));
+/// How each root is copied: the directory's own owner and mode, when the
+/// image has them otherwise than `COPY` makes them.
+fn copies(cx: &Context<'_>, roots: &[String]) -> Vec<Copy> {
+    roots
+        .iter()
+        .map(|root| {
+            let made = cx
+                .image
+                .find(root.as_bytes())
+                .map(|loc| cx.image.entry(loc))
+                .filter(|e| e.kind == EntryKind::Dir)
+                .map(|e| (e.uid, e.gid, e.mode & 0o7777))
+                .filter(|&m| m != (0, 0, 0o755));
+            Copy {
+                root: root.clone(),
+                made,
             }
-        }
-    }
-    let mut out = Vec::new();
-    for (root, s) in roots.iter().zip(seen) {
-        let chown = match s.dir {
-            None | Some((0, 0, 0o755)) => None,
-            Some((uid, gid, 0o755)) if s.owners.len() == 1 => Some((uid, gid)),
-            Some((uid, gid, mode)) => {
-                let owners: Vec<String> =
-                    s.owners.iter().map(|(u, g)| format!("{u}:{g}")).collect();
-                return Err(format!(
-                    "`/{root}` is {uid}:{gid} mode {mode:o}, and its entries are owned by {}: `COPY --from` makes the directory 0:0 mode 755, and `--chown`/`--chmod` would change every entry under it; split the stages by hand",
-                    owners.join(", ")
-                ));
-            }
-        };
-        out.push(Copy {
-            root: root.clone(),
-            chown,
-        });
-    }
-    Ok(out)
+        })
+        .collect()
 }
 
 /// Files a runtime stage remakes or does without: temporary files, caches,
@@ -417,8 +396,7 @@ fn closure(db: &Database, names: impl Iterator<Item = String>) -> HashSet<String
 
 /// The bytes of the packages the build installed that the runtime stage
 /// does not (the runtime packages and what they depend on stay).
-fn saving(cx: &Context<'_>, db: &Database, base: u32, runtime: &[String]) -> (u64, u64) {
-    let kept = closure(db, runtime.iter().cloned());
+fn saving(cx: &Context<'_>, db: &Database, base: u32, kept: &HashSet<String>) -> (u64, u64) {
     db.packages
         .iter()
         .filter(|p| p.layer >= base && !kept.contains(&p.name))
@@ -480,15 +458,26 @@ fn runtime_stage(
             out.push_str(&format!("RUN {}\n", users.join(" && ")));
         }
     }
+    let made: Vec<String> = copies
+        .iter()
+        .filter_map(|c| {
+            let (uid, gid, mode) = c.made?;
+            let chmod = if mode == 0o755 {
+                String::new()
+            } else {
+                format!(" && chmod {mode:o} /{}", c.root)
+            };
+            Some(format!(
+                "mkdir -p /{r} && chown {uid}:{gid} /{r}{chmod}",
+                r = c.root
+            ))
+        })
+        .collect();
+    if !made.is_empty() {
+        out.push_str(&format!("RUN {}\n", made.join(&format!(" {esc}\n    && "))));
+    }
     for c in copies {
-        let chown = c
-            .chown
-            .map(|(u, g)| format!(" --chown={u}:{g}"))
-            .unwrap_or_default();
-        out.push_str(&format!(
-            "COPY --from={build}{chown} /{r} /{r}\n",
-            r = c.root
-        ));
+        out.push_str(&format!("COPY --from={build} /{r} /{r}\n", r = c.root));
     }
     for i in stage
         .instructions
