@@ -118,7 +118,12 @@ const GCC_FILES: [(&str, usize); 2] = [("usr/bin/gcc-12", 400_000), ("usr/includ
 struct Variant {
     pip: bool,
     app_owner: Option<(u64, bool)>,
+    /// gcc-12 recommends `manpages-dev` ([`MANPAGES`]), installed with it.
+    recommends: bool,
 }
+
+/// The recommended package's file and size.
+const MANPAGES: (&str, usize) = ("usr/share/man/man2/open.2.gz", 6_000);
 
 /// The distributions apt installs in the `pip` variant: (package, its
 /// `dist-info` file, size).
@@ -184,10 +189,11 @@ fn fixture_with(v: Variant) -> layerscope::fixture::Image {
         (
             "gcc-12",
             "devel",
-            if v.pip {
-                "Depends: libc6, python3-wheel\n"
-            } else {
-                "Depends: libc6\n"
+            match (v.pip, v.recommends) {
+                (true, true) => "Depends: libc6, python3-wheel\nRecommends: manpages-dev\n",
+                (true, false) => "Depends: libc6, python3-wheel\n",
+                (false, true) => "Depends: libc6\nRecommends: manpages-dev\n",
+                (false, false) => "Depends: libc6\n",
             },
             &[GCC_FILES[0].0, GCC_FILES[1].0],
         ),
@@ -213,10 +219,23 @@ fn fixture_with(v: Variant) -> layerscope::fixture::Image {
             apt.push(sized_file(file, *size, 20 + i as u64));
             packages.push((name, "python", deps[i], &dist_lists[i]));
         }
-        apt.push(file(
-            "var/lib/apt/extended_states",
-            "Package: python3-setuptools\nArchitecture: amd64\nAuto-Installed: 1\n\nPackage: python3-wheel\nArchitecture: amd64\nAuto-Installed: 1\n\n",
-        ));
+    }
+    let manpages = [MANPAGES.0];
+    let mut auto: Vec<&str> = Vec::new();
+    if v.pip {
+        auto.extend(["python3-setuptools", "python3-wheel"]);
+    }
+    if v.recommends {
+        apt.push(sized_file(MANPAGES.0, MANPAGES.1, 30));
+        packages.push(("manpages-dev", "doc", "", &manpages));
+        auto.push("manpages-dev");
+    }
+    if !auto.is_empty() {
+        let states: String = auto
+            .iter()
+            .map(|n| format!("Package: {n}\nArchitecture: amd64\nAuto-Installed: 1\n\n"))
+            .collect();
+        apt.push(file("var/lib/apt/extended_states", states.as_bytes()));
     }
     apt.extend(dpkg(&packages));
     let mut app = vec![
@@ -335,7 +354,7 @@ fn the_runtime_stage_keeps_the_distributions_apt_installed() {
     );
     let v = Variant {
         pip: true,
-        app_owner: None,
+        ..Variant::default()
     };
     let r = optimize(Some(fixture_with(v)), &df, &["--apply", "multi-stage"]);
     assert_eq!(r.code, Some(0), "{}", r.stderr);
@@ -375,8 +394,8 @@ fn copied_directories_keep_their_own_owner() {
     }
     for files_too in [true, false] {
         let v = Variant {
-            pip: false,
             app_owner: Some((1000, files_too)),
+            ..Variant::default()
         };
         let r = optimize(
             Some(fixture_with(v)),
@@ -397,4 +416,57 @@ COPY --from=build /usr/local/lib/python3.11/dist-packages /usr/local/lib/python3
             r.rewritten
         );
     }
+}
+
+/// A package only gcc-12's recommendation installed: alone,
+/// `no-install-recommends` saves its bytes; with the split applied too, the
+/// runtime stage leaves it out already, so the split counts it and
+/// `no-install-recommends` promises nothing more (the bytes once, not
+/// twice).
+#[test]
+#[cfg_attr(not(feature = "tools"), ignore = "needs gcc")]
+fn a_recommended_package_is_counted_once_with_the_split() {
+    if !require_tool("gcc") {
+        return;
+    }
+    let v = Variant {
+        recommends: true,
+        ..Variant::default()
+    };
+    let gcc: u64 = GCC_FILES.iter().map(|(_, n)| *n as u64).sum();
+    let man = MANPAGES.1 as u64;
+    let r = optimize(
+        Some(fixture_with(v)),
+        DOCKERFILE,
+        &["--apply", "no-install-recommends"],
+    );
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    let rec = change(&r.report, "no-install-recommends");
+    assert_eq!(
+        (&rec["applied"], &rec["bytes"]),
+        (&true.into(), &man.into()),
+        "{rec:#}"
+    );
+    assert_eq!(rec["packages"], serde_json::json!(["manpages-dev"]));
+    let r = optimize(Some(fixture_with(v)), DOCKERFILE, &["--apply", "all"]);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    let split = change(&r.report, "multi-stage");
+    assert_eq!(
+        (&split["applied"], &split["bytes"]),
+        (&true.into(), &(gcc + man).into()),
+        "{split:#}"
+    );
+    let rec = change(&r.report, "no-install-recommends");
+    assert_eq!(
+        (&rec["applied"], &rec["bytes"], &rec["compressed_bytes"]),
+        (&true.into(), &0.into(), &0.into()),
+        "{rec:#}"
+    );
+    assert!(
+        rec["change"]
+            .as_str()
+            .unwrap()
+            .ends_with("the runtime stage leaves them out already (their bytes are counted there)"),
+        "{rec:#}"
+    );
 }
