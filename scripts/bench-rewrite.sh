@@ -13,6 +13,10 @@
 # mirror and PyPI (for the wheels, once). 10-20 minutes on 2 cores.
 # Usage: scripts/bench-rewrite.sh [OUT_DIR]   (default /var/tmp/layerscope-bench-rewrite)
 # LAYERSCOPE=path picks the binary (default: target/release, else target/debug).
+# LAYERSCOPE_BENCH_TAG=name names the images (default localhost/layerscope-bench),
+# so that two checkouts benchmarking at once never build over each other's.
+# Each image's OCI copy is removed once its pull size is read (the naive one
+# at the end: the rewrites are made from it); KEEP_OCI=1 keeps them.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 OUT=${1:-/var/tmp/layerscope-bench-rewrite}
@@ -31,19 +35,22 @@ for _ in $(seq 50); do [ -s "$OUT/index.port" ] && break; sleep 0.1; done
 
 naive=$repo/testdata/rewrite/ml-naive
 expert=$repo/testdata/rewrite/ml-expert
-declare -A secs
+TAG=${LAYERSCOPE_BENCH_TAG:-localhost/layerscope-bench}
+declare -A secs pulled
 
 build() { # NAME CONTEXT DOCKERFILE
   local start=$SECONDS
   if ! buildah bud --layers --isolation chroot \
       -v "$OUT/conf/pip.conf:/etc/pip.conf:ro" -v "$OUT/conf/uv.toml:/etc/uv/uv.toml:ro" \
-      -f "$3" -t "localhost/layerscope-bench:$1" "$2" > "$OUT/$1.log" 2>&1; then
+      -f "$3" -t "$TAG:$1" "$2" > "$OUT/$1.log" 2>&1; then
     echo "$1: build FAILED, see $OUT/$1.log:" >&2; tail -n 8 "$OUT/$1.log" >&2
     return 1
   fi
   secs[$1]=$((SECONDS - start))
   rm -rf "$OUT/$1.oci"
-  skopeo copy -q "containers-storage:localhost/layerscope-bench:$1" "oci:$OUT/$1.oci:img"
+  skopeo copy -q "containers-storage:$TAG:$1" "oci:$OUT/$1.oci:img"
+  pulled[$1]=$(pull_bytes "$OUT/$1.oci")
+  [ "$1" = naive ] || [ -n "${KEEP_OCI:-}" ] || rm -rf "$OUT/$1.oci"
 }
 
 pull_bytes() { # OCI_DIR: sum of the layer blob sizes of its one manifest
@@ -70,11 +77,12 @@ for v in write apply-all; do
   fi
 done
 
-n=$(pull_bytes "$OUT/naive.oci"); e=$(pull_bytes "$OUT/expert.oci")
+[ -n "${KEEP_OCI:-}" ] || rm -rf "$OUT/naive.oci"
+n=${pulled[naive]}; e=${pulled[expert]}
 printf '\n%-12s %14s %9s %12s %10s\n' image "pull bytes" "pull MB" "build s" recovered
 for v in naive expert write apply-all; do
-  [ -d "$OUT/$v.oci" ] || { printf '%-12s %14s\n' "$v" "(not built)"; continue; }
-  b=$(pull_bytes "$OUT/$v.oci")
+  [ -n "${pulled[$v]:-}" ] || { printf '%-12s %14s\n' "$v" "(not built)"; continue; }
+  b=${pulled[$v]}
   share=$(python3 -c "print(f'{100*($n-$b)/($n-$e):.1f} %')" 2>/dev/null || echo -)
   printf '%-12s %14s %9.1f %12s %10s\n' "$v" "$b" "$(python3 -c "print($b/1e6)")" "${secs[$v]:-?}" "$share"
 done

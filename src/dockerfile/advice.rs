@@ -194,6 +194,10 @@ pub struct Advice {
     /// For `no-install-recommends`: the recommended packages it drops.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub packages: Vec<String>,
+    /// For `no-install-recommends`: each package's (bytes, compressed
+    /// bytes), in the order of `packages`.
+    #[serde(skip)]
+    pub package_sizes: Vec<(u64, u64)>,
     /// Whether the rewriter can make this change.
     pub automated: bool,
     /// Whether the rewrite (with the `--apply` selection) makes it.
@@ -243,6 +247,7 @@ impl Advice {
             layers: Vec::new(),
             paths: Vec::new(),
             packages: Vec::new(),
+            package_sizes: Vec::new(),
             automated: false,
             applied: false,
             reason: None,

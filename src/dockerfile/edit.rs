@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 
-use super::advice::{Advice, Class, Selection};
+use super::advice::{Advice, ChangeKind, Class, Selection};
 
 /// Where a flag is inserted in a `RUN`'s command.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -80,6 +80,10 @@ pub enum Edit {
         alias: Option<String>,
         /// The runtime stage's text.
         stage: String,
+        /// The packages the runtime stage has (those it installs and their
+        /// dependencies): the packages above the base it does not keep are
+        /// its saving.
+        kept: Vec<String>,
     },
     /// Pin versions (`optimize --apply pin`): applied to the rewritten
     /// text as a last pass (`dockerfile::pin`), so it touches no
@@ -219,6 +223,74 @@ pub fn settle(advice: &mut [Advice], selection: &Selection) {
         accepted_lines.push((a.edits.iter().flat_map(touched).collect(), a.line));
         a.applied = true;
         a.reason = None;
+    }
+}
+
+/// Takes out what two applied changes would count twice, after
+/// [`settle`]:
+/// - with the multi-stage split applied, the packages only a
+///   recommendation installed are not in the runtime stage (it installs
+///   with `--no-install-recommends`): the split counts them, and
+///   `no-install-recommends` keeps only those the runtime stage has;
+/// - a change whose files (paths and layers) a larger applied change
+///   removes already (`delete-leftovers` of a wheel that `merge-runs`
+///   takes out with its deleting RUN) is not applied, with the reason.
+pub fn discount(advice: &mut [Advice]) {
+    let kept: Option<HashSet<String>> = advice
+        .iter()
+        .filter(|a| a.applied)
+        .flat_map(|a| a.edits.iter())
+        .find_map(|e| match e {
+            Edit::Split { kept, .. } => Some(kept.iter().cloned().collect()),
+            _ => None,
+        });
+    if let Some(kept) = kept {
+        for a in advice.iter_mut().filter(|a| {
+            a.applied
+                && a.change_kind == ChangeKind::NoInstallRecommends
+                && a.package_sizes.len() == a.packages.len()
+                && !a.packages.is_empty()
+        }) {
+            let (b, c) = a
+                .packages
+                .iter()
+                .zip(&a.package_sizes)
+                .filter(|(n, _)| kept.contains(*n))
+                .fold((0, 0), |(b, c), (_, &(pb, pc))| (b + pb, c + pc));
+            a.bytes = Some(b);
+            a.compressed_bytes = Some(c);
+            a.change.push_str(
+                "; with the multi-stage split, the runtime stage leaves them out already (their bytes are counted there)",
+            );
+        }
+    }
+    for j in 0..advice.len() {
+        let x = &advice[j];
+        if !x.applied
+            || !x.shrinks_image
+            || x.paths.is_empty()
+            || x.layers.is_empty()
+            || x.change_kind == ChangeKind::MultiStage
+        {
+            continue;
+        }
+        let covering = advice[..j].iter().find(|y| {
+            y.applied
+                && y.shrinks_image
+                && y.change_kind != ChangeKind::MultiStage
+                && x.layers.iter().all(|l| y.layers.contains(l))
+                && x.paths.iter().all(|p| y.paths.contains(p))
+                && x.bytes <= y.bytes
+        });
+        if let Some(y) = covering {
+            let reason = format!(
+                "`{}`{} removes these files already",
+                y.change_kind.id(),
+                y.line.map(|l| format!(" at line {l}")).unwrap_or_default()
+            );
+            advice[j].applied = false;
+            advice[j].reason = Some(reason);
+        }
     }
 }
 

@@ -190,6 +190,7 @@ impl Plan {
     /// review ones (sets `applied` and `reason`).
     pub fn select(&mut self, selection: &Selection) {
         edit::settle(&mut self.advice, selection);
+        edit::discount(&mut self.advice);
     }
 
     /// The rewritten Dockerfile: the applied advice's edits.
@@ -281,6 +282,13 @@ impl Plan {
                 ),
             );
             a.packages = mine.iter().map(|r| r.name.clone()).collect();
+            a.package_sizes = mine
+                .iter()
+                .map(|r| {
+                    let files = r.files.iter().map(|&l| (l, image.entry(l).size));
+                    (r.bytes, image.estimate_entries(files))
+                })
+                .collect();
             if !mine.is_empty() {
                 a.problem = format!(
                     "installs apt's recommended packages as well as the requested ones: {}",

@@ -61,8 +61,11 @@ pub fn python_files(cx: &Context<'_>, f: &Finding) -> Vec<Advice> {
     let mut by_layer: BTreeMap<u32, Vec<(Loc, u64)>> = BTreeMap::new();
     for &loc in &f.members.locs {
         if loc.layer as usize >= cx.mapping.base_layers {
-            let size = cx.image.entry(loc).size;
-            by_layer.entry(loc.layer).or_default().push((loc, size));
+            let e = cx.image.entry(loc);
+            if tests && is_imported_test(&e.path.display().to_string()) {
+                continue;
+            }
+            by_layer.entry(loc.layer).or_default().push((loc, e.size));
         }
     }
     if by_layer.is_empty() {
@@ -73,7 +76,9 @@ pub fn python_files(cx: &Context<'_>, f: &Finding) -> Vec<Advice> {
         let edits = if f.layers.len() != 1 {
             Err("the files lie in several layers".to_owned())
         } else {
-            python_target(cx, first, &f.paths).map(|(i, envs)| vec![delete_edit(i, &envs, tests)])
+            let spare = tests && f.paths.iter().any(|p| imported_tests(p).is_some());
+            python_target(cx, first, &f.paths)
+                .map(|(i, envs)| vec![delete_edit(i, &envs, tests, spare)])
         };
         return vec![a.with_edits(edits)];
     }
@@ -107,8 +112,12 @@ pub fn python_files(cx: &Context<'_>, f: &Finding) -> Vec<Advice> {
             .take(crate::analyze::PATH_SAMPLE)
             .map(|(p, _)| p)
             .collect();
+        let spare = tests
+            && items.iter().any(|&(l, _)| {
+                imported_tests(&cx.image.entry(l).path.display().to_string()).is_some()
+            });
         let edits = targets[&layer].clone().map(|(i, envs)| {
-            let mut edits = vec![delete_edit(i, &envs, tests)];
+            let mut edits = vec![delete_edit(i, &envs, tests, spare)];
             if !tests {
                 edits.extend(recompiled_bytecode(cx, i, &envs, &targets));
             }
@@ -146,7 +155,7 @@ fn recompiled_bytecode(
             .collect();
         let left: BTreeSet<String> = envs.difference(&own).cloned().collect();
         if !left.is_empty() {
-            out.push(delete_edit(j, &left, false));
+            out.push(delete_edit(j, &left, false, false));
         }
     }
     out
@@ -205,14 +214,47 @@ fn python_target(
     Ok((i, envs))
 }
 
-/// The command appended to RUN `run` deleting tests or bytecode in `envs`.
-fn delete_edit(run: usize, envs: &BTreeSet<String>, tests: bool) -> Edit {
+/// Test modules that a package's own code imports at run time: the tests
+/// directory and the files in it that stay. numpy 2.2's `numpy.testing`
+/// imports `numpy._core.tests._natype` (and SciPy imports `numpy.testing`),
+/// so deleting that directory breaks `import scipy`.
+const IMPORTED_TESTS: &[(&str, &[&str])] = &[("numpy/_core/tests", &["__init__.py", "_natype.py"])];
+
+/// The entry of [`IMPORTED_TESTS`] whose directory holds `path`.
+fn imported_tests(path: &str) -> Option<&'static (&'static str, &'static [&'static str])> {
+    IMPORTED_TESTS
+        .iter()
+        .find(|(dir, _)| path.contains(&format!("-packages/{dir}/")))
+}
+
+/// Whether `path` is a test module that stays ([`IMPORTED_TESTS`]).
+fn is_imported_test(path: &str) -> bool {
+    imported_tests(path).is_some_and(|(dir, keep)| {
+        keep.iter()
+            .any(|k| path.ends_with(&format!("-packages/{dir}/{k}")))
+    })
+}
+
+/// The command appended to RUN `run` deleting tests or bytecode in `envs`;
+/// with `spare`, the test directories of [`IMPORTED_TESTS`] keep the
+/// modules imported from them.
+fn delete_edit(run: usize, envs: &BTreeSet<String>, tests: bool, spare: bool) -> Edit {
     let envs: Vec<&str> = envs.iter().map(String::as_str).collect();
     let command = if tests {
-        format!(
-            "find {} -depth -type d \\( -name tests -o -name test \\) -path '*-packages/*/*' -exec rm -rf {{}} +",
+        let mut c = format!(
+            "find {} -depth -type d \\( -name tests -o -name test \\) -path '*-packages/*/*'",
             envs.join(" ")
-        )
+        );
+        let mut rest = String::new();
+        for (dir, keep) in IMPORTED_TESTS.iter().filter(|_| spare) {
+            c.push_str(&format!(" \\! -path '*-packages/{dir}'"));
+            let names: String = keep.iter().map(|k| format!(" \\! -name {k}")).collect();
+            rest.push_str(&format!(
+                " && find {} -path '*-packages/{dir}/*'{names} -delete",
+                envs.join(" ")
+            ));
+        }
+        format!("{c} -exec rm -rf {{}} +{rest}")
     } else {
         format!(
             "find {} -depth -type d -name __pycache__ -exec rm -rf {{}} +",

@@ -18,6 +18,20 @@ enum Item {
     New(String),
 }
 
+/// Drops an appended command (those from `from` on) that a later one
+/// repeats: the later run of a cleanup does what the earlier did (two
+/// bytecode deletions of one environment in a merged RUN).
+fn last_of_each(segments: &mut Vec<(String, bool)>, from: usize) {
+    let mut i = from;
+    while i < segments.len() {
+        if segments[i + 1..].iter().any(|s| s.0 == segments[i].0) {
+            segments.remove(i);
+        } else {
+            i += 1;
+        }
+    }
+}
+
 /// One `RUN` split into its head (`RUN --flags `) and command text.
 fn split_run(body: &str) -> (&str, &str) {
     let mut i = 3.min(body.len());
@@ -123,7 +137,7 @@ pub fn rewrite(df: &Dockerfile, edits: &[&Edit]) -> String {
             Edit::Delete { inst } => removed[*inst] = true,
             Edit::Merge { first, last } => ranges.push((*first, *last)),
             Edit::ManifestsFirst { .. } | Edit::Pin => {}
-            Edit::Split { alias, stage } => split = Some((alias, stage)),
+            Edit::Split { alias, stage, .. } => split = Some((alias, stage)),
         }
     }
     // Merge ranges, united.
@@ -158,6 +172,7 @@ pub fn rewrite(df: &Dockerfile, edits: &[&Edit]) -> String {
                 removed[i] = true;
             }
         }
+        last_of_each(&mut segments, runs.len());
         bodies[target] = format!("{head}{}", join(&segments, esc));
     }
     for i in 0..n {
@@ -167,6 +182,7 @@ pub fn rewrite(df: &Dockerfile, edits: &[&Edit]) -> String {
         let (head, cmd) = split_run(&bodies[i]);
         let mut segments = vec![(cmd.to_owned(), shell::needs_group(insts[i].command()))];
         segments.extend(appended[i].drain(..).map(|c| (c, false)));
+        last_of_each(&mut segments, 1);
         bodies[i] = format!("{head}{}", join(&segments, esc));
     }
     for edit in edits {

@@ -12,8 +12,18 @@
 //! those roots: a library the copied tree provides itself (a wheel's
 //! `*.libs/`) needs nothing; one the base image holds needs nothing; else
 //! the dpkg package that provides it (a runtime package rather than a
-//! `-dev` or toolchain one when both do). The saving is the bytes of the
-//! packages the build installed that the runtime stage does not.
+//! `-dev` or toolchain one when both do). Packages that installed Python
+//! distributions (apt's `python3-pip` puts pip, setuptools and wheel in
+//! `/usr/lib/python3/dist-packages`) stay in the runtime stage too, so that
+//! no distribution is lost. The saving is the bytes of the packages the
+//! build installed that the runtime stage does not.
+//!
+//! A copied directory's entries keep the owner and mode the build gave
+//! them, but the directory itself is not copied: `COPY --from` creates it
+//! root-owned, mode 755, or leaves it as the runtime stage has it already
+//! (Python's package makes `/usr/local/lib/python3.11/dist-packages`). When
+//! the image has it otherwise (a `chown -R` over `/app`), the runtime stage
+//! makes it first, `mkdir -p` then `chown`/`chmod`, and the copy fills it.
 
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 
@@ -37,6 +47,16 @@ pub struct Split {
     pub runtime: Vec<String>,
     /// The directories copied from the build stage.
     pub roots: Vec<String>,
+}
+
+/// One directory the runtime stage copies from the build stage.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Copy {
+    /// Its path, without the leading `/`.
+    root: String,
+    /// The directory's owner and mode in the image (uid, gid, permission
+    /// bits), when they are not what `COPY` makes (0:0, 755).
+    made: Option<(u32, u32, u32)>,
 }
 
 /// Packages a Python install needs only while building.
@@ -85,20 +105,23 @@ pub fn split(cx: &Context<'_>) -> Result<Split, String> {
                 .to_owned(),
         );
     }
+    let copies = copies(cx, &roots);
     let runtime = runtime_packages(cx, &db, base, &roots);
-    let (bytes, compressed_bytes) = saving(cx, &db, base, &runtime);
+    let kept = closure(&db, runtime.iter().cloned());
+    let (bytes, compressed_bytes) = saving(cx, &db, base, &kept);
     let alias = stage.name.clone();
     let text = runtime_stage(
         df,
         &from,
         alias.as_deref().unwrap_or("build"),
         &runtime,
-        &roots,
+        &copies,
     );
     Ok(Split {
         edit: Edit::Split {
             alias: alias.is_none().then(|| "build".to_owned()),
             stage: text,
+            kept: kept.into_iter().collect(),
         },
         bytes,
         compressed_bytes,
@@ -202,6 +225,27 @@ fn roots(cx: &Context<'_>, db: &Database, base: u32) -> Result<Vec<String>, Stri
     Ok(out)
 }
 
+/// How each root is copied: the directory's own owner and mode, when the
+/// image has them otherwise than `COPY` makes them.
+fn copies(cx: &Context<'_>, roots: &[String]) -> Vec<Copy> {
+    roots
+        .iter()
+        .map(|root| {
+            let made = cx
+                .image
+                .find(root.as_bytes())
+                .map(|loc| cx.image.entry(loc))
+                .filter(|e| e.kind == EntryKind::Dir)
+                .map(|e| (e.uid, e.gid, e.mode & 0o7777))
+                .filter(|&m| m != (0, 0, 0o755));
+            Copy {
+                root: root.clone(),
+                made,
+            }
+        })
+        .collect()
+}
+
 /// Files a runtime stage remakes or does without: temporary files, caches,
 /// the package managers' state, bytecode Debian's Python compiles, and the
 /// skeleton files `useradd -m` copies.
@@ -284,13 +328,22 @@ fn runtime_packages(cx: &Context<'_>, db: &Database, base: u32, roots: &[String]
     }
     let mut out: BTreeSet<String> = BTreeSet::new();
     let own = |p: &Package| p.layer >= base;
+    let requested = |p: &Package| p.reason == crate::packages::Reason::Requested;
     for p in db.packages.iter().filter(|p| own(p)) {
-        let requested_python = p.reason == crate::packages::Reason::Requested
+        let requested_python = requested(p)
             && (p.name == "python3"
                 || p.name.starts_with("python3-")
                     && !BUILD_ONLY.contains(&p.name.as_str())
                     && !matches!(p.category(), "toolchain" | "dev"));
-        if p.name == "python3" || requested_python {
+        if p.name == "python3" || requested_python || requested(p) && installs_distribution(p) {
+            out.insert(p.name.clone());
+        }
+    }
+    // A distribution a package pulled in as a dependency (python3-pip's
+    // setuptools) stays with it; one whose package nothing kept is listed.
+    let kept = closure(db, out.iter().cloned());
+    for p in db.packages.iter().filter(|p| own(p)) {
+        if installs_distribution(p) && !kept.contains(&p.name) {
             out.insert(p.name.clone());
         }
     }
@@ -310,11 +363,23 @@ fn runtime_packages(cx: &Context<'_>, db: &Database, base: u32, roots: &[String]
     out.into_iter().collect()
 }
 
-/// The bytes of the packages the build installed that the runtime stage
-/// does not (the runtime packages and what they depend on stay).
-fn saving(cx: &Context<'_>, db: &Database, base: u32, runtime: &[String]) -> (u64, u64) {
+/// Whether a package installed a Python distribution: a `*.dist-info` or
+/// `*.egg-info` right inside a `site-packages`/`dist-packages` directory.
+fn installs_distribution(p: &Package) -> bool {
+    p.paths.iter().any(|path| {
+        let comps: Vec<&[u8]> = path.split(|&b| b == b'/').collect();
+        comps.windows(2).any(|w| {
+            matches!(w[0], b"site-packages" | b"dist-packages")
+                && (w[1].ends_with(b".dist-info") || w[1].ends_with(b".egg-info"))
+        })
+    })
+}
+
+/// The names of `names` and every package they depend on (the first
+/// installed alternative of each group).
+fn closure(db: &Database, names: impl Iterator<Item = String>) -> HashSet<String> {
     let mut kept: HashSet<String> = HashSet::new();
-    let mut queue: VecDeque<String> = runtime.iter().cloned().collect();
+    let mut queue: VecDeque<String> = names.collect();
     while let Some(name) = queue.pop_front() {
         let Some(p) = db.get(&name) else { continue };
         if !kept.insert(p.name.clone()) {
@@ -326,6 +391,12 @@ fn saving(cx: &Context<'_>, db: &Database, base: u32, runtime: &[String]) -> (u6
             }
         }
     }
+    kept
+}
+
+/// The bytes of the packages the build installed that the runtime stage
+/// does not (the runtime packages and what they depend on stay).
+fn saving(cx: &Context<'_>, db: &Database, base: u32, kept: &HashSet<String>) -> (u64, u64) {
     db.packages
         .iter()
         .filter(|p| p.layer >= base && !kept.contains(&p.name))
@@ -343,7 +414,7 @@ fn runtime_stage(
     from: &str,
     build: &str,
     packages: &[String],
-    roots: &[String],
+    copies: &[Copy],
 ) -> String {
     let Some(stage) = df.final_stage() else {
         return String::new();
@@ -387,8 +458,26 @@ fn runtime_stage(
             out.push_str(&format!("RUN {}\n", users.join(" && ")));
         }
     }
-    for r in roots {
-        out.push_str(&format!("COPY --from={build} /{r} /{r}\n"));
+    let made: Vec<String> = copies
+        .iter()
+        .filter_map(|c| {
+            let (uid, gid, mode) = c.made?;
+            let chmod = if mode == 0o755 {
+                String::new()
+            } else {
+                format!(" && chmod {mode:o} /{}", c.root)
+            };
+            Some(format!(
+                "mkdir -p /{r} && chown {uid}:{gid} /{r}{chmod}",
+                r = c.root
+            ))
+        })
+        .collect();
+    if !made.is_empty() {
+        out.push_str(&format!("RUN {}\n", made.join(&format!(" {esc}\n    && "))));
+    }
+    for c in copies {
+        out.push_str(&format!("COPY --from={build} /{r} /{r}\n", r = c.root));
     }
     for i in stage
         .instructions

@@ -8,7 +8,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use layerscope::fixture::{Item, file, image, layer, sized_file};
+use layerscope::fixture::{Item, file, image, layer, owned, raw, sized_file};
 
 use super::rewrites::{change, optimize};
 use crate::support::require_tool;
@@ -110,7 +110,61 @@ fn elf_files() -> (Vec<u8>, Vec<u8>, Vec<u8>) {
 
 const GCC_FILES: [(&str, usize); 2] = [("usr/bin/gcc-12", 400_000), ("usr/include/stdio.h", 3_000)];
 
+/// What a variant of the fixture adds: apt's `python3-pip` with the
+/// distributions it and its dependencies install, and the owner of `/app`
+/// (its directory and every file under it, or the directory and one of
+/// its two files).
+#[derive(Clone, Copy, Default)]
+struct Variant {
+    pip: bool,
+    app_owner: Option<(u64, bool)>,
+    /// gcc-12 recommends `manpages-dev` ([`MANPAGES`]), installed with it.
+    recommends: bool,
+}
+
+/// The recommended package's file and size.
+const MANPAGES: (&str, usize) = ("usr/share/man/man2/open.2.gz", 6_000);
+
+/// The distributions apt installs in the `pip` variant: (package, its
+/// `dist-info` file, size).
+const APT_DISTS: [(&str, &str, usize); 3] = [
+    (
+        "python3-pip",
+        "usr/lib/python3/dist-packages/pip-23.0.1.dist-info/METADATA",
+        4_000,
+    ),
+    (
+        "python3-setuptools",
+        "usr/lib/python3/dist-packages/setuptools-66.1.1.dist-info/METADATA",
+        3_000,
+    ),
+    (
+        "python3-wheel",
+        "usr/lib/python3/dist-packages/wheel-0.38.4.dist-info/METADATA",
+        2_000,
+    ),
+];
+
+/// A directory entry owned by `uid` (group `uid`, as the fixture's
+/// `owned` files), mode 755.
+fn owned_dir(path: &str, uid: u64) -> Item {
+    let mut h = tar::Header::new_ustar();
+    h.set_path(format!("{path}/")).unwrap();
+    h.set_entry_type(tar::EntryType::Directory);
+    h.set_mode(0o755);
+    h.set_uid(uid);
+    h.set_gid(uid);
+    h.set_size(0);
+    h.set_mtime(1_700_000_000);
+    h.set_cksum();
+    raw(h.as_bytes().to_vec())
+}
+
 fn fixture() -> layerscope::fixture::Image {
+    fixture_with(Variant::default())
+}
+
+fn fixture_with(v: Variant) -> layerscope::fixture::Image {
     let (gomp, bundled, fast) = elf_files();
     let site = "usr/local/lib/python3.11/dist-packages";
     let libc = format!("{LIBDIR}/libc.so.6");
@@ -129,32 +183,83 @@ fn fixture() -> layerscope::fixture::Image {
         sized_file(GCC_FILES[1].0, GCC_FILES[1].1, 6),
         file(&gomp_path, &gomp),
     ];
-    apt.extend(dpkg(&[
+    let gomp_list = [gomp_path.as_str()];
+    let mut packages: Vec<(&str, &str, &str, &[&str])> = vec![
         base_pkgs,
         (
             "gcc-12",
             "devel",
-            "Depends: libc6\n",
+            match (v.pip, v.recommends) {
+                (true, true) => "Depends: libc6, python3-wheel\nRecommends: manpages-dev\n",
+                (true, false) => "Depends: libc6, python3-wheel\n",
+                (false, true) => "Depends: libc6\nRecommends: manpages-dev\n",
+                (false, false) => "Depends: libc6\n",
+            },
             &[GCC_FILES[0].0, GCC_FILES[1].0],
         ),
-        ("libgomp1", "libs", "Depends: libc6\n", &[&gomp_path]),
+        ("libgomp1", "libs", "Depends: libc6\n", &gomp_list),
         (
             "python3",
             "python",
             "Depends: libc6\n",
             &["usr/bin/python3"],
         ),
-    ]));
+    ];
+    let dist_lists: Vec<[&str; 1]> = APT_DISTS.iter().map(|(_, f, _)| [*f]).collect();
+    if v.pip {
+        // python3-pip depends on setuptools; wheel comes with gcc-12 here
+        // (a build-only package), so nothing the runtime stage keeps
+        // brings it.
+        let deps = [
+            "Depends: python3, python3-setuptools\n",
+            "Depends: python3\n",
+            "Depends: python3\n",
+        ];
+        for (i, (name, file, size)) in APT_DISTS.iter().enumerate() {
+            apt.push(sized_file(file, *size, 20 + i as u64));
+            packages.push((name, "python", deps[i], &dist_lists[i]));
+        }
+    }
+    let manpages = [MANPAGES.0];
+    let mut auto: Vec<&str> = Vec::new();
+    if v.pip {
+        auto.extend(["python3-setuptools", "python3-wheel"]);
+    }
+    if v.recommends {
+        apt.push(sized_file(MANPAGES.0, MANPAGES.1, 30));
+        packages.push(("manpages-dev", "doc", "", &manpages));
+        auto.push("manpages-dev");
+    }
+    if !auto.is_empty() {
+        let states: String = auto
+            .iter()
+            .map(|n| format!("Package: {n}\nArchitecture: amd64\nAuto-Installed: 1\n\n"))
+            .collect();
+        apt.push(file("var/lib/apt/extended_states", states.as_bytes()));
+    }
+    apt.extend(dpkg(&packages));
+    let mut app = vec![
+        sized_file("app/app.py", 2_000, 7),
+        sized_file("app/requirements.txt", 30, 8),
+    ];
+    if let Some((uid, files_too)) = v.app_owner {
+        app.insert(0, owned_dir("app", uid));
+        let n = if files_too { app.len() } else { 2 };
+        for item in &mut app[1..n] {
+            *item = owned(item.clone(), uid);
+        }
+    }
+    let install = if v.pip {
+        "python3 python3-pip"
+    } else {
+        "python3"
+    };
     image(vec![
         layer(base).created_by(BASE),
-        layer(apt).created_by(
-            "RUN /bin/sh -c apt-get update && apt-get install -y python3 gcc-12 libgomp1 && rm -rf /var/lib/apt/lists/* # buildkit",
-        ),
-        layer(vec![
-            sized_file("app/app.py", 2_000, 7),
-            sized_file("app/requirements.txt", 30, 8),
-        ])
-        .created_by("COPY . . # buildkit"),
+        layer(apt).created_by(&format!(
+            "RUN /bin/sh -c apt-get update && apt-get install -y {install} gcc-12 libgomp1 && rm -rf /var/lib/apt/lists/* # buildkit",
+        )),
+        layer(app).created_by("COPY . . # buildkit"),
         layer(vec![
             file(format!("{site}/fast/_fast.so"), &fast),
             file(format!("{site}/fast.libs/libbundled.so.1"), &bundled),
@@ -228,5 +333,140 @@ fn refuses_with_a_reason_when_the_split_is_not_safe() {
         !r.rewritten.contains("COPY --from=build"),
         "{}",
         r.rewritten
+    );
+}
+
+/// apt's python3-pip installed pip (and, through its dependencies,
+/// setuptools) in `/usr/lib/python3/dist-packages`: the runtime stage
+/// installs it (`--no-install-recommends` keeps the toolchain it recommends
+/// out), and a distribution whose package only a build-only package pulled
+/// in (`python3-wheel`, here through gcc-12) is named too. The saving is
+/// still gcc-12's files alone.
+#[test]
+#[cfg_attr(not(feature = "tools"), ignore = "needs gcc")]
+fn the_runtime_stage_keeps_the_distributions_apt_installed() {
+    if !require_tool("gcc") {
+        return;
+    }
+    let df = DOCKERFILE.replace(
+        "install -y python3 gcc-12",
+        "install -y python3 python3-pip gcc-12",
+    );
+    let v = Variant {
+        pip: true,
+        ..Variant::default()
+    };
+    let r = optimize(Some(fixture_with(v)), &df, &["--apply", "multi-stage"]);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    let runtime = r.rewritten.split("# Runtime stage").nth(1).unwrap_or("");
+    assert!(
+        runtime.contains("apt-get install -y --no-install-recommends libgomp1 python3 python3-pip python3-wheel \\\n"),
+        "{}",
+        r.rewritten
+    );
+    let a = change(&r.report, "multi-stage");
+    assert_eq!(a["applied"], true, "{a:#}");
+    assert_eq!(
+        a["packages"],
+        serde_json::json!(["libgomp1", "python3", "python3-pip", "python3-wheel"])
+    );
+    assert!(
+        a["change"]
+            .as_str()
+            .unwrap()
+            .contains("python3-pip python3-wheel"),
+        "{a:#}"
+    );
+    let gcc: u64 = GCC_FILES.iter().map(|(_, n)| *n as u64).sum();
+    assert_eq!(a["bytes"], gcc, "{a:#}");
+}
+
+/// `/app` owned by 1000:1000 (a `chown -R`): `COPY --from` copies what is
+/// in a directory, with its owners, but makes the directory itself root's
+/// (or leaves it as the runtime stage has it), so the runtime stage makes
+/// `/app` with its owner first. The same whether the files under it are
+/// all 1000's or not (no `--chown` could say the second).
+#[test]
+#[cfg_attr(not(feature = "tools"), ignore = "needs gcc")]
+fn copied_directories_keep_their_own_owner() {
+    if !require_tool("gcc") {
+        return;
+    }
+    for files_too in [true, false] {
+        let v = Variant {
+            app_owner: Some((1000, files_too)),
+            ..Variant::default()
+        };
+        let r = optimize(
+            Some(fixture_with(v)),
+            DOCKERFILE,
+            &["--apply", "multi-stage"],
+        );
+        assert_eq!(r.code, Some(0), "{}", r.stderr);
+        assert_eq!(change(&r.report, "multi-stage")["applied"], true);
+        assert!(
+            r.rewritten.contains(
+                "    && rm -rf /var/lib/apt/lists/*\n\
+RUN mkdir -p /app && chown 1000:1000 /app\n\
+COPY --from=build /app /app\n\
+COPY --from=build /usr/local/bin /usr/local/bin\n\
+COPY --from=build /usr/local/lib/python3.11/dist-packages /usr/local/lib/python3.11/dist-packages\n"
+            ),
+            "{}",
+            r.rewritten
+        );
+    }
+}
+
+/// A package only gcc-12's recommendation installed: alone,
+/// `no-install-recommends` saves its bytes; with the split applied too, the
+/// runtime stage leaves it out already, so the split counts it and
+/// `no-install-recommends` promises nothing more (the bytes once, not
+/// twice).
+#[test]
+#[cfg_attr(not(feature = "tools"), ignore = "needs gcc")]
+fn a_recommended_package_is_counted_once_with_the_split() {
+    if !require_tool("gcc") {
+        return;
+    }
+    let v = Variant {
+        recommends: true,
+        ..Variant::default()
+    };
+    let gcc: u64 = GCC_FILES.iter().map(|(_, n)| *n as u64).sum();
+    let man = MANPAGES.1 as u64;
+    let r = optimize(
+        Some(fixture_with(v)),
+        DOCKERFILE,
+        &["--apply", "no-install-recommends"],
+    );
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    let rec = change(&r.report, "no-install-recommends");
+    assert_eq!(
+        (&rec["applied"], &rec["bytes"]),
+        (&true.into(), &man.into()),
+        "{rec:#}"
+    );
+    assert_eq!(rec["packages"], serde_json::json!(["manpages-dev"]));
+    let r = optimize(Some(fixture_with(v)), DOCKERFILE, &["--apply", "all"]);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    let split = change(&r.report, "multi-stage");
+    assert_eq!(
+        (&split["applied"], &split["bytes"]),
+        (&true.into(), &(gcc + man).into()),
+        "{split:#}"
+    );
+    let rec = change(&r.report, "no-install-recommends");
+    assert_eq!(
+        (&rec["applied"], &rec["bytes"], &rec["compressed_bytes"]),
+        (&true.into(), &0.into(), &0.into()),
+        "{rec:#}"
+    );
+    assert!(
+        rec["change"]
+            .as_str()
+            .unwrap()
+            .ends_with("the runtime stage leaves them out already (their bytes are counted there)"),
+        "{rec:#}"
     );
 }

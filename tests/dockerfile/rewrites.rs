@@ -489,3 +489,76 @@ fn package_tests_and_bytecode_spanning_layers_go_in_each_run() {
         r.report
     );
 }
+
+/// numpy's `numpy.testing` imports `numpy._core.tests._natype` (and SciPy
+/// imports `numpy.testing`): the test deletion keeps that module and the
+/// package's `__init__.py`, and does not count them.
+#[test]
+fn test_modules_numpy_imports_stay() {
+    let site = "usr/local/lib/python3.11/dist-packages";
+    let core = format!("{site}/numpy/_core/tests");
+    let fixture = image(vec![
+        layer(vec![sized_file("bin/sh", 10_000, 1)]).created_by(BASE),
+        layer(vec![
+            sized_file(format!("{site}/numpy/x.py"), 1_000, 2),
+            sized_file(format!("{core}/__init__.py"), 100, 3),
+            sized_file(format!("{core}/_natype.py"), 2_000, 4),
+            sized_file(format!("{core}/test_a.py"), 30_000, 5),
+            sized_file(format!("{core}/data/d.csv"), 4_000, 6),
+            sized_file(format!("{site}/numpy/ma/tests/test_b.py"), 10_000, 7),
+        ])
+        .created_by(&run("pip install --no-cache-dir numpy")),
+    ]);
+    let text = "FROM python:3.11\nRUN pip install --no-cache-dir numpy\n";
+    let r = optimize(Some(fixture), text, &["--apply", "delete-tests"]);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert_eq!(
+        r.rewritten,
+        format!(
+            "FROM python:3.11\nRUN pip install --no-cache-dir numpy \\\n    && find /{site} -depth -type d \\( -name tests -o -name test \\) -path '*-packages/*/*' \\! -path '*-packages/numpy/_core/tests' -exec rm -rf {{}} + && find /{site} -path '*-packages/numpy/_core/tests/*' \\! -name __init__.py \\! -name _natype.py -delete\n"
+        )
+    );
+    let t = change(&r.report, "delete-tests");
+    assert_eq!(
+        (&t["applied"], &t["bytes"]),
+        (&true.into(), &44_000.into()),
+        "{t:#}"
+    );
+}
+
+/// A wheel downloaded in one RUN, installed in the next and deleted in a
+/// third: `merge-runs` joins the three and takes the wheel out with its
+/// deletion, so `delete-leftovers`, which would remove the same file, is
+/// not applied (and its bytes are not promised twice).
+#[test]
+fn a_wheel_the_merge_takes_out_is_not_deleted_twice() {
+    let whl = "tmp/wheels/lightgbm-4.5.0-py3-none-any.whl";
+    let fixture = image(vec![
+        layer(vec![sized_file("bin/sh", 10_000, 1)]).created_by(BASE),
+        layer(vec![sized_file(whl, 90_000, 2)])
+            .created_by(&run("pip download --no-cache-dir -d /tmp/wheels lightgbm")),
+        layer(vec![sized_file(
+            "usr/lib/python3/site-packages/lightgbm/lib.so",
+            150_000,
+            3,
+        )])
+        .created_by(&run("pip install --no-cache-dir /tmp/wheels/*.whl")),
+        layer(vec![layerscope::fixture::whiteout("tmp/wheels")])
+            .created_by(&run("rm -rf /tmp/wheels")),
+    ]);
+    let text = "FROM debian\nRUN pip download --no-cache-dir -d /tmp/wheels lightgbm\nRUN pip install --no-cache-dir /tmp/wheels/*.whl\nRUN rm -rf /tmp/wheels\n";
+    let r = optimize(Some(fixture), text, &[]);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert_eq!(
+        r.rewritten,
+        "FROM debian\nRUN pip download --no-cache-dir -d /tmp/wheels lightgbm \\\n    && pip install --no-cache-dir /tmp/wheels/*.whl \\\n    && rm -rf /tmp/wheels\n"
+    );
+    let m = change(&r.report, "merge-runs");
+    assert_eq!((&m["applied"], &m["bytes"]), (&true.into(), &90_000.into()));
+    let d = change(&r.report, "delete-leftovers");
+    assert_eq!(d["applied"], false);
+    assert_eq!(
+        d["reason"],
+        "`merge-runs` at line 2 removes these files already"
+    );
+}
