@@ -349,6 +349,8 @@ fn rewrite_and_compare(
     };
     let roots: Vec<String> = case.roots.iter().map(|r| (*r).to_owned()).collect();
     let (_, new) = Built::read(env, &tag, &dir.join(format!("{v}.oci")), &roots);
+    // Read: the exported copy is not needed any more (disk is shared).
+    let _ = std::fs::remove_dir_all(dir.join(format!("{v}.oci")));
     out.note(format!(
         "{v}: built in {time:.0?}, {} compressed, {} content",
         mb(new.compressed()),
