@@ -31,7 +31,7 @@ use serde_json::Value;
 
 use compare::{compare_config, compare_contents, compare_promises};
 
-use crate::support::realbuild::{BuildEnv, Entry, build_env, final_files, runtime_config};
+use crate::support::realbuild::{BuildEnv, Entry, build_env, final_files, run_in, runtime_config};
 use crate::support::{analyze_json, layerscope, testdata};
 
 /// A command each rewrite of a case must run inside its image (with the
@@ -48,32 +48,6 @@ const RUN_CHECKS: &[(&str, &[&str])] = &[
 /// it, so that two checkouts building at once never share a tag).
 fn tag_prefix() -> String {
     std::env::var("LAYERSCOPE_RW_TAG").unwrap_or_else(|_| "localhost/layerscope-rw".to_owned())
-}
-
-/// Runs `args` in a container of image `tag` (buildah, chroot isolation as
-/// the builds): `Err` with the output's tail when it fails.
-fn run_in(tag: &str, args: &[&str]) -> Result<(), String> {
-    use std::process::Command;
-    let from = Command::new("buildah")
-        .args(["from", "--pull-never", tag])
-        .output()
-        .map_err(|e| e.to_string())?;
-    let id = String::from_utf8_lossy(&from.stdout).trim().to_owned();
-    if !from.status.success() || id.is_empty() {
-        return Err(String::from_utf8_lossy(&from.stderr).into_owned());
-    }
-    let ran = Command::new("buildah")
-        .args(["run", "--isolation", "chroot", &id, "--"])
-        .args(args)
-        .output();
-    let _ = Command::new("buildah").args(["rm", &id]).output();
-    let ran = ran.map_err(|e| e.to_string())?;
-    if ran.status.success() {
-        return Ok(());
-    }
-    let err = String::from_utf8_lossy(&ran.stderr);
-    let lines: Vec<&str> = err.lines().collect();
-    Err(lines[lines.len().saturating_sub(3)..].join(" | "))
 }
 
 /// The two rewrites of each case.
@@ -337,7 +311,7 @@ fn rewrite_and_compare(
     ));
     if let Some((_, args)) = RUN_CHECKS.iter().find(|(c, _)| *c == case.name) {
         match run_in(&tag, args) {
-            Ok(()) => out.note(format!("{v}: `{}` runs in the image", args.join(" "))),
+            Ok(_) => out.note(format!("{v}: `{}` runs in the image", args.join(" "))),
             Err(e) => out.problem(
                 variant,
                 format!("`{}` fails in the image: {e}", args.join(" ")),
