@@ -38,11 +38,12 @@ pub fn is_volatile_copy(step: &Step, inst: Option<&Instruction>) -> bool {
     }
 }
 
+/// A layer's tar bytes and what a pull downloads of it (the estimate when
+/// the source holds the layer uncompressed).
 fn layer_bytes(image: &Image, layer: u32) -> (u64, u64) {
-    image
-        .layers
-        .get(layer as usize)
-        .map_or((0, 0), |l| (l.uncompressed_bytes, l.compressed_bytes))
+    image.layers.get(layer as usize).map_or((0, 0), |l| {
+        (l.uncompressed_bytes, image.pull_bytes(layer).bytes)
+    })
 }
 
 /// `cache-order`: the source copied before the dependencies are installed.
