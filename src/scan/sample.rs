@@ -108,6 +108,8 @@ pub struct Sampler {
     windows: Vec<(u64, Vec<u8>)>,
     /// Whether [`Sampler::finish`] skips the zstd estimate.
     gzip_only: bool,
+    /// Buffers of dropped windows, reused for new ones (no fresh pages).
+    spare: Vec<Vec<u8>>,
 }
 
 impl Default for Sampler {
@@ -128,6 +130,7 @@ impl Sampler {
             pos: 0,
             windows: Vec::new(),
             gzip_only: false,
+            spare: Vec::new(),
         }
     }
 
@@ -153,11 +156,22 @@ impl Sampler {
             let take = (self.window - off).min(chunk.len());
             if kept(w, self.stride) {
                 if self.windows.last().is_none_or(|(last, _)| *last != w) {
-                    self.windows.push((w, Vec::with_capacity(self.window)));
+                    let buf = self
+                        .spare
+                        .pop()
+                        .unwrap_or_else(|| Vec::with_capacity(self.window));
+                    self.windows.push((w, buf));
                     if self.windows.len() > self.max_windows {
                         self.stride *= 2;
                         let stride = self.stride;
-                        self.windows.retain(|(i, _)| kept(*i, stride));
+                        let (keep, drop): (Vec<_>, Vec<_>) = std::mem::take(&mut self.windows)
+                            .into_iter()
+                            .partition(|(i, _)| kept(*i, stride));
+                        self.windows = keep;
+                        self.spare.extend(drop.into_iter().map(|(_, mut b)| {
+                            b.clear();
+                            b
+                        }));
                     }
                 }
                 if let Some((last, buf)) = self.windows.last_mut()

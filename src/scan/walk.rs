@@ -50,7 +50,7 @@ pub(super) fn walk_tar(
             let mut hasher = FileHash::Start(size);
             let mut elf = ElfScanner::new();
             let mut read = 0u64;
-            content.begin_file(entry.path.as_bytes());
+            content.begin_sized(entry.path.as_bytes(), size);
             loop {
                 let chunk = tar.data().map_err(|e| read_error(compression, e))?;
                 if chunk.is_empty() {
