@@ -255,8 +255,9 @@ impl ContentSample {
 
 /// Bytes per window of a class sample.
 const WINDOW: usize = 32 << 10;
-/// Windows kept per class (512 KiB).
-const MAX_WINDOWS: usize = 16;
+/// Windows kept per class (256 KiB: gzip level 6 is the costliest part of
+/// a plain layer's scan).
+const MAX_WINDOWS: usize = 8;
 /// Bytes of a file's start that decide its class.
 const HEAD: usize = 16 << 10;
 
