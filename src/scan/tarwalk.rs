@@ -404,7 +404,9 @@ impl<R: BufRead> TarReader<R> {
         if avail.is_empty() {
             return Err(io::ErrorKind::UnexpectedEof.into());
         }
-        let n = avail.len().min(usize::try_from(self.remaining).unwrap_or(usize::MAX));
+        let n = avail
+            .len()
+            .min(usize::try_from(self.remaining).unwrap_or(usize::MAX));
         Ok(&avail[..n])
     }
 

@@ -94,4 +94,3 @@ pub(super) fn walk_tar(
     warnings.extend(budget.warning());
     Ok((entries, captured, warnings, sparse, content.finish()))
 }
-
