@@ -2,10 +2,12 @@
 //! blob and tar streams (sha256/sha512, where a spec defines the digest),
 //! and the xxh3-128 content hash of each file.
 
-use std::io::{self, Read};
+use std::io::{self, BufRead, Read};
 
 use xxhash_rust::xxh3::{Xxh3, xxh3_128};
 
+use super::pipe::ChunkReader;
+use super::sample::Sampler;
 use crate::digest::{Algorithm, Digest, Hasher};
 
 /// A reader that counts what passes through it, and hashes it when given
@@ -37,6 +39,72 @@ impl<R: Read> Read for Hashing<R> {
             h.update(&buf[..n]);
         }
         self.count += n as u64;
+        Ok(n)
+    }
+}
+
+/// The uncompressed tar stream as the walker reads it: every buffer that
+/// arrives is counted, fed to the layer's compressibility [`Sampler`] and
+/// hashed when the diff id is computed, once and whole, before the walker
+/// reads it in place ([`BufRead`]).
+pub(super) struct TappedStream<'a> {
+    inner: ChunkReader,
+    sampler: &'a mut Sampler,
+    hasher: Option<Hasher>,
+    count: u64,
+}
+
+impl<'a> TappedStream<'a> {
+    pub(super) fn new(
+        inner: ChunkReader,
+        sampler: &'a mut Sampler,
+        algorithm: Option<Algorithm>,
+    ) -> Self {
+        TappedStream {
+            inner,
+            sampler,
+            hasher: algorithm.map(Hasher::new),
+            count: 0,
+        }
+    }
+
+    /// Reads the stream to its end (what follows the tar end marker is
+    /// hashed too), then returns its digest and length.
+    pub(super) fn finish(mut self) -> io::Result<(Option<Digest>, u64)> {
+        loop {
+            let n = self.fill_buf()?.len();
+            if n == 0 {
+                break;
+            }
+            self.consume(n);
+        }
+        Ok((self.hasher.map(Hasher::finish), self.count))
+    }
+}
+
+impl BufRead for TappedStream<'_> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        let (sampler, hasher, count) = (&mut *self.sampler, &mut self.hasher, &mut self.count);
+        self.inner.fill_with(&mut |chunk| {
+            sampler.feed(chunk);
+            if let Some(h) = hasher.as_mut() {
+                h.update(chunk);
+            }
+            *count += chunk.len() as u64;
+        })
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.inner.consume(n);
+    }
+}
+
+impl Read for TappedStream<'_> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        let avail = self.fill_buf()?;
+        let n = out.len().min(avail.len());
+        out[..n].copy_from_slice(&avail[..n]);
+        self.consume(n);
         Ok(n)
     }
 }

@@ -2,12 +2,8 @@
 
 use std::io::{self, BufReader, Read};
 
-use super::hash::{FileHash, Hashing};
-use super::{
-    Captured, Compression, EntryKind, LayerIndex, Verify, capture,
-    elf::ElfScanner,
-    tarwalk::{TarError, TarReader},
-};
+use super::hash::{Hashing, TappedStream};
+use super::{Compression, LayerIndex, Verify, tarwalk::TarError};
 use crate::digest::{Algorithm, DiffId, Digest};
 use crate::source::LayerInfo;
 
@@ -151,12 +147,13 @@ pub fn scan_layer(
             }
         });
         let walked = (|| {
-            let mut tar = Hashing::new(sampler.tap(tar_reader), plan.tar);
-            let (entries, captured, warnings, sparse, content) = walk_tar(&mut tar, compression)?;
+            let mut tar = TappedStream::new(tar_reader, &mut sampler, plan.tar);
+            let (entries, captured, warnings, sparse, content) =
+                super::walk::walk_tar(&mut tar, compression)?;
             // The tar end marker may be followed by padding: the diff id covers it.
-            io::copy(&mut tar, &mut io::sink())
+            let (hash, count) = tar
+                .finish()
                 .map_err(|source| read_error(compression, source))?;
-            let (hash, count) = tar.finish();
             Ok::<_, ScanError>((hash, count, entries, captured, warnings, sparse, content))
         })();
         // `walked` dropped its reader: still-running threads see the
@@ -276,7 +273,7 @@ fn joined<T>(
     })
 }
 
-fn read_error(compression: Compression, source: io::Error) -> ScanError {
+pub(super) fn read_error(compression: Compression, source: io::Error) -> ScanError {
     // `zstd_frames` refuses long windows with this kind (the decoder never
     // uses it), and the pipes keep the kind.
     let window = source.kind() == io::ErrorKind::Unsupported;
@@ -289,90 +286,12 @@ fn read_error(compression: Compression, source: io::Error) -> ScanError {
     ScanError::Read { what, source }
 }
 
-/// What [`walk_tar`] found: entries, captured contents, warnings.
-type Walked = (
-    Vec<super::Entry>,
-    Vec<Captured>,
-    Vec<crate::warning::Warning>,
-    Vec<super::SparseFile>,
-    super::content::ContentSample,
-);
-
-/// Walks the tar entries, hashing every regular file. Limits, sparse files,
-/// path cleaning and whiteout checks: [`super::tarwalk`], [`super::entries`].
-fn walk_tar(stream: &mut impl Read, compression: Compression) -> Result<Walked, ScanError> {
-    // The stream arrives in large buffers already (see `pipe`): no BufReader.
-    let mut tar = TarReader::new(stream);
-    let mut entries = Vec::new();
-    let mut captured = Vec::new();
-    let mut buf = vec![0u8; BUF];
-    let mut budget = capture::Budget::default();
-    let mut checks = super::entries::Checks::default();
-    let mut content = super::content::ContentSampler::default();
-    let tar_error = |e: TarError| match e {
-        TarError::Io(e) => read_error(compression, e),
-        e => ScanError::Tar(e),
-    };
-    while let Some(header) = tar.next_entry().map_err(tar_error)? {
-        let Some(mut entry) = checks.entry(&header) else {
-            continue;
-        };
-        if entry.kind == EntryKind::File {
-            let size = header.size;
-            let keep = budget.admit(&entry.path, size);
-            let mut kept = Vec::new();
-            let mut hasher = FileHash::Start(size);
-            let mut elf = ElfScanner::new();
-            let mut read = 0u64;
-            content.begin_file(entry.path.as_bytes());
-            loop {
-                let n = tar.read(&mut buf).map_err(|e| read_error(compression, e))?;
-                if n == 0 {
-                    break;
-                }
-                let chunk = &buf[..n];
-                hasher.update(chunk);
-                elf.feed(chunk);
-                content.feed(chunk);
-                if keep {
-                    kept.extend_from_slice(chunk);
-                }
-                read += n as u64;
-            }
-            if read != size {
-                return Err(ScanError::Read {
-                    what: "truncated tar stream",
-                    source: io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        format!("`{}` ends after {read} of {size} bytes", entry.path),
-                    ),
-                });
-            }
-            entry.size = read;
-            entry.hash = Some(hasher.finish());
-            entry.elf = elf.finish().map(Box::new);
-            if keep {
-                captured.push(Captured {
-                    entry: entries.len() as u32,
-                    data: kept,
-                });
-            }
-        }
-        content.end_entry(entry.kind == EntryKind::File);
-        entries.push(entry);
-    }
-    // A million entries leave up to half their vector's capacity unused.
-    entries.shrink_to_fit();
-    let (mut warnings, sparse) = checks.finish();
-    warnings.extend(budget.warning());
-    Ok((entries, captured, warnings, sparse, content.finish()))
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
 
-    use super::super::hash::SMALL_FILE;
+    use super::super::EntryKind;
+    use super::super::hash::{FileHash, SMALL_FILE};
     use super::*;
     use crate::fixture::{self, file, layer, pattern, whiteout};
     use xxhash_rust::xxh3::xxh3_128;

@@ -18,6 +18,7 @@ pub mod path;
 pub mod pipe;
 pub mod sample;
 pub mod tarwalk;
+mod walk;
 pub mod zstd_frames;
 
 use serde::{Deserialize, Serialize};

@@ -9,7 +9,7 @@
 //! producer that stops without sending it (a panic) reads as an error, never
 //! as a clean, silently truncated end.
 
-use std::io::{self, Read};
+use std::io::{self, BufRead, Read};
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
 
 /// Bytes per buffer: large enough that channel traffic costs nothing next
@@ -106,20 +106,19 @@ pub struct ChunkReader {
     done: bool,
 }
 
-impl Read for ChunkReader {
-    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        loop {
-            if self.pos < self.cur.len() {
-                let n = out.len().min(self.cur.len() - self.pos);
-                out[..n].copy_from_slice(&self.cur[self.pos..self.pos + n]);
-                self.pos += n;
-                return Ok(n);
-            }
-            if self.done || out.is_empty() {
-                return Ok(0);
+impl ChunkReader {
+    /// The unread bytes of the current buffer, receiving the next buffer
+    /// when it is used up; `seen` is called once on every buffer received,
+    /// whole, before any of it is handed out (to hash or sample the stream
+    /// without copying it). Empty at the end of the stream.
+    pub fn fill_with(&mut self, seen: &mut dyn FnMut(&[u8])) -> io::Result<&[u8]> {
+        while self.pos >= self.cur.len() {
+            if self.done {
+                return Ok(&[]);
             }
             match self.rx.recv() {
                 Ok(Msg::Data(next)) => {
+                    seen(&next);
                     let old = std::mem::replace(&mut self.cur, next);
                     self.pos = 0;
                     if old.capacity() >= CHUNK {
@@ -139,6 +138,30 @@ impl Read for ChunkReader {
                 }
             }
         }
+        Ok(&self.cur[self.pos..])
+    }
+}
+
+impl BufRead for ChunkReader {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        self.fill_with(&mut |_| {})
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.pos = (self.pos + n).min(self.cur.len());
+    }
+}
+
+impl Read for ChunkReader {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if out.is_empty() {
+            return Ok(0);
+        }
+        let avail = self.fill_buf()?;
+        let n = out.len().min(avail.len());
+        out[..n].copy_from_slice(&avail[..n]);
+        self.consume(n);
+        Ok(n)
     }
 }
 

@@ -3,38 +3,45 @@
 //! stream taken while the scanner reads it (the stream cannot be read twice).
 //!
 //! The sampler keeps windows of [`WINDOW`] bytes spread evenly over the
-//! whole stream, at most [`MAX_WINDOWS`] of them (16 MiB): it starts by
+//! whole stream, at most [`MAX_WINDOWS`] of them (8 MiB): it starts by
 //! keeping every window and, each time it holds more than the cap, doubles
 //! its stride and drops the windows that are off the new stride (see
 //! `kept`). The length of the stream need not be known in advance, and a
 //! large layer is sampled every `stride` windows from its start to its end
-//! (8 to 16 MiB of it).
+//! (4 to 8 MiB of it).
 //! At the end the kept windows are recompressed, in order, as one zstd
-//! stream, and the first [`GZIP_SLICE`] bytes of each window as one gzip
-//! stream; the ratios scale to the whole layer. A layer smaller than the
+//! stream, and an equal slice at the start of each window, [`GZIP_BUDGET`]
+//! bytes in all, as one gzip stream; the ratios scale to the whole layer. A layer smaller than the
 //! cap is recompressed whole by zstd.
 //!
 //! Why these sizes: zstd finds matches far back, so short windows lose its
 //! context and overstate its size (64 KiB windows put real layers 10-20 %
-//! high, 512 KiB windows within 8 %); gzip only looks 32 KiB back, so short
-//! slices suffice, and gzip level 6 costs thirty times what zstd level 3
-//! does, so it gets an eighth of the sample.
+//! high, 512 KiB windows within 8 %, 256 KiB windows within 13 %); gzip
+//! only looks 32 KiB back, so short slices suffice.
+//! The cost is bounded: the sample was half the CPU of a plain docker
+//! archive's scan at 16 MiB zstd and 2 MiB gzip per layer, and is much
+//! less at 8 MiB and 1 MiB, with the gzip estimate as close as before
+//! (BENCHMARKS.md, "Issue 13, round 2").
 
 use std::io::{self, Read, Write};
 
 use serde::{Deserialize, Serialize};
 
 /// Bytes per sampled window.
-pub const WINDOW: usize = 512 << 10;
+pub const WINDOW: usize = 256 << 10;
 
-/// Windows kept at most per layer (2 MiB with 64 KiB windows).
+/// Windows kept at most per layer (8 MiB with 256 KiB windows).
 pub const MAX_WINDOWS: usize = 32;
 
-/// The gzip estimate compresses only the first this many bytes of each
-/// window: gzip's matches reach back 32 KiB, so a slice this long already
-/// has the context it would have in the stream, at an eighth of the cost
-/// (gzip level 6 is thirty times slower than zstd level 3).
-pub const GZIP_SLICE: usize = 64 << 10;
+/// The gzip estimate compresses at least this many bytes at the start of
+/// each kept window (gzip's matches reach back 32 KiB: a slice this long
+/// has one window of history), and [`GZIP_BUDGET`] in all: gzip level 6
+/// is thirty times slower than zstd level 3.
+pub const GZIP_SLICE: usize = 32 << 10;
+
+/// Bytes the gzip estimate reads at most per layer: 32 slices of 32 KiB
+/// for a large layer; a layer of up to 1 MiB is compressed whole.
+pub const GZIP_BUDGET: usize = 1 << 20;
 
 /// gzip level the estimate uses (what `docker push` and most builders use).
 pub const GZIP_LEVEL: u32 = 6;
@@ -50,7 +57,7 @@ pub struct CompressionSample {
     /// Uncompressed bytes in the sample.
     pub sampled_bytes: u64,
     /// Uncompressed bytes of the gzip part of the sample (the first
-    /// [`GZIP_SLICE`] bytes of each window).
+    /// slice of each window, [`GZIP_BUDGET`] bytes at most).
     #[serde(default)]
     pub gzip_sampled_bytes: u64,
     /// The gzip part of the sample compressed with gzip level [`GZIP_LEVEL`].
@@ -100,6 +107,9 @@ pub struct Sampler {
     window: usize,
     max_windows: usize,
     gzip_slice: usize,
+    /// Bytes the gzip estimate may read in all, in equal slices of the
+    /// kept windows no shorter than `gzip_slice`.
+    gzip_budget: usize,
     /// Keep window `w` when [`kept`]`(w, stride)`.
     stride: u64,
     /// Bytes seen so far.
@@ -108,11 +118,15 @@ pub struct Sampler {
     windows: Vec<(u64, Vec<u8>)>,
     /// Whether [`Sampler::finish`] skips the zstd estimate.
     gzip_only: bool,
+    /// Buffers of dropped windows, reused for new ones (no fresh pages).
+    spare: Vec<Vec<u8>>,
 }
 
 impl Default for Sampler {
     fn default() -> Self {
-        Sampler::new(WINDOW, MAX_WINDOWS).gzip_slice(GZIP_SLICE)
+        Sampler::new(WINDOW, MAX_WINDOWS)
+            .gzip_slice(GZIP_SLICE)
+            .gzip_budget(GZIP_BUDGET)
     }
 }
 
@@ -124,10 +138,12 @@ impl Sampler {
             window: window.max(1),
             max_windows: max_windows.max(1),
             gzip_slice: window.max(1),
+            gzip_budget: 0,
             stride: 1,
             pos: 0,
             windows: Vec::new(),
             gzip_only: false,
+            spare: Vec::new(),
         }
     }
 
@@ -144,6 +160,14 @@ impl Sampler {
         self
     }
 
+    /// Lets the gzip estimate read up to `bytes` in all: each kept window's
+    /// slice grows to an equal share of it (a small stream is compressed
+    /// whole).
+    pub fn gzip_budget(mut self, bytes: usize) -> Sampler {
+        self.gzip_budget = bytes;
+        self
+    }
+
     /// Feeds the next bytes of the stream.
     pub fn feed(&mut self, mut chunk: &[u8]) {
         let w_len = self.window as u64;
@@ -153,11 +177,22 @@ impl Sampler {
             let take = (self.window - off).min(chunk.len());
             if kept(w, self.stride) {
                 if self.windows.last().is_none_or(|(last, _)| *last != w) {
-                    self.windows.push((w, Vec::with_capacity(self.window)));
+                    let buf = self
+                        .spare
+                        .pop()
+                        .unwrap_or_else(|| Vec::with_capacity(self.window));
+                    self.windows.push((w, buf));
                     if self.windows.len() > self.max_windows {
                         self.stride *= 2;
                         let stride = self.stride;
-                        self.windows.retain(|(i, _)| kept(*i, stride));
+                        let (keep, drop): (Vec<_>, Vec<_>) = std::mem::take(&mut self.windows)
+                            .into_iter()
+                            .partition(|(i, _)| kept(*i, stride));
+                        self.windows = keep;
+                        self.spare.extend(drop.into_iter().map(|(_, mut b)| {
+                            b.clear();
+                            b
+                        }));
                     }
                 }
                 if let Some((last, buf)) = self.windows.last_mut()
@@ -183,9 +218,13 @@ impl Sampler {
 
     /// Recompresses the sample with gzip 6 and zstd 3.
     pub fn finish(self) -> CompressionSample {
-        let mut head = Vec::with_capacity(self.windows.len() * self.gzip_slice);
+        let slice = self
+            .gzip_slice
+            .max(self.gzip_budget / self.windows.len().max(1))
+            .min(self.window);
+        let mut head = Vec::with_capacity(self.windows.len() * slice);
         for (_, b) in &self.windows {
-            head.extend_from_slice(&b[..b.len().min(self.gzip_slice)]);
+            head.extend_from_slice(&b[..b.len().min(slice)]);
         }
         let gzip_bytes = compressed_len(&head, Codec::Gzip);
         let zstd_bytes = if self.gzip_only {

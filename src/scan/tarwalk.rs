@@ -10,7 +10,7 @@
 //! `archive/tar` (what Docker and containerd use): PAX `size` overrides the
 //! header, header-only types (links, directories, devices) carry no data.
 
-use std::io::{self, Read};
+use std::io::{self, BufRead, Read};
 
 /// Largest PAX record set or GNU long name/link read (Go's limit).
 pub const MAX_EXTENSION_BYTES: u64 = 1 << 20;
@@ -104,8 +104,9 @@ struct Pending {
     sparse_pax: bool,
 }
 
-/// Reads a tar stream entry by entry; [`Read`] yields the current entry's
-/// stored data.
+/// Reads a tar stream entry by entry; [`TarReader::data`] (or [`Read`])
+/// yields the current entry's stored data, in place from the buffered
+/// stream.
 pub struct TarReader<R> {
     inner: R,
     /// Data bytes of the current entry not yet read.
@@ -114,10 +115,9 @@ pub struct TarReader<R> {
     padding: u64,
     ordinal: u64,
     done: bool,
-    scratch: Vec<u8>,
 }
 
-impl<R: Read> TarReader<R> {
+impl<R: BufRead> TarReader<R> {
     /// A reader of `inner`, positioned before the first header.
     pub fn new(inner: R) -> Self {
         TarReader {
@@ -126,7 +126,6 @@ impl<R: Read> TarReader<R> {
             padding: 0,
             ordinal: 0,
             done: false,
-            scratch: Vec::new(),
         }
     }
 
@@ -357,46 +356,77 @@ impl<R: Read> TarReader<R> {
     fn read_block(&mut self, block: &mut [u8; 512]) -> Result<bool, TarError> {
         let mut got = 0;
         while got < block.len() {
-            match self.inner.read(&mut block[got..]) {
-                Ok(0) if got == 0 => return Ok(false),
-                Ok(0) => return Err(io::Error::from(io::ErrorKind::UnexpectedEof).into()),
-                Ok(n) => got += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            let avail = match self.inner.fill_buf() {
+                Ok(avail) => avail,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e.into()),
+            };
+            if avail.is_empty() {
+                if got == 0 {
+                    return Ok(false);
+                }
+                return Err(io::Error::from(io::ErrorKind::UnexpectedEof).into());
             }
+            let n = avail.len().min(block.len() - got);
+            block[got..got + n].copy_from_slice(&avail[..n]);
+            self.inner.consume(n);
+            got += n;
         }
         Ok(true)
     }
 
-    /// Reads and drops `n` bytes.
+    /// Drops `n` bytes without copying them.
     fn skip(&mut self, mut n: u64) -> Result<(), TarError> {
-        if self.scratch.is_empty() && n > 0 {
-            self.scratch = vec![0; 64 << 10];
-        }
         while n > 0 {
-            let take = n.min(self.scratch.len() as u64) as usize;
-            match self.inner.read(&mut self.scratch[..take]) {
-                Ok(0) => return Err(io::Error::from(io::ErrorKind::UnexpectedEof).into()),
-                Ok(k) => n -= k as u64,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            let avail = match self.inner.fill_buf() {
+                Ok(avail) => avail.len(),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e.into()),
+            };
+            if avail == 0 {
+                return Err(io::Error::from(io::ErrorKind::UnexpectedEof).into());
             }
+            let k = n.min(avail as u64) as usize;
+            self.inner.consume(k);
+            n -= k as u64;
         }
         Ok(())
     }
-}
 
-impl<R: Read> Read for TarReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let take = (buf.len() as u64).min(self.remaining) as usize;
-        if take == 0 {
-            return Ok(0);
+    /// The next stored bytes of the current entry, in place (empty at the
+    /// entry's end); hand back what was used with [`TarReader::consume_data`].
+    /// A stream that ends inside the entry is an `UnexpectedEof` error.
+    pub fn data(&mut self) -> io::Result<&[u8]> {
+        if self.remaining == 0 {
+            return Ok(&[]);
         }
-        let n = self.inner.read(&mut buf[..take])?;
-        if n == 0 {
+        let avail = self.inner.fill_buf()?;
+        if avail.is_empty() {
             return Err(io::ErrorKind::UnexpectedEof.into());
         }
-        self.remaining -= n as u64;
+        let n = avail
+            .len()
+            .min(usize::try_from(self.remaining).unwrap_or(usize::MAX));
+        Ok(&avail[..n])
+    }
+
+    /// Marks `n` bytes of what [`TarReader::data`] returned as read.
+    pub fn consume_data(&mut self, n: usize) {
+        let n = (n as u64).min(self.remaining);
+        self.inner.consume(n as usize);
+        self.remaining -= n;
+    }
+}
+
+impl<R: BufRead> Read for TarReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let data = self.data()?;
+        let n = data.len().min(buf.len());
+        buf[..n].copy_from_slice(&data[..n]);
+        self.consume_data(n);
         Ok(n)
     }
 }
