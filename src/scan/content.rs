@@ -61,6 +61,11 @@ impl ContentClass {
         {
             return ContentClass::Compressed;
         }
+        // A zip behind a short header: pip's HTTP cache keeps each
+        // downloaded wheel after the response's cache metadata.
+        if memchr::memmem::find(&head[..head.len().min(ZIP_WITHIN)], b"PK\x03\x04").is_some() {
+            return ContentClass::Compressed;
+        }
         let name = path.rsplit(|&b| b == b'/').next().unwrap_or(path);
         let ext = name
             .iter()
@@ -80,6 +85,9 @@ impl ContentClass {
         }
     }
 }
+
+/// How far into a file a zip's local header still makes it a zip.
+const ZIP_WITHIN: usize = 1024;
 
 /// Magic numbers of compressed formats: (offset, bytes).
 const COMPRESSED_MAGIC: &[(usize, &[u8])] = &[
@@ -259,6 +267,8 @@ impl ContentSample {
 
 /// Bytes per window of a class sample.
 const WINDOW: usize = 32 << 10;
+/// Bytes per window of the already-compressed class's sample.
+const COMPRESSED_WINDOW: usize = 4 << 10;
 /// Windows kept per class (256 KiB: gzip level 6 is the costliest part of
 /// a plain layer's scan).
 const MAX_WINDOWS: usize = 8;
@@ -285,8 +295,14 @@ pub struct ContentSampler {
 impl Default for ContentSampler {
     fn default() -> Self {
         let s = || Sampler::new(WINDOW, MAX_WINDOWS).gzip_only();
+        // Already-compressed data: as many bytes, in many small windows
+        // spread over the class's stream, since a few stored or
+        // compressible stretches in a large zip sway a handful of windows.
+        let spread = || {
+            Sampler::new(COMPRESSED_WINDOW, MAX_WINDOWS * WINDOW / COMPRESSED_WINDOW).gzip_only()
+        };
         ContentSampler {
-            samplers: [s(), s(), s(), s()],
+            samplers: [s(), s(), s(), spread()],
             stats: [ClassStats::default(); CLASSES],
             classes: Vec::new(),
             path: Vec::new(),
@@ -421,6 +437,15 @@ mod tests {
             ContentClass::Compressed
         );
         assert_eq!(c("a/README", b"hello world\n"), ContentClass::Other);
+        // A wheel 26 bytes into a pip HTTP cache entry (as pip 24 writes them).
+        let mut cached = b"\x00\x00\x00\x02cc=4,body-follows....".to_vec();
+        cached.truncate(26);
+        cached.extend_from_slice(b"PK\x03\x04\x14\x00\x00\x00\x08\x00");
+        cached.extend_from_slice(&b"numpy/__init__.py".repeat(40));
+        assert_eq!(
+            c("root/.cache/pip/http-v2/a/b/c", &cached),
+            ContentClass::Compressed
+        );
         let text: Vec<u8> = b"Package: libc6\nVersion: 2.36\n".repeat(200);
         assert_eq!(
             c("var/lib/apt/lists/x_Packages", &text),
