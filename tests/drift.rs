@@ -115,11 +115,7 @@ fn optimize(dir: &std::path::Path, args: &[&str]) {
         .args(args)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::support::assert_ok(&out);
 }
 
 fn analyze(dir: &std::path::Path) -> Value {
@@ -129,11 +125,7 @@ fn analyze(dir: &std::path::Path) -> Value {
         .args(["--dockerfile", "Dockerfile"])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::support::assert_ok(&out);
     serde_json::from_slice(&out.stdout).unwrap()
 }
 

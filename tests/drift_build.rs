@@ -165,11 +165,7 @@ fn two_builds_drift_and_the_pinned_rewrite_rebuilds_the_original_versions() {
         .args([storage(&old_tag), storage(&new_tag)])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::support::assert_ok(&out);
     let d: Value = serde_json::from_slice(&out.stdout).unwrap();
     let upgraded: Vec<(&str, &str, &str)> = d["distributions"]["upgraded"]
         .as_array()
@@ -219,11 +215,7 @@ fn two_builds_drift_and_the_pinned_rewrite_rebuilds_the_original_versions() {
         .args(["--write", "Dockerfile.pinned"])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::support::assert_ok(&out);
     let constraints = std::fs::read_to_string(ctx.join("constraints.txt")).unwrap();
     assert!(
         constraints.contains("\nalpha==1.0\n") && constraints.contains("\nbeta==1.0\n"),

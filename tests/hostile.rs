@@ -194,11 +194,7 @@ print(sum(inodes[i] for i in set(fs.values())))
         .args(&paths)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::support::assert_ok(&out);
     let oracle: u64 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
     assert_eq!(load(&img).final_bytes(), oracle);
     assert_eq!(oracle, 20_000 + 26);
@@ -410,11 +406,7 @@ fn warnings_reach_the_json_and_names_are_escaped_in_text() {
         .arg(&oci)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::support::assert_ok(&out);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(!text.contains('\x1b') && !text.contains('\r'), "{text}");
     assert!(!text.lines().any(|l| l.starts_with("FAKE LINE")), "{text}");

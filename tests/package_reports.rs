@@ -107,11 +107,7 @@ fn markdown_system_packages_section_is_exact() {
         .args(["analyze", &image, "--format", "markdown", "--no-cache"])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::support::assert_ok(&out);
     let md = String::from_utf8(out.stdout).unwrap();
     let u = Units::Si;
     let pkgs = expected();
@@ -213,11 +209,7 @@ fn html_system_packages_section_equals_the_json() {
         .arg(format!("json={}", json_path.display()))
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::support::assert_ok(&out);
     let json: Value = serde_json::from_slice(&std::fs::read(&json_path).unwrap()).unwrap();
     let out = Command::new("chromium")
         .args([

@@ -359,11 +359,7 @@ fn apt_and_pip_image_matches_dpkg_query_and_importlib() {
         .output()
         .unwrap();
     let _ = Command::new("buildah").args(["rm", &ctr]).output();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::support::assert_ok(&out);
     let o: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
 
     let sp = &a["system_packages"];

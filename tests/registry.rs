@@ -226,11 +226,7 @@ fn basic_auth_over_tls_with_generated_ca() {
         .write_stdin(format!("{password}\n"))
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::support::assert_ok(&out);
     assert_fixture_figures(&serde_json::from_slice(&out.stdout).unwrap());
 
     // Wrong password: exit 3, a hint, and the secret never printed.
@@ -280,11 +276,7 @@ fn basic_auth_over_tls_with_generated_ca() {
         .write_stdin(password)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::support::assert_ok(&out);
 
     // Credentials from a docker config.json (`DOCKER_CONFIG`).
     let config = tempfile::tempdir().unwrap();
@@ -307,11 +299,7 @@ fn basic_auth_over_tls_with_generated_ca() {
         .env("DOCKER_CONFIG", config.path())
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::support::assert_ok(&out);
     // Credentials from a `credsStore` helper (`docker-credential-NAME get`).
     let helper = config.path().join("docker-credential-fake");
     let script = format!(
@@ -344,11 +332,7 @@ fn basic_auth_over_tls_with_generated_ca() {
         .env("PATH", &path)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::support::assert_ok(&out);
     assert!(!String::from_utf8_lossy(&out.stderr).contains(password));
     // The same helper knows nothing of another registry: anonymous, not an error.
     let public = Registry::plain();
@@ -365,11 +349,7 @@ fn basic_auth_over_tls_with_generated_ca() {
         .env("PATH", &path)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::support::assert_ok(&out);
 }
 
 #[test]
@@ -404,11 +384,7 @@ fn token_auth_with_harness_issuer() {
         .write_stdin("tok-pass")
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::support::assert_ok(&out);
     let pulled: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(independent(&pulled), independent(&archive_report(&archive)));
     // Anonymous: the issuer grants nothing, the registry refuses.
@@ -449,11 +425,7 @@ fn anonymous_pull_through_the_bearer_token_dance() {
         .env("DOCKER_CONFIG", "/nonexistent")
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::support::assert_ok(&out);
     assert_fixture_figures(&serde_json::from_slice(&out.stdout).unwrap());
 }
 
@@ -527,11 +499,7 @@ fn identity_tokens_are_exchanged_at_the_token_server() {
         home.path(),
         &["--authfile", authfile.to_str().unwrap()],
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::support::assert_ok(&out);
     assert_fixture_figures(&serde_json::from_slice(&out.stdout).unwrap());
     // A token the server does not know: one clear line naming the registry,
     // exit 3, the token never printed.
@@ -858,11 +826,7 @@ fn blob_redirect_elsewhere_drops_the_authorization_header() {
         .write_stdin("tok-pass")
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::support::assert_ok(&out);
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_fixture_figures(&report);
     // The registry's host saw the token; the other host got the redirected

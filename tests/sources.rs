@@ -137,11 +137,7 @@ fn zstd_and_uncompressed_layers_and_stdin() {
         .write_stdin(classic)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::support::assert_ok(&out);
     assert_eq!(
         transport_independent(serde_json::from_slice(&out.stdout).unwrap()),
         base

@@ -242,11 +242,7 @@ fn rewrite_for_real(fixture: &str, prepare: impl Fn(&Path)) -> Outcome {
         .arg(&json)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::support::assert_ok(&out);
     let diff = String::from_utf8(out.stdout).unwrap();
     let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
     // Outside the context, so `COPY . .` copies the same files.

@@ -85,11 +85,7 @@ fn optimize(layers: Vec<Layer>, dockerfile: &str, extra: &[&str]) -> serde_json:
         .args(extra)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::support::assert_ok(&out);
     serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap()
 }
 

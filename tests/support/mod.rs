@@ -45,6 +45,16 @@ pub fn run_cmd(mut cmd: assert_cmd::Command) -> Run {
     }
 }
 
+/// Asserts that a finished command succeeded, showing its standard error
+/// when it did not.
+pub fn assert_ok(out: &std::process::Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// Runs `layerscope ARGS...`.
 pub fn run<I, S>(args: I) -> Run
 where
