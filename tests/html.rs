@@ -82,24 +82,6 @@ fn at<'a>(json: &'a Value, key: &str) -> Option<&'a Value> {
         })
 }
 
-/// `(data-key, data-bytes, text)` of every number in the DOM.
-fn numbers(dom: &str) -> Vec<(String, u64, String)> {
-    let mut out = Vec::new();
-    for chunk in dom.split("<span").skip(1) {
-        let Some(end) = chunk.find('>') else { continue };
-        let attrs = &chunk[..end];
-        let attr = |name: &str| {
-            let start = attrs.find(&format!("{name}=\""))? + name.len() + 2;
-            Some(attrs[start..].split('"').next()?.to_owned())
-        };
-        if let (Some(key), Some(bytes)) = (attr("data-key"), attr("data-bytes")) {
-            let text = chunk[end + 1..].split('<').next().unwrap_or("").to_owned();
-            out.push((key, bytes.parse().unwrap(), text));
-        }
-    }
-    out
-}
-
 #[test]
 fn html_report_shows_the_json_numbers_in_chromium() {
     if !require_tool("chromium") {
@@ -118,7 +100,7 @@ fn html_report_shows_the_json_numbers_in_chromium() {
     let out = chromium(&["--dump-dom", &url], &dir.path().join("profile"));
     let dom = String::from_utf8_lossy(&out.stdout);
     assert!(dom.contains("data-rendered=\"1\""), "{dom}");
-    let nums = numbers(&dom);
+    let nums = crate::support::dom_numbers(&dom, false);
     let keys: Vec<&str> = nums.iter().map(|n| n.0.as_str()).collect();
     for want in [
         "image.compressed_bytes",

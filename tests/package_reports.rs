@@ -169,26 +169,6 @@ fn markdown_system_packages_section_is_exact() {
     );
 }
 
-/// `(data-key, data-bytes or data-count, text)` of every number in the DOM.
-fn numbers(dom: &str) -> Vec<(String, u64, String)> {
-    let mut out = Vec::new();
-    for chunk in dom.split("<span").skip(1) {
-        let Some(end) = chunk.find('>') else { continue };
-        let attrs = &chunk[..end];
-        let attr = |name: &str| {
-            let start = attrs.find(&format!("{name}=\""))? + name.len() + 2;
-            Some(attrs[start..].split('"').next()?.to_owned())
-        };
-        if let Some(key) = attr("data-key")
-            && let Some(value) = attr("data-bytes").or_else(|| attr("data-count"))
-        {
-            let text = chunk[end + 1..].split('<').next().unwrap_or("").to_owned();
-            out.push((key, value.parse().unwrap(), text));
-        }
-    }
-    out
-}
-
 #[test]
 #[cfg_attr(
     not(feature = "tools"),
@@ -227,7 +207,7 @@ fn html_system_packages_section_equals_the_json() {
         .unwrap();
     let dom = String::from_utf8_lossy(&out.stdout);
     assert!(dom.contains("data-rendered=\"1\""), "{dom}");
-    let nums: Vec<_> = numbers(&dom)
+    let nums: Vec<_> = crate::support::dom_numbers(&dom, true)
         .into_iter()
         .filter(|n| n.0.starts_with("system_packages."))
         .collect();

@@ -101,3 +101,25 @@ pub fn analyze_json(image: &str, extra: &[&str]) -> serde_json::Value {
 pub mod realbuild;
 pub mod registry;
 pub mod tmux;
+
+/// `(data-key, data-bytes, text)` of every number in the DOM (with
+/// `counts`, the `data-count` ones too).
+pub fn dom_numbers(dom: &str, counts: bool) -> Vec<(String, u64, String)> {
+    let mut out = Vec::new();
+    for chunk in dom.split("<span").skip(1) {
+        let Some(end) = chunk.find('>') else { continue };
+        let attrs = &chunk[..end];
+        let attr = |name: &str| {
+            let start = attrs.find(&format!("{name}=\""))? + name.len() + 2;
+            Some(attrs[start..].split('"').next()?.to_owned())
+        };
+        if let Some(key) = attr("data-key")
+            && let Some(value) =
+                attr("data-bytes").or_else(|| attr("data-count").filter(|_| counts))
+        {
+            let text = chunk[end + 1..].split('<').next().unwrap_or("").to_owned();
+            out.push((key, value.parse().unwrap(), text));
+        }
+    }
+    out
+}
