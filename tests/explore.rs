@@ -296,24 +296,12 @@ fn explore_runs_in_a_real_terminal() {
     }
     let dir = tempfile::tempdir().unwrap();
     fixture().write_oci_dir(dir.path(), "t").unwrap();
-    let tmux = Tmux::new("explore");
     let command = format!(
         "env NO_COLOR=1 {} explore --no-cache oci:{}",
         env!("CARGO_BIN_EXE_layerscope"),
         dir.path().display()
     );
-    let out = tmux.run(&[
-        "new-session",
-        "-d",
-        "-s",
-        "x",
-        "-x",
-        "80",
-        "-y",
-        "24",
-        &command,
-    ]);
-    assert!(out.status.success(), "{out:?}");
+    let tmux = Tmux::start("explore", 80, 24, &command);
     let s = tmux.wait_for("layers (2)");
     assert!(s.contains(&format!("final {}", si(42_312))), "{s}");
     // Layer 1's files, expanded.

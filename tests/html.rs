@@ -56,7 +56,8 @@ fn render(dir: &Path) -> (String, Value) {
     (page, serde_json::to_value(&analysis).unwrap())
 }
 
-fn chromium(args: &[&str], profile: &Path) -> std::process::Output {
+/// Runs headless Chromium with `args` on a profile of its own.
+pub(crate) fn chromium(args: &[&str], profile: &Path) -> std::process::Output {
     Command::new("chromium")
         .args([
             "--headless",

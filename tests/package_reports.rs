@@ -5,14 +5,13 @@
 //! read here; reasons and layers from how the fixture was built.
 #![allow(clippy::unwrap_used)]
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
 
 use layerscope::report::units::Units;
 use serde_json::Value;
 
-use crate::packages::{LISTS, dpkg_image, listed, tree};
+use crate::packages::{LISTS, dpkg_image, expected_bytes, tree};
 use crate::support::{layerscope, require_tool, testdata};
 
 /// One package as the fixture makes it.
@@ -59,21 +58,10 @@ fn expected() -> Vec<Expected> {
         "libgomp1" => (1, "requested", "library"),
         other => panic!("unexpected package {other}"),
     };
-    let mut counted = HashSet::new();
     let mut out: Vec<Expected> = LISTS
         .iter()
-        .map(|(name, list)| {
-            let mut bytes = 0;
-            for p in listed(list) {
-                if p == "usr/share/doc/bzip2-doc/changelog.gz" {
-                    continue;
-                }
-                if let Some((Some(size), _)) = tree.get(&p)
-                    && counted.insert(p.clone())
-                {
-                    bytes += size;
-                }
-            }
+        .zip(expected_bytes(&tree))
+        .map(|((name, _), bytes)| {
             let fields = &status[*name];
             let (layer, reason, category) = how(name);
             Expected {
@@ -191,20 +179,8 @@ fn html_system_packages_section_equals_the_json() {
         .unwrap();
     crate::support::assert_ok(&out);
     let json: Value = serde_json::from_slice(&std::fs::read(&json_path).unwrap()).unwrap();
-    let out = Command::new("chromium")
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--no-first-run",
-            &format!("--user-data-dir={}", dir.path().join("profile").display()),
-            "--dump-dom",
-            &format!("file://{}", page.display()),
-        ])
-        .output()
-        .unwrap();
+    let url = format!("file://{}", page.display());
+    let out = crate::html::chromium(&["--dump-dom", &url], &dir.path().join("profile"));
     let dom = String::from_utf8_lossy(&out.stdout);
     assert!(dom.contains("data-rendered=\"1\""), "{dom}");
     let nums: Vec<_> = crate::support::dom_numbers(&dom, true)

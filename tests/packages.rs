@@ -79,6 +79,30 @@ fn merged(listed: &str) -> String {
     p.to_owned()
 }
 
+/// The bytes the fixture's packages own, in [`LISTS`] order: each
+/// package's listed regular files, a file counted for the first package
+/// (by name) that lists it, minus the file a later layer deleted.
+pub(crate) fn expected_bytes(tree: &BTreeMap<String, (Option<u64>, String)>) -> Vec<u64> {
+    let mut counted = HashSet::new();
+    LISTS
+        .iter()
+        .map(|(_, list)| {
+            let mut bytes = 0;
+            for p in listed(list) {
+                if p == "usr/share/doc/bzip2-doc/changelog.gz" {
+                    continue;
+                }
+                if let Some((Some(size), _)) = tree.get(&p)
+                    && counted.insert(p.clone())
+                {
+                    bytes += size;
+                }
+            }
+            bytes
+        })
+        .collect()
+}
+
 /// The tree paths a package lists.
 pub(crate) fn listed(list: &str) -> Vec<String> {
     String::from_utf8(read(&format!("info/{list}")))
@@ -134,22 +158,8 @@ fn dpkg_packages_bytes_layers_and_reasons() {
         ["bzip2", "bzip2-doc", "libbz2-1.0", "libbz2-dev", "libgomp1"]
     );
 
-    // Expected bytes: each package's listed regular files, a file counted
-    // for the first package (by name) that lists it, minus the deleted one.
-    let mut counted = HashSet::new();
     let mut total = 0;
-    for (name, list) in LISTS {
-        let mut bytes = 0;
-        for p in listed(list) {
-            if p == "usr/share/doc/bzip2-doc/changelog.gz" {
-                continue;
-            }
-            if let Some((Some(size), _)) = tree.get(&p)
-                && counted.insert(p.clone())
-            {
-                bytes += size;
-            }
-        }
+    for ((name, _), bytes) in LISTS.iter().zip(expected_bytes(&tree)) {
         let pkg = db.get(name).unwrap();
         assert_eq!(pkg.bytes, bytes, "{name}");
         total += bytes;

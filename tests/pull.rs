@@ -8,21 +8,7 @@ use layerscope::fixture::{self, Image, Layer, file, image, layer, sized_file};
 use layerscope::scan::Compression;
 use serde_json::Value;
 
-use crate::support::layerscope;
-
-/// Deterministic incompressible bytes (xorshift64*).
-fn noise(size: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    let mut out = Vec::with_capacity(size + 8);
-    while out.len() < size {
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        out.extend_from_slice(&x.wrapping_mul(0x2545_f491_4f6c_dd1d).to_le_bytes());
-    }
-    out.truncate(size);
-    out
-}
+use crate::support::{layerscope, noise};
 
 /// Deterministic text-like bytes: words drawn from a small vocabulary.
 fn words(size: usize, seed: u64) -> Vec<u8> {

@@ -253,24 +253,12 @@ fn analyze_fits_a_real_80_column_terminal() {
     }
     let dir = tempfile::tempdir().unwrap();
     let img = write(&long(), dir.path(), "long.tar");
-    let tmux = Tmux::new("text");
     // No `COLUMNS`: the width comes from the terminal itself.
     let command = format!(
         "env -u COLUMNS NO_COLOR=1 {} analyze --no-cache {img}; echo END-OF-REPORT; sleep 60",
         env!("CARGO_BIN_EXE_layerscope"),
     );
-    let out = tmux.run(&[
-        "new-session",
-        "-d",
-        "-s",
-        "x",
-        "-x",
-        "80",
-        "-y",
-        "50",
-        &command,
-    ]);
-    assert!(out.status.success(), "{out:?}");
+    let tmux = Tmux::start("text", 80, 50, &command);
     let _ = tmux.run(&["set-option", "-t", "x", "history-limit", "5000"]);
     let mut screen = String::new();
     for _ in 0..300 {

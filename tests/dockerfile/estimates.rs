@@ -13,20 +13,7 @@ use layerscope::fixture::{Item, Layer, file, image, layer, pattern, symlink};
 use layerscope::scan::Compression;
 use std::collections::{BTreeSet, HashSet};
 
-use crate::support::layerscope;
-
-/// `n` bytes that gzip cannot shrink, as a wheel's deflated members.
-fn noise(n: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
-}
+use crate::support::{layerscope, noise};
 
 /// `n` bytes like a shared object: the ELF magic, then random bytes from
 /// 48 values (about 5.6 bits per byte), so gzip keeps roughly three

@@ -123,3 +123,17 @@ pub fn dom_numbers(dom: &str, counts: bool) -> Vec<(String, u64, String)> {
     }
     out
 }
+
+/// Deterministic incompressible bytes (xorshift64*).
+pub fn noise(size: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    let mut out = Vec::with_capacity(size + 8);
+    while out.len() < size {
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        out.extend_from_slice(&x.wrapping_mul(0x2545_f491_4f6c_dd1d).to_le_bytes());
+    }
+    out.truncate(size);
+    out
+}

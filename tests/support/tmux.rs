@@ -16,6 +16,26 @@ impl Tmux {
         }
     }
 
+    /// A server on its own socket whose window `x`, `cols` x `rows`, runs
+    /// `command`.
+    pub fn start(name: &str, cols: u16, rows: u16, command: &str) -> Tmux {
+        let tmux = Tmux::new(name);
+        let (cols, rows) = (cols.to_string(), rows.to_string());
+        let out = tmux.run(&[
+            "new-session",
+            "-d",
+            "-s",
+            "x",
+            "-x",
+            &cols,
+            "-y",
+            &rows,
+            command,
+        ]);
+        assert!(out.status.success(), "{out:?}");
+        tmux
+    }
+
     /// Runs `tmux ARGS...` on this server.
     pub fn run(&self, args: &[&str]) -> Output {
         Command::new("tmux")
