@@ -180,18 +180,20 @@ impl Pins {
     }
 }
 
-fn pip_runs(df: &Dockerfile) -> bool {
+/// Whether a RUN of `df` runs a command that `does`.
+fn any_run(df: &Dockerfile, does: impl Fn(&str) -> bool) -> bool {
     df.stages
         .iter()
         .flat_map(|s| &s.instructions)
-        .any(|i| i.keyword == Keyword::Run && shell::pip_installs(i.command()))
+        .any(|i| i.keyword == Keyword::Run && does(i.command()))
+}
+
+fn pip_runs(df: &Dockerfile) -> bool {
+    any_run(df, shell::pip_installs)
 }
 
 fn conda_runs(df: &Dockerfile) -> bool {
-    df.stages
-        .iter()
-        .flat_map(|s| &s.instructions)
-        .any(|i| i.keyword == Keyword::Run && shell::conda_tool(i.command()).is_some())
+    any_run(df, |c| shell::conda_tool(c).is_some())
 }
 
 /// Every conda package of the final filesystem as `name=version=build`,
