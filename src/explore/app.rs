@@ -367,7 +367,6 @@ impl<'a> App<'a> {
         } else {
             // Only the items the search index found (in path order).
             let nodes = self.search_nodes(&search);
-            let pred = pred.without_search();
             let base = &self.base[self.base_index()];
             nodes
                 .par_iter()

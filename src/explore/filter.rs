@@ -26,28 +26,20 @@ pub struct Filters {
     pub search: String,
 }
 
-/// A compiled filter.
+/// A compiled filter (the search is not in it: `search::SearchIndex`
+/// finds those items, then this filter runs on them).
 pub struct Predicate {
     layer: Option<u32>,
     set: Option<LocSet>,
     min_size: u64,
-    needle: Vec<u8>,
 }
 
 impl Predicate {
-    /// The same filter with the search left out (done by
-    /// [`super::search::SearchIndex`] instead).
-    pub fn without_search(mut self) -> Predicate {
-        self.needle.clear();
-        self
-    }
-
     /// Whether the tree keeps `item`.
     pub fn keep(&self, item: &Item) -> bool {
         self.layer.is_none_or(|l| item.loc.layer == l)
             && self.set.as_ref().is_none_or(|s| s.contains(item.loc))
             && item.size >= self.min_size
-            && (self.needle.is_empty() || contains_ci(item.path, &self.needle))
     }
 }
 
@@ -98,7 +90,6 @@ impl Filters {
             layer: (self.changed_only && view == View::Merged).then_some(layer),
             set,
             min_size: SIZE_STEPS.get(self.size_step).copied().unwrap_or(0),
-            needle: self.search.to_ascii_lowercase().into_bytes(),
         }
     }
 
@@ -171,11 +162,4 @@ pub fn finding_locs(image: &Image, f: &Finding) -> Vec<Loc> {
         );
     }
     out
-}
-
-fn contains_ci(hay: &[u8], needle: &[u8]) -> bool {
-    needle.len() <= hay.len()
-        && hay
-            .windows(needle.len())
-            .any(|w| w.eq_ignore_ascii_case(needle))
 }

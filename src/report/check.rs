@@ -166,10 +166,8 @@ pub fn render_text(report: &CheckReport<'_>, options: &super::RenderOptions) -> 
             let place = f
                 .paths
                 .first()
-                .map_or(String::new(), |p| match options.width {
-                    Some(w) if !options.no_trunc => {
-                        super::fit::shorten_path(p, usize::from(w).saturating_sub(39).max(12))
-                    }
+                .map_or(String::new(), |p| match options.wrap_width() {
+                    Some(w) => super::fit::shorten_path(p, w.saturating_sub(39).max(12)),
                     _ => p.clone(),
                 });
             let _ = writeln!(

@@ -34,7 +34,8 @@ pub enum Tone {
 }
 
 impl Tone {
-    fn paint(self, p: Paint, s: &str) -> String {
+    /// `s` in this tone (as is when `p` does not colour).
+    pub fn paint(self, p: Paint, s: &str) -> String {
         match self {
             Tone::Plain => s.to_owned(),
             Tone::Dim => p.dim(s),

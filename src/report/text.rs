@@ -51,7 +51,7 @@ pub fn render_report(report: &Report<'_>, options: &RenderOptions) -> String {
 /// The last guard: every line within the width (unless `--no-trunc`).
 pub fn fit_out(text: String, options: &RenderOptions) -> String {
     match options.wrap_width() {
-        Some(w) if !options.no_trunc => fit::fit_lines(&text, w),
+        Some(w) => fit::fit_lines(&text, w),
         _ => text,
     }
 }
@@ -67,14 +67,7 @@ pub fn severity_tone(s: Severity) -> Tone {
 
 /// `text` in the tone's colour (or as is).
 pub fn toned(options: &TextOptions, tone: Tone, text: &str) -> String {
-    let p = options.paint();
-    match tone {
-        Tone::Plain => text.to_owned(),
-        Tone::Dim => p.dim(text),
-        Tone::Green => p.green(text),
-        Tone::Yellow => p.yellow(text),
-        Tone::Red => p.red(text),
-    }
+    tone.paint(options.paint(), text)
 }
 
 /// A section heading.
@@ -132,9 +125,7 @@ pub fn findings_blocks(out: &mut String, findings: &[Finding], options: &TextOpt
                 String::new()
             };
             let path = match w {
-                Some(w) if !options.no_trunc => {
-                    fit::shorten_path(&esc(p), w.saturating_sub(8 + more.len()).max(12))
-                }
+                Some(w) => fit::shorten_path(&esc(p), w.saturating_sub(8 + more.len()).max(12)),
                 _ => esc(p),
             };
             let _ = writeln!(out, "   e.g. {path}{more}");

@@ -190,6 +190,11 @@ impl ElfScanner {
 
     /// Feeds the next chunk of the file.
     pub fn feed(&mut self, chunk: &[u8]) {
+        // Most files are not ELF: tell from the first chunk, before the
+        // dynamic-section scanner keeps any of it.
+        if self.seen == 0 && chunk.len() >= 4 && !chunk.starts_with(b"\x7fELF") {
+            self.not_elf = true;
+        }
         if !self.not_elf {
             self.dynamic.feed(chunk);
         }

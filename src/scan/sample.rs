@@ -23,7 +23,7 @@
 //! less at 8 MiB and 1 MiB, with the gzip estimate as close as before
 //! (BENCHMARKS.md, "Issue 13, round 2").
 
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 
 use serde::{Deserialize, Serialize};
 
@@ -240,14 +240,6 @@ impl Sampler {
             zstd_bytes,
         }
     }
-
-    /// Wraps a reader so that everything read through it is fed to `self`.
-    pub fn tap<R: Read>(&mut self, inner: R) -> Tap<'_, R> {
-        Tap {
-            inner,
-            sampler: self,
-        }
-    }
 }
 
 /// Whether window `w` is kept at `stride`: one window in `stride`, at
@@ -258,21 +250,6 @@ impl Sampler {
 /// alias, which real layers do not have.
 fn kept(w: u64, stride: u64) -> bool {
     w % stride == 0
-}
-
-/// A reader that feeds a [`Sampler`] with what passes through it.
-#[derive(Debug)]
-pub struct Tap<'a, R> {
-    inner: R,
-    sampler: &'a mut Sampler,
-}
-
-impl<R: Read> Read for Tap<'_, R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.sampler.feed(&buf[..n]);
-        Ok(n)
-    }
 }
 
 /// A codec of the estimate.
