@@ -293,14 +293,22 @@ pub fn is_dependency_install(command: &str) -> bool {
         || c.contains("yarn install")
 }
 
+/// The parts of the command that create or change users or groups.
+pub fn user_parts(command: &str) -> Vec<String> {
+    parts(command)
+        .into_iter()
+        .filter(|p| {
+            matches!(
+                command_word(p),
+                "useradd" | "adduser" | "groupadd" | "addgroup" | "usermod"
+            )
+        })
+        .collect()
+}
+
 /// Whether the command creates users or groups.
 pub fn adds_users(command: &str) -> bool {
-    parts(command).iter().any(|p| {
-        matches!(
-            command_word(p),
-            "useradd" | "adduser" | "groupadd" | "addgroup" | "usermod"
-        )
-    })
+    !user_parts(command).is_empty()
 }
 
 #[cfg(test)]

@@ -445,15 +445,7 @@ fn runtime_stage(
         .iter()
         .filter(|i| i.keyword == Keyword::Run)
     {
-        let users: Vec<String> = shell::parts(i.command())
-            .into_iter()
-            .filter(|p| {
-                matches!(
-                    shell::command_word(p),
-                    "useradd" | "adduser" | "groupadd" | "addgroup" | "usermod"
-                )
-            })
-            .collect();
+        let users = shell::user_parts(i.command());
         if !users.is_empty() {
             out.push_str(&format!("RUN {}\n", users.join(" && ")));
         }
