@@ -9,7 +9,7 @@ use layerscope::fixture::{self, Image, file, image, layer, owned, sized_file, wh
 use layerscope::scan::Compression;
 use serde_json::Value;
 
-use crate::support::{layerscope, require_tool, testdata};
+use crate::support::{layerscope, require_tool, run_ok, testdata};
 
 /// The checked image. By construction:
 /// - layer 0 (the base): 30 000 + 100 bytes;
@@ -740,16 +740,6 @@ fn fixture_sizes_are_what_the_tests_assume() {
 }
 
 /// Runs a command, panicking with its output when it fails.
-fn sh(cmd: &mut Command) {
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 #[test]
 #[cfg_attr(
     not(feature = "tools"),
@@ -792,16 +782,20 @@ fn real_image_built_with_buildah() {
         std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(applet)).unwrap();
     }
     let base_tar = dir.path().join("rootfs.tar");
-    sh(Command::new("tar")
-        .arg("-C")
-        .arg(&rootfs)
-        .arg("-cf")
-        .arg(&base_tar)
-        .arg("."));
-    sh(store("podman")
-        .args(["import"])
-        .arg(&base_tar)
-        .arg("localhost/ls-check-base:1"));
+    run_ok(
+        Command::new("tar")
+            .arg("-C")
+            .arg(&rootfs)
+            .arg("-cf")
+            .arg(&base_tar)
+            .arg("."),
+    );
+    run_ok(
+        store("podman")
+            .args(["import"])
+            .arg(&base_tar)
+            .arg("localhost/ls-check-base:1"),
+    );
     // 1 MiB wheel deleted by a later layer, 2 MiB model chowned: 3 MiB shadowed.
     let ctx = dir.path().join("ctx");
     std::fs::create_dir_all(&ctx).unwrap();
@@ -813,24 +807,26 @@ fn real_image_built_with_buildah() {
          RUN chown -R 1000 /app\n",
     )
     .unwrap();
-    sh(store("buildah")
-        .args([
-            "bud",
-            "-q",
-            "--layers",
-            "--isolation",
-            "chroot",
-            "-t",
-            "localhost/ls-check:1",
-        ])
-        .arg(&ctx));
+    run_ok(
+        store("buildah")
+            .args([
+                "bud",
+                "-q",
+                "--layers",
+                "--isolation",
+                "chroot",
+                "-t",
+                "localhost/ls-check:1",
+            ])
+            .arg(&ctx),
+    );
     let archive = dir.path().join("image.tar");
     let storage = format!(
         "containers-storage:[vfs@{}+{}]localhost/ls-check:1",
         root.display(),
         runroot.display()
     );
-    sh(Command::new("skopeo").args([
+    run_ok(Command::new("skopeo").args([
         "copy",
         "-q",
         &storage,

@@ -15,7 +15,8 @@ use std::process::{Child, Command, Stdio};
 use serde_json::Value;
 
 use crate::support::layerscope;
-use crate::support::realbuild::{BASE, run_in, run_ok};
+use crate::support::realbuild::{BASE, run_in};
+use crate::support::run_ok;
 
 const PREFIX: &str = "localhost/wt-h20-drift";
 

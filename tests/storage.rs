@@ -5,17 +5,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::support::{analyze_json, layerscope, require_tool};
-
-fn run(cmd: &mut Command) {
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
+use crate::support::{analyze_json, layerscope, require_tool, run_ok};
 
 /// A store under `dir` with a busybox base and an image built on it, by
 /// `driver`. Returns the store flags for podman/buildah.
@@ -34,17 +24,21 @@ fn build_store(dir: &Path, driver: &str) -> Vec<String> {
         std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(applet)).unwrap();
     }
     let tar = dir.join("rootfs.tar");
-    run(Command::new("tar")
-        .arg("-C")
-        .arg(&rootfs)
-        .arg("-cf")
-        .arg(&tar)
-        .arg("."));
-    run(Command::new("podman")
-        .args(&flags)
-        .args(["import", "-q"])
-        .arg(&tar)
-        .arg("localhost/ls-cs-base:1"));
+    run_ok(
+        Command::new("tar")
+            .arg("-C")
+            .arg(&rootfs)
+            .arg("-cf")
+            .arg(&tar)
+            .arg("."),
+    );
+    run_ok(
+        Command::new("podman")
+            .args(&flags)
+            .args(["import", "-q"])
+            .arg(&tar)
+            .arg("localhost/ls-cs-base:1"),
+    );
     let ctx = dir.join("ctx");
     std::fs::create_dir_all(&ctx).unwrap();
     // Layer 1: 3,000 + 1,000 bytes and a hard link; layer 2 deletes the
@@ -56,18 +50,20 @@ fn build_store(dir: &Path, driver: &str) -> Vec<String> {
          RUN rm /big.bin /a\n",
     )
     .unwrap();
-    run(Command::new("buildah")
-        .args(&flags)
-        .args([
-            "bud",
-            "--layers",
-            "--isolation",
-            "chroot",
-            "-q",
-            "-t",
-            "localhost/ls-cs:1",
-        ])
-        .arg(&ctx));
+    run_ok(
+        Command::new("buildah")
+            .args(&flags)
+            .args([
+                "bud",
+                "--layers",
+                "--isolation",
+                "chroot",
+                "-q",
+                "-t",
+                "localhost/ls-cs:1",
+            ])
+            .arg(&ctx),
+    );
     flags
 }
 
@@ -89,10 +85,12 @@ fn check_driver(driver: &str) {
     // skopeo reads the same store into an archive: the same layers, byte
     // for byte.
     let archive = dir.path().join("out.tar");
-    run(Command::new("skopeo")
-        .arg("copy")
-        .arg(store_ref(dir.path(), driver, "localhost/ls-cs:1"))
-        .arg(format!("docker-archive:{}:ls-cs:1", archive.display())));
+    run_ok(
+        Command::new("skopeo")
+            .arg("copy")
+            .arg(store_ref(dir.path(), driver, "localhost/ls-cs:1"))
+            .arg(format!("docker-archive:{}:ls-cs:1", archive.display())),
+    );
     let theirs = analyze_json(&format!("docker-archive:{}", archive.display()), &[]);
     let layers = |v: &serde_json::Value| {
         v["layers"]

@@ -13,7 +13,7 @@ use layerscope::fixture::pattern;
 use layerscope::model::Image;
 
 use super::{advice_of, load, optimize_json};
-use crate::support::{layerscope, require_tool, testdata};
+use crate::support::{layerscope, require_tool, run_ok, testdata};
 
 const BASE: &str = "localhost/layerscope-df-base:1";
 static BASE_LOCK: Mutex<bool> = Mutex::new(false);
@@ -21,17 +21,6 @@ static BUILD_LOCK: Mutex<()> = Mutex::new(());
 
 fn tools() -> bool {
     require_tool("buildah") && require_tool("skopeo") && require_tool("podman")
-}
-
-fn run(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// The tiny offline base (busybox + a fake pip), made once.
@@ -58,10 +47,12 @@ fn ensure_base() {
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
         .unwrap_or_default();
     if label != sha {
-        run(Command::new("sh")
-            .arg(script)
-            .arg(BASE)
-            .env("LAYERSCOPE_SCRIPT_SHA", &sha));
+        run_ok(
+            Command::new("sh")
+                .arg(script)
+                .arg(BASE)
+                .env("LAYERSCOPE_SCRIPT_SHA", &sha),
+        );
     }
     *made = true;
 }
@@ -75,24 +66,28 @@ fn build(context: &Path, file: &Path, tag: &str, out: &Path) -> PathBuf {
     // LAYERSCOPE_TAG_PREFIX keeps two worktrees' builds apart.
     let prefix = std::env::var("LAYERSCOPE_TAG_PREFIX").unwrap_or_default();
     let name = format!("localhost/{prefix}layerscope-df-{tag}:1");
-    run(Command::new("buildah")
-        .args([
-            "bud",
-            "--layers",
-            "--isolation",
-            "chroot",
-            "-q",
-            "-t",
-            &name,
-            "-f",
-        ])
-        .arg(file)
-        .arg(context));
+    run_ok(
+        Command::new("buildah")
+            .args([
+                "bud",
+                "--layers",
+                "--isolation",
+                "chroot",
+                "-q",
+                "-t",
+                &name,
+                "-f",
+            ])
+            .arg(file)
+            .arg(context),
+    );
     let archive = out.join(format!("{tag}.tar"));
-    run(Command::new("skopeo")
-        .arg("copy")
-        .arg(format!("containers-storage:{name}"))
-        .arg(format!("oci-archive:{}:{tag}", archive.display())));
+    run_ok(
+        Command::new("skopeo")
+            .arg("copy")
+            .arg(format!("containers-storage:{name}"))
+            .arg(format!("oci-archive:{}:{tag}", archive.display())),
+    );
     let _ = Command::new("buildah").args(["rmi", &name]).output();
     archive
 }

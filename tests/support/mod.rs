@@ -55,6 +55,34 @@ pub fn assert_ok(out: &std::process::Output) {
     );
 }
 
+/// Runs an outside tool (buildah, podman, skopeo, sh...), panicking with
+/// its output when it fails; returns its standard output.
+///
+/// buildah's chroot runtime copies itself into a sealed memfd before each
+/// `RUN`, and the seal now and then fails with "sealing memfd copy: Device
+/// or resource busy" while another process holds a mapping; that one
+/// transient failure is retried (twice at most), anything else fails the
+/// test at once.
+pub fn run_ok(cmd: &mut Command) -> String {
+    let mut tries = 0;
+    loop {
+        let out = cmd.output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if !out.status.success() && stderr.contains("sealing memfd copy") && tries < 2 {
+            tries += 1;
+            eprintln!("retrying {cmd:?} after buildah's transient memfd failure");
+            std::thread::sleep(std::time::Duration::from_secs(1));
+            continue;
+        }
+        assert!(
+            out.status.success(),
+            "{cmd:?} failed:\n{}{stderr}",
+            String::from_utf8_lossy(&out.stdout),
+        );
+        return String::from_utf8_lossy(&out.stdout).into_owned();
+    }
+}
+
 /// Runs `layerscope ARGS...`.
 pub fn run<I, S>(args: I) -> Run
 where

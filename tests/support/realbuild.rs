@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
+use super::run_ok;
+
 /// The base image every corpus Dockerfile starts `FROM`.
 pub const BASE: &str = "localhost/layerscope-bookworm:min";
 
@@ -89,18 +91,6 @@ fn setup() -> BuildEnv {
         conf,
         _index: Mutex::new(child.stdin.take().unwrap()),
     }
-}
-
-/// Runs a command, panicking with its output when it fails.
-pub fn run_ok(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// The last `n` lines of a file.
