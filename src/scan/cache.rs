@@ -28,7 +28,7 @@ use crate::source::LayerInfo;
 
 /// The on-disk format version. Bump it whenever [`LayerIndex`] (or anything
 /// inside it) changes meaning, so old files are ignored rather than misread.
-pub const FORMAT: u32 = 7;
+pub const FORMAT: u32 = 8;
 
 /// First bytes of every cache file.
 const MAGIC: &[u8; 8] = b"LSCIDX\0\x01";

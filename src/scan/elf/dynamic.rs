@@ -5,12 +5,14 @@
 //! The program headers sit right after the file header and say where the
 //! dynamic section (`PT_DYNAMIC`) lies; the dynamic section names the
 //! string table (`DT_STRTAB`) by virtual address, mapped to a file offset
-//! through the `PT_LOAD` segments. Linkers put `.dynstr` before `.dynamic`,
-//! so the bytes before the dynamic section are kept (at most
-//! [`PREFIX_CAP`]); a string table past the dynamic section is captured when
-//! the stream reaches it. Memory is bounded: at most [`MAX_NAMES`] names of
-//! [`MAX_NAME`] bytes each. A file whose headers do not add up yields
-//! nothing.
+//! through the `PT_LOAD` segments. Linkers put `.dynstr` near the start and
+//! `.dynamic` after the code, so the file's first [`PREFIX_CAP`] bytes are
+//! kept; a dynamic section past them (a 500 MB `libtorch_cpu.so`) is
+//! captured on its own when the stream reaches it, and its names are read
+//! from the kept start of the string table (every one of them, or none); a
+//! string table past the dynamic section is captured when the stream reaches
+//! it. Memory is bounded: at most [`MAX_NAMES`] names of [`MAX_NAME`] bytes
+//! each. A file whose headers do not add up yields nothing.
 
 /// Bytes kept from the start of the file while the dynamic section is
 /// awaited (the string table lies there).
@@ -74,6 +76,8 @@ pub struct DynamicScanner {
     prefix: Vec<u8>,
     /// (offset, size) of `PT_DYNAMIC`, once the program headers are read.
     dynamic: Option<(u64, u64)>,
+    /// A dynamic section past the kept prefix: the bytes captured so far.
+    far: Option<Vec<u8>>,
     /// `PT_LOAD` segments: (vaddr, offset, filesz).
     loads: Vec<(u64, u64, u64)>,
     /// Entries read from the dynamic section.
@@ -112,13 +116,23 @@ impl DynamicScanner {
             self.prefix.extend_from_slice(&chunk[..take]);
         }
         self.advance();
+        if let (Some(buf), Some((off, size)), false) = (&mut self.far, self.dynamic, self.done) {
+            // Capturing a dynamic section that lies past the prefix.
+            let have = off + buf.len() as u64;
+            if self.seen > have && pos <= have {
+                let a = (have - pos) as usize;
+                let b = ((off + size).min(self.seen) - pos) as usize;
+                buf.extend_from_slice(&chunk[a..b]);
+                self.advance();
+            }
+        }
     }
 
     /// How much of the file's start is wanted now.
     fn prefix_goal(&self) -> u64 {
         match self.dynamic {
-            Some((off, size)) => off.saturating_add(size).min(PREFIX_CAP + MAX_DYNAMIC),
-            None => PREFIX_CAP,
+            Some((off, size)) if self.far.is_none() => off.saturating_add(size),
+            _ => PREFIX_CAP,
         }
     }
 
@@ -145,6 +159,9 @@ impl DynamicScanner {
             }
             match program_headers(&self.prefix, h) {
                 Some((Some(d), loads)) if d.1 <= MAX_DYNAMIC => {
+                    if d.0 >= PREFIX_CAP {
+                        self.far = Some(Vec::new());
+                    }
                     self.dynamic = Some(d);
                     self.loads = loads;
                 }
@@ -155,13 +172,12 @@ impl DynamicScanner {
             return;
         };
         if self.entries.is_none() {
-            if off.saturating_add(size) > have {
-                if off.saturating_add(size) > PREFIX_CAP + MAX_DYNAMIC {
-                    return self.give_up();
-                }
-                return;
-            }
-            let Some(entries) = dynamic_entries(&self.prefix, h, off, size) else {
+            let entries = match &self.far {
+                Some(buf) if buf.len() as u64 == size => dynamic_entries(buf, h, 0, size),
+                None if off + size <= have => dynamic_entries(&self.prefix, h, off, size),
+                _ => return,
+            };
+            let Some(entries) = entries else {
                 return self.give_up();
             };
             self.entries = Some(entries);
@@ -184,9 +200,12 @@ impl DynamicScanner {
             return self.give_up();
         };
         let end = off.saturating_add(size);
-        if end <= self.prefix.len() as u64 {
-            let table = &self.prefix[off as usize..end as usize];
-            self.result = Some(names(e, table));
+        let kept = self.prefix.len() as u64;
+        if off < kept {
+            // The whole table, or the start of it that was kept: then every
+            // name must lie there.
+            let table = &self.prefix[off as usize..end.min(kept) as usize];
+            self.result = names(e, table, end <= kept);
             return self.finish_early();
         }
         if off >= self.seen && size <= PREFIX_CAP {
@@ -199,7 +218,7 @@ impl DynamicScanner {
 
     fn resolve_late(&mut self) {
         if let (Some(e), Some((_, _, table))) = (&self.entries, &self.late) {
-            self.result = Some(names(e, table));
+            self.result = names(e, table, true);
         }
         self.finish_early();
     }
@@ -219,6 +238,7 @@ impl DynamicScanner {
     fn finish_early(&mut self) {
         self.done = true;
         self.prefix = Vec::new();
+        self.far = None;
         self.late = None;
     }
 
@@ -328,8 +348,9 @@ fn dynamic_entries(b: &[u8], h: Header, off: u64, size: u64) -> Option<Entries> 
     Some(e)
 }
 
-/// The strings of the entries, read from the string table.
-fn names(e: &Entries, table: &[u8]) -> Dynamic {
+/// The strings of the entries, read from the string table; from only the
+/// start of it (`whole` false), `None` unless every string lies there.
+fn names(e: &Entries, table: &[u8], whole: bool) -> Option<Dynamic> {
     let get = |at: u64| -> Option<String> {
         let tail = table.get(usize::try_from(at).ok()?..)?;
         let end = tail.iter().take(MAX_NAME + 1).position(|&b| b == 0)?;
@@ -338,7 +359,12 @@ fn names(e: &Entries, table: &[u8]) -> Dynamic {
     let mut d = Dynamic::default();
     let mut rpath = Vec::new();
     for &(tag, at) in &e.strings {
-        let Some(s) = get(at) else { continue };
+        let Some(s) = get(at) else {
+            if whole {
+                continue;
+            }
+            return None;
+        };
         match tag {
             DT_NEEDED if d.needed.len() < MAX_NAMES => d.needed.push(s),
             DT_SONAME => d.soname = Some(s),
@@ -350,7 +376,7 @@ fn names(e: &Entries, table: &[u8]) -> Dynamic {
     if d.runpath.is_empty() {
         d.runpath = rpath;
     }
-    d
+    Some(d)
 }
 
 fn split(s: &str) -> Vec<String> {
@@ -408,6 +434,12 @@ mod tests {
         Some(d)
     }
 
+    /// Where `PT_DYNAMIC` lies, read with the parser's own header code.
+    fn dynamic_offset(data: &[u8]) -> u64 {
+        let h = parse_header(data).unwrap();
+        program_headers(data, h).unwrap().0.unwrap().0
+    }
+
     fn gcc(dir: &Path, args: &[&str]) -> bool {
         Command::new("gcc")
             .current_dir(dir)
@@ -426,6 +458,13 @@ mod tests {
         let _ = std::fs::write(
             dir.join("t.c"),
             "#include <math.h>\ndouble f(double x) { return cos(x); }\n",
+        );
+        // 12 MiB of read-only data put `.dynamic` past the kept prefix, as
+        // in libtorch_cpu.so.
+        let _ = std::fs::write(
+            dir.join("big.c"),
+            "#include <math.h>\nconst char big[12 << 20] = {1};\n\
+             double g(double x) { return cos(x) + big[(int)x]; }\n",
         );
         let _ = std::fs::write(
             dir.join("m.c"),
@@ -446,6 +485,18 @@ mod tests {
         ) && gcc(
             &dir,
             &[
+                "-shared",
+                "-fPIC",
+                "-o",
+                "libbig.so.2",
+                "big.c",
+                "-lm",
+                "-Wl,-soname,libbig.so.2",
+                "-Wl,-rpath,/opt/big",
+            ],
+        ) && gcc(
+            &dir,
+            &[
                 "-o",
                 "m",
                 "m.c",
@@ -458,7 +509,7 @@ mod tests {
             let _ = std::fs::remove_dir_all(&dir);
             return;
         }
-        let mut files = vec![dir.join("libt.so.1"), dir.join("m")];
+        let mut files = vec![dir.join("libt.so.1"), dir.join("libbig.so.2"), dir.join("m")];
         for sys in [
             "/usr/lib/x86_64-linux-gnu/libstdc++.so.6",
             "/usr/lib/x86_64-linux-gnu/libz.so.1",
@@ -488,6 +539,12 @@ mod tests {
         assert!(so.needed.iter().any(|n| n == "libm.so.6"), "{so:?}");
         assert_eq!(so.soname.as_deref(), Some("libt.so.1"));
         assert_eq!(so.runpath, ["$ORIGIN/../lib", "/opt/x"]);
+        let big = std::fs::read(dir.join("libbig.so.2")).unwrap();
+        assert!(dynamic_offset(&big) > PREFIX_CAP, "the test needs .dynamic past the cap");
+        let big = scan(&big, 65536).unwrap();
+        assert_eq!(big.needed, ["libm.so.6"]);
+        assert_eq!(big.soname.as_deref(), Some("libbig.so.2"));
+        assert_eq!(big.runpath, ["/opt/big"]);
         let exe = scan(&std::fs::read(dir.join("m")).unwrap(), 4096).unwrap();
         assert!(exe.needed.iter().any(|n| n == "libt.so.1"), "{exe:?}");
         assert_eq!(exe.runpath, ["$ORIGIN"]);
