@@ -228,10 +228,11 @@ pub fn apply(text: &str, pins: &Pins) -> String {
     let mut edits: Vec<(usize, usize, String)> = Vec::new();
     let constraints = pins.writes_constraints(&df);
     let conda = pins.writes_conda_pins(&df);
-    let last = df.stages.len().saturating_sub(1);
+    let root = root_base(&df);
     for (si, stage) in df.stages.iter().enumerate() {
-        if si == last
-            && let Some(d) = &pins.base_digest
+        if let Some(d) = &pins.base_digest
+            && root == Some(stage.base.as_str())
+            && named_stage(&df, si).is_none()
         {
             from_edit(text, stage.from_line, &stage.base, d, &mut edits);
         }
@@ -285,6 +286,26 @@ pub fn apply(text: &str, pins: &Pins) -> String {
 }
 
 /// `FROM base` -> `FROM base@digest` on the stage's line.
+/// The image the final stage grows from, through the stages it names: the
+/// one `--base`'s digest belongs to. Every stage on that image is pinned (a
+/// build stage on the same base as the runtime stage too).
+fn root_base(df: &Dockerfile) -> Option<&str> {
+    let mut at = df.stages.len().checked_sub(1)?;
+    // Each step goes to an earlier stage, so this ends.
+    while let Some(named) = named_stage(df, at) {
+        at = named;
+    }
+    Some(df.stages[at].base.as_str())
+}
+
+/// The earlier stage that stage `at`'s `FROM` names, if any.
+fn named_stage(df: &Dockerfile, at: usize) -> Option<usize> {
+    let base = &df.stages[at].base;
+    df.stages[..at]
+        .iter()
+        .rposition(|s| s.name.as_deref().is_some_and(|n| n.eq_ignore_ascii_case(base)))
+}
+
 fn from_edit(
     text: &str,
     line: u32,
@@ -374,6 +395,26 @@ mod tests {
         assert_eq!(
             pins().constraints(),
             "# Written by `layerscope optimize --apply pin` from the image.\nFlask==3.0.0\nJinja2==3.1.4\n"
+        );
+    }
+
+    /// After a multi-stage split both stages start from the base; a stage
+    /// on another image, or on a stage, stays as written.
+    #[test]
+    fn every_stage_on_the_final_base_is_pinned() {
+        let d = format!("sha256:{}", "ab".repeat(32));
+        let text = "FROM python:3.12 AS tools\nRUN echo\nFROM debian:12 AS build\nRUN echo\nFROM build AS mid\nFROM debian:12\nCOPY --from=mid /a /a\n";
+        assert_eq!(
+            apply(text, &pins()),
+            format!(
+                "FROM python:3.12 AS tools\nRUN echo\nFROM debian:12@{d} AS build\nRUN echo\nFROM build AS mid\nFROM debian:12@{d}\nCOPY --from=mid /a /a\n"
+            )
+        );
+        // The final stage grows from a stage: its root is pinned.
+        let text = "FROM debian:12 AS build\nRUN echo\nFROM build\nRUN echo\n";
+        assert_eq!(
+            apply(text, &pins()),
+            format!("FROM debian:12@{d} AS build\nRUN echo\nFROM build\nRUN echo\n")
         );
     }
 
