@@ -301,9 +301,11 @@ fn root_base(df: &Dockerfile) -> Option<&str> {
 /// The earlier stage that stage `at`'s `FROM` names, if any.
 fn named_stage(df: &Dockerfile, at: usize) -> Option<usize> {
     let base = &df.stages[at].base;
-    df.stages[..at]
-        .iter()
-        .rposition(|s| s.name.as_deref().is_some_and(|n| n.eq_ignore_ascii_case(base)))
+    df.stages[..at].iter().rposition(|s| {
+        s.name
+            .as_deref()
+            .is_some_and(|n| n.eq_ignore_ascii_case(base))
+    })
 }
 
 fn from_edit(

@@ -57,7 +57,7 @@ pub fn python_files(cx: &Context<'_>, f: &Finding) -> Vec<Advice> {
     };
     let tests = f.kind == FindingKind::PackageTests;
     // The finding's files by the layer that wrote them; a finding known
-    // only by its layers is one group, as before.
+    // only by its layers (no member files) is one group.
     let mut by_layer: BTreeMap<u32, Vec<(Loc, u64)>> = BTreeMap::new();
     for &loc in &f.members.locs {
         if loc.layer as usize >= cx.mapping.base_layers {
@@ -69,6 +69,10 @@ pub fn python_files(cx: &Context<'_>, f: &Finding) -> Vec<Advice> {
         }
     }
     if by_layer.is_empty() {
+        if !f.members.locs.is_empty() {
+            // Its files are the base's or tests the package imports.
+            return Vec::new();
+        }
         let Some(step) = cx.mapping.step_for_layer(first) else {
             return Vec::new();
         };

@@ -526,6 +526,34 @@ fn test_modules_numpy_imports_stay() {
     );
 }
 
+/// When the only test files are the ones numpy imports, nothing is to be
+/// deleted: no `delete-tests` change (it would promise bytes it keeps).
+#[test]
+fn only_imported_test_modules_give_no_change() {
+    let site = "usr/local/lib/python3.11/dist-packages";
+    let core = format!("{site}/numpy/_core/tests");
+    let fixture = image(vec![
+        layer(vec![sized_file("bin/sh", 10_000, 1)]).created_by(BASE),
+        layer(vec![
+            sized_file(format!("{site}/numpy/x.py"), 1_000, 2),
+            sized_file(format!("{core}/__init__.py"), 100, 3),
+            sized_file(format!("{core}/_natype.py"), 60_000, 4),
+        ])
+        .created_by(&run("pip install --no-cache-dir numpy")),
+    ]);
+    let text = "FROM python:3.11\nRUN pip install --no-cache-dir numpy\n";
+    let r = optimize(Some(fixture), text, &["--apply", "delete-tests"]);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert_eq!(r.rewritten, text);
+    let kinds: Vec<&serde_json::Value> = r.report["advice"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| &a["change_kind"])
+        .collect();
+    assert!(!kinds.contains(&&"delete-tests".into()), "{:#}", r.report);
+}
+
 /// A wheel downloaded in one RUN, installed in the next and deleted in a
 /// third: `merge-runs` joins the three and takes the wheel out with its
 /// deletion, so `delete-leftovers`, which would remove the same file, is

@@ -509,7 +509,11 @@ mod tests {
             let _ = std::fs::remove_dir_all(&dir);
             return;
         }
-        let mut files = vec![dir.join("libt.so.1"), dir.join("libbig.so.2"), dir.join("m")];
+        let mut files = vec![
+            dir.join("libt.so.1"),
+            dir.join("libbig.so.2"),
+            dir.join("m"),
+        ];
         for sys in [
             "/usr/lib/x86_64-linux-gnu/libstdc++.so.6",
             "/usr/lib/x86_64-linux-gnu/libz.so.1",
@@ -540,7 +544,10 @@ mod tests {
         assert_eq!(so.soname.as_deref(), Some("libt.so.1"));
         assert_eq!(so.runpath, ["$ORIGIN/../lib", "/opt/x"]);
         let big = std::fs::read(dir.join("libbig.so.2")).unwrap();
-        assert!(dynamic_offset(&big) > PREFIX_CAP, "the test needs .dynamic past the cap");
+        assert!(
+            dynamic_offset(&big) > PREFIX_CAP,
+            "the test needs .dynamic past the cap"
+        );
         let big = scan(&big, 65536).unwrap();
         assert_eq!(big.needed, ["libm.so.6"]);
         assert_eq!(big.soname.as_deref(), Some("libbig.so.2"));
