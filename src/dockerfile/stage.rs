@@ -397,15 +397,18 @@ fn closure(db: &Database, names: impl Iterator<Item = String>) -> HashSet<String
 /// The bytes of the packages the build installed that the runtime stage
 /// does not (the runtime packages and what they depend on stay).
 fn saving(cx: &Context<'_>, db: &Database, base: u32, kept: &HashSet<String>) -> (u64, u64) {
-    db.packages
-        .iter()
-        .filter(|p| p.layer >= base && !kept.contains(&p.name))
-        .fold((0, 0), |(u, c), p| {
-            (
-                u + p.bytes,
-                c + cx.image.estimate_compressed(p.layer, p.bytes),
-            )
-        })
+    let dropped = || {
+        db.packages
+            .iter()
+            .filter(|p| p.layer >= base && !kept.contains(&p.name))
+    };
+    let files = dropped()
+        .flat_map(|p| p.files.iter())
+        .map(|&l| (l, cx.image.entry(l).size));
+    (
+        dropped().map(|p| p.bytes).sum(),
+        cx.image.estimate_entries(files),
+    )
 }
 
 /// The runtime stage's text.
