@@ -125,7 +125,7 @@ impl Pipeline {
             let (image, analysis) = manifest_only(reference, s)?;
             let plan = s
                 .advise
-                .then(|| Plan::new(&image, &analysis.findings, dockerfile));
+                .then(|| Plan::new(&image, &analysis.findings, None, dockerfile));
             return Ok(Analyzed {
                 image,
                 analysis,
@@ -134,11 +134,14 @@ impl Pipeline {
         }
         let (image, stats) = load(reference, s)?;
         let mut analysis = analyze::run(&image, &s.analyze, stats);
-        let mut plan = (dockerfile.is_some() || s.advise)
-            .then(|| Plan::new(&image, &analysis.findings, dockerfile));
-        if let Some(plan) = &mut plan {
-            with_recommended(plan, &image);
-        }
+        let plan = (dockerfile.is_some() || s.advise).then(|| {
+            Plan::new(
+                &image,
+                &analysis.findings,
+                analysis.packages.as_deref(),
+                dockerfile,
+            )
+        });
         if let (Some(plan), Some(df)) = (&plan, dockerfile) {
             analysis.findings = plan.annotate(&analysis.findings);
             let drift = drift_findings(&image, &analysis, plan, df, s.context.as_deref());
@@ -332,32 +335,6 @@ fn manifest_only(reference: &str, settings: &Settings) -> Result<(Image, Analysi
     let mut analysis = analyze::run(&image, &settings.analyze, ScanStats::default());
     analysis.manifest_only = true;
     Ok((image, analysis))
-}
-
-/// Gives the plan's `--no-install-recommends` advice its bytes: the
-/// packages that only a recommendation installed, read from the image's
-/// package database (only when there is such advice).
-pub fn with_recommended(plan: &mut Plan, image: &Image) {
-    if !plan
-        .advice
-        .iter()
-        .any(|a| a.change_kind == crate::dockerfile::ChangeKind::NoInstallRecommends)
-    {
-        return;
-    }
-    let Some(db) = crate::packages::Database::read(image) else {
-        return;
-    };
-    let recommended: Vec<crate::dockerfile::Recommended> = db
-        .recommended()
-        .map(|p| crate::dockerfile::Recommended {
-            name: p.name.clone(),
-            layer: p.layer,
-            bytes: p.bytes,
-            files: p.files.clone(),
-        })
-        .collect();
-    plan.with_recommended(image, &recommended);
 }
 
 /// An empty index standing for a layer that was not read.

@@ -401,7 +401,7 @@ fn cache_and_toolchain_findings_become_line_advice_and_edits() {
             "multi-stage",
         ),
     ];
-    let plan = Plan::new(&img, &findings, Some(&df));
+    let plan = Plan::new(&img, &findings, None, Some(&df));
     let by_kind = |k: FindingKind| plan.advice.iter().find(|a| a.kind == Some(k)).unwrap();
     let apt = by_kind(FindingKind::AptLists);
     assert_eq!(

@@ -65,6 +65,10 @@ pub struct Analysis {
     /// Inputs ignored, cleaned or only partly read (DESIGN.md `warnings[]`).
     #[serde(default)]
     pub warnings: Vec<crate::warning::Warning>,
+    /// The package database, read once for the analyzers and the
+    /// Dockerfile advice (not in the JSON).
+    #[serde(skip)]
+    pub packages: Option<std::sync::Arc<crate::packages::Database>>,
 }
 
 /// Knobs of the analysis.
@@ -351,13 +355,13 @@ impl Finding {
 pub fn run(image: &Image, options: &AnalyzeOptions, scan: ScanStats) -> Analysis {
     // Independent analyzers run side by side: Python and bloat (which needs
     // the Python report) on one side, everything else on the other.
-    let ((python, python_findings, system_packages), (mut findings, pull, summary)) = rayon::join(
+    let ((python, python_findings, packages), (mut findings, pull, summary)) = rayon::join(
         || {
             let packages = crate::packages::Database::read(image);
             let python = python::report(image, packages.as_ref());
             let (mut found, claimed) = python::findings(image, &python, packages.as_ref());
             found.extend(bloat::findings(image, &claimed));
-            (python, found, system::report(packages.as_ref()))
+            (python, found, packages)
         },
         || {
             let mut found = waste::findings(image);
@@ -392,7 +396,7 @@ pub fn run(image: &Image, options: &AnalyzeOptions, scan: ScanStats) -> Analysis
         layers,
         findings,
         python,
-        system_packages,
+        system_packages: system::report(packages.as_ref()),
         pull,
         largest_files,
         largest_directories,
@@ -414,6 +418,7 @@ pub fn run(image: &Image, options: &AnalyzeOptions, scan: ScanStats) -> Analysis
             })
             .chain(image.warnings.iter().cloned())
             .collect(),
+        packages: packages.map(std::sync::Arc::new),
     }
 }
 

@@ -51,10 +51,12 @@ pub fn run(s: Optimize) -> Result<i32, Error> {
                         ));
                     }
                     super::warn(&format!("{what}; going on (--force)"));
-                    let mut plan =
-                        Plan::forced(&analyzed.image, &analyzed.analysis.findings, Some(df));
-                    crate::pipeline::with_recommended(&mut plan, &analyzed.image);
-                    plan
+                    Plan::forced(
+                        &analyzed.image,
+                        &analyzed.analysis.findings,
+                        analyzed.analysis.packages.as_deref(),
+                        Some(df),
+                    )
                 }
                 _ => plan,
             }

@@ -26,6 +26,8 @@ pub struct Context<'a> {
     pub mapping: &'a Mapping,
     /// The Dockerfile, when given.
     pub dockerfile: Option<&'a Dockerfile>,
+    /// The image's package database, when it has one.
+    pub packages: Option<&'a crate::packages::Database>,
 }
 
 impl Context<'_> {

@@ -38,6 +38,7 @@ pub use parse::{Dockerfile, Instruction, Keyword};
 
 use crate::analyze::Finding;
 use crate::model::Image;
+use crate::packages::Database;
 
 /// Why a Dockerfile cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -78,21 +79,6 @@ impl Dockerfile {
     }
 }
 
-/// A package installed only because another recommended it (what
-/// `--no-install-recommends` would not install): the narrow interface to
-/// the image's package database.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Recommended {
-    /// The package name.
-    pub name: String,
-    /// The layer that installed it.
-    pub layer: u32,
-    /// Its files' bytes in the final filesystem.
-    pub bytes: u64,
-    /// Those files (their compressed bytes are estimated file by file).
-    pub files: Vec<crate::model::Loc>,
-}
-
 /// The advice for one image (or, without one, for the Dockerfile alone).
 #[derive(Clone, Debug)]
 pub struct Plan {
@@ -117,19 +103,32 @@ impl Plan {
     /// Maps and advises: `findings` are the analysis's findings for `image`.
     /// A Dockerfile none of whose instructions matches the history is
     /// dropped (advice from the history alone).
-    pub fn new(image: &Image, findings: &[Finding], dockerfile: Option<&Dockerfile>) -> Plan {
-        Plan::build(image, findings, dockerfile, false)
+    /// `packages` is the image's package database (read once by
+    /// `analyze::run`).
+    pub fn new(
+        image: &Image,
+        findings: &[Finding],
+        packages: Option<&Database>,
+        dockerfile: Option<&Dockerfile>,
+    ) -> Plan {
+        Plan::build(image, findings, packages, dockerfile, false)
     }
 
     /// Like [`Plan::new`], but keeps the Dockerfile however little of it
     /// matches the history (`optimize --force`).
-    pub fn forced(image: &Image, findings: &[Finding], dockerfile: Option<&Dockerfile>) -> Plan {
-        Plan::build(image, findings, dockerfile, true)
+    pub fn forced(
+        image: &Image,
+        findings: &[Finding],
+        packages: Option<&Database>,
+        dockerfile: Option<&Dockerfile>,
+    ) -> Plan {
+        Plan::build(image, findings, packages, dockerfile, true)
     }
 
     fn build(
         image: &Image,
         findings: &[Finding],
+        packages: Option<&Database>,
         dockerfile: Option<&Dockerfile>,
         force: bool,
     ) -> Plan {
@@ -151,6 +150,7 @@ impl Plan {
             findings,
             mapping: &mapping,
             dockerfile,
+            packages,
         };
         let mut advice = advise::advise(&cx);
         if dockerfile.is_some() {
@@ -163,6 +163,9 @@ impl Plan {
             mismatch,
             measured: true,
         };
+        if let Some(db) = packages {
+            plan.with_recommended(image, db);
+        }
         plan.select(&Selection::Safe);
         plan
     }
@@ -262,15 +265,15 @@ impl Plan {
 
     /// Gives the `no-install-recommends` advice its bytes: the packages
     /// only a recommendation brought in, by the layer that installed them
-    /// (from the image's dpkg database). Call before [`Plan::select`]; the
-    /// advice sorts again by its new figures.
-    pub fn with_recommended(&mut self, image: &Image, recommended: &[Recommended]) {
+    /// (from the image's dpkg database); the advice sorts again by its new
+    /// figures.
+    fn with_recommended(&mut self, image: &Image, db: &Database) {
         for a in &mut self.advice {
             if a.change_kind != ChangeKind::NoInstallRecommends {
                 continue;
             }
-            let mine: Vec<&Recommended> = recommended
-                .iter()
+            let mine: Vec<&crate::packages::Package> = db
+                .recommended()
                 .filter(|r| a.layers.contains(&r.layer))
                 .collect();
             a.bytes = Some(mine.iter().map(|r| r.bytes).sum());

@@ -91,14 +91,15 @@ pub fn split(cx: &Context<'_>) -> Result<Split, String> {
         return Err("the stage copies from another image or has ONBUILD steps".to_owned());
     }
     let from = from_line(df)?;
-    let db = Database::read(cx.image)
+    let db = cx
+        .packages
         .filter(|d| d.manager == Manager::Dpkg)
         .ok_or_else(|| {
             "no dpkg database in the image: the runtime stage installs its libraries with apt"
                 .to_owned()
         })?;
     let base = cx.mapping.base_layers as u32;
-    let roots = roots(cx, &db, base)?;
+    let roots = roots(cx, db, base)?;
     if !roots.iter().any(|r| is_python_root(cx, r)) {
         return Err(
             "no Python packages installed above the base image to copy into a runtime stage"
@@ -106,9 +107,9 @@ pub fn split(cx: &Context<'_>) -> Result<Split, String> {
         );
     }
     let copies = copies(cx, &roots);
-    let runtime = runtime_packages(cx, &db, base, &roots);
-    let kept = closure(&db, runtime.iter().cloned());
-    let (bytes, compressed_bytes) = saving(cx, &db, base, &kept);
+    let runtime = runtime_packages(cx, db, base, &roots);
+    let kept = closure(db, runtime.iter().cloned());
+    let (bytes, compressed_bytes) = saving(cx, db, base, &kept);
     let alias = stage.name.clone();
     let text = runtime_stage(
         df,
