@@ -15,6 +15,10 @@
 #     cold run, with the bytes it read (strace: read/pread) against the
 #     archive's size
 #   dive --ci --source docker-archive (unless SKIP_DIVE=1)
+#   the gzip layers as a docker archive (what `docker save` writes with
+#     Docker's containerd image store: manifest.json beside the OCI
+#     index, the layers the gzip blobs), built here from the OCI image:
+#     layerscope and dive on it, for "4x dive on gzip layers"
 #   gzip -dc | sha256sum, pigz -dc, rapidgzip -d -P 1 over the gzip blobs of
 #     the same layers (one after the other; the largest alone too)
 # then a summary table of the medians and the ratios to layerscope.
@@ -162,6 +166,26 @@ warm_read() {
     "layerscope warm: bytes read" "$archive" "$size" "$(echo "scale=4; 100 * $archive / $size" | bc)" "$total"
 }
 
+# gzip_docker_archive OCI_PATH OUT: OUT is the OCI image (an oci-archive
+# file or a layout directory) with a docker manifest.json added whose
+# layers are its gzip blobs.
+gzip_docker_archive() {
+  local oci="$1" out="$2" index manifest tmp
+  tmp="$(mktemp -d /tmp/bench-gzdocker.XXXXXX)"
+  if [ -d "$oci" ]; then index="$(cat "$oci/index.json")"; else index="$(tar -xOf "$oci" index.json)"; fi
+  manifest="$(echo "$index" | jq -r '.manifests[0].digest' | sed 's|sha256:|blobs/sha256/|')"
+  if [ -d "$oci" ]; then manifest="$(cat "$oci/$manifest")"; else manifest="$(tar -xOf "$oci" "$manifest")"; fi
+  echo "$manifest" | jq '[{Config: (.config.digest | sub("sha256:"; "blobs/sha256/")),
+    RepoTags: ["bench:gzip"], Layers: [.layers[].digest | sub("sha256:"; "blobs/sha256/")]}]' >"$tmp/manifest.json"
+  if [ -d "$oci" ]; then
+    tar -cf "$out" -C "$oci" . -C "$tmp" manifest.json
+  else
+    cp "$oci" "$out"
+    tar -rf "$out" -C "$tmp" manifest.json
+  fi
+  rm -rf "$tmp"
+}
+
 # compare LABEL DOCKER_ARCHIVE LS_SOURCE LS_LABEL OCI_PATH -- GZ_BLOBS...
 # LS_SOURCE is the layerscope reference of the gzip image (oci:DIR or
 # oci-archive:FILE), OCI_PATH its file or directory (for sizes and warming).
@@ -191,6 +215,14 @@ compare() {
   if [ -z "$SKIP_DIVE" ]; then
     measure "dive --ci --source docker-archive" "${dive[@]}" "$docker"
   fi
+  gzdocker="$(mktemp -d "$(dirname "$docker")/bench-gzdocker.XXXXXX")"
+  cleanup_dirs+=("$gzdocker")
+  gzip_docker_archive "$oci" "$gzdocker/image.tar"
+  measure "layerscope docker-archive (gzip)" "$LS" analyze --no-cache --format json "docker-archive:$gzdocker/image.tar"
+  if [ -z "$SKIP_DIVE" ]; then
+    measure "dive docker-archive (gzip)" "${dive[@]}" "$gzdocker/image.tar"
+  fi
+  rm -f "$gzdocker/image.tar"
   measure "gzip -dc | sha256sum (all layers)" sh -c 'for f; do gzip -dc "$f" | sha256sum; done' sh "${blobs[@]}"
   measure "pigz -dc (all layers)" sh -c 'for f; do pigz -dc "$f"; done' sh "${blobs[@]}"
   measure "rapidgzip -d -P 1 (all layers)" sh -c 'for f; do rapidgzip -d -P 1 -c "$f"; done' sh "${blobs[@]}"
@@ -200,7 +232,9 @@ compare() {
   awk -F'\t' '
     { n[NR] = $1; t[NR] = $2; m[NR] = $3; c[NR] = $4; s[NR] = $5 }
     $1 ~ /^layerscope analyze docker-archive/ { plain = NR }
-    $1 ~ /^dive/ { dive = NR }
+    $1 ~ /^dive --ci/ { dive = NR }
+    $1 ~ /^layerscope docker-archive \(gzip\)/ { lsgz = NR }
+    $1 ~ /^dive docker-archive \(gzip\)/ { divegz = NR }
     END {
       printf "  %-44s %10s %10s %9s\n", "", "wall s", "cpu s", "rss MB"
       for (i = 1; i <= NR; i++)
@@ -212,6 +246,8 @@ compare() {
         if (s[i] == "ok") printf "  %-42s %6.2fx wall  %6.2fx cpu  %6.2fx rss\n", n[i], t[i] / t[1], c[i] / c[1], m[i] / m[1]
       if (dive && plain && s[dive] == "ok" && s[plain] == "ok" && t[plain] > 0)
         printf "  %-42s %6.2fx time\n", "dive / layerscope docker-archive", t[dive] / t[plain]
+      if (divegz && lsgz && s[divegz] == "ok" && s[lsgz] == "ok" && t[lsgz] > 0)
+        printf "  %-42s %6.2fx time\n", "dive / layerscope, gzip docker-archive", t[divegz] / t[lsgz]
     }' "$results"
   rm -f "$results"
 }
