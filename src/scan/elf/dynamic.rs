@@ -98,14 +98,14 @@ impl DynamicScanner {
         self.seen += chunk.len() as u64;
         if let Some((off, size, buf)) = &mut self.late {
             // Capturing a string table that lies past the dynamic section.
-            let want_end = *off + *size;
-            let have = *off + buf.len() as u64;
+            let want_end = off.saturating_add(*size);
+            let have = off.saturating_add(buf.len() as u64);
             if self.seen > have && pos <= have {
                 let a = (have - pos) as usize;
                 let b = (want_end.min(self.seen) - pos) as usize;
                 buf.extend_from_slice(&chunk[a..b]);
             }
-            if *off + buf.len() as u64 >= want_end {
+            if off.saturating_add(buf.len() as u64) >= want_end {
                 self.resolve_late();
             }
             return;
@@ -118,10 +118,10 @@ impl DynamicScanner {
         self.advance();
         if let (Some(buf), Some((off, size)), false) = (&mut self.far, self.dynamic, self.done) {
             // Capturing a dynamic section that lies past the prefix.
-            let have = off + buf.len() as u64;
+            let have = off.saturating_add(buf.len() as u64);
             if self.seen > have && pos <= have {
                 let a = (have - pos) as usize;
-                let b = ((off + size).min(self.seen) - pos) as usize;
+                let b = (off.saturating_add(size).min(self.seen) - pos) as usize;
                 buf.extend_from_slice(&chunk[a..b]);
                 self.advance();
             }
@@ -174,7 +174,9 @@ impl DynamicScanner {
         if self.entries.is_none() {
             let entries = match &self.far {
                 Some(buf) if buf.len() as u64 == size => dynamic_entries(buf, h, 0, size),
-                None if off + size <= have => dynamic_entries(&self.prefix, h, off, size),
+                None if off.saturating_add(size) <= have => {
+                    dynamic_entries(&self.prefix, h, off, size)
+                }
                 _ => return,
             };
             let Some(entries) = entries else {
@@ -227,7 +229,7 @@ impl DynamicScanner {
         self.loads
             .iter()
             .find(|&&(v, _, sz)| v <= addr && addr < v.saturating_add(sz))
-            .map(|&(v, o, _)| o + (addr - v))
+            .and_then(|&(v, o, _)| o.checked_add(addr - v))
     }
 
     fn give_up(&mut self) {
@@ -332,7 +334,7 @@ fn program_headers(b: &[u8], h: Header) -> Option<Segments> {
 
 fn dynamic_entries(b: &[u8], h: Header, off: u64, size: u64) -> Option<Entries> {
     let width = if h.wide { 8 } else { 4 };
-    let table = b.get(usize::try_from(off).ok()?..usize::try_from(off + size).ok()?)?;
+    let table = b.get(usize::try_from(off).ok()?..usize::try_from(off.checked_add(size)?).ok()?)?;
     let mut e = Entries::default();
     for entry in table.chunks_exact(2 * width) {
         let tag = int(entry, 0, width, h.big)?;
