@@ -10,8 +10,9 @@
 //! kept; a dynamic section past them (a 500 MB `libtorch_cpu.so`) is
 //! captured on its own when the stream reaches it, and its names are read
 //! from the kept start of the string table (every one of them, or none); a
-//! string table past the dynamic section is captured when the stream reaches
-//! it. Memory is bounded: at most [`MAX_NAMES`] names of [`MAX_NAME`] bytes
+//! string table past the dynamic section (patchelf puts it at the end, as
+//! in torch's wheels) is captured up to its last name when the stream
+//! reaches it, from the same chunk on. Memory is bounded: at most [`MAX_NAMES`] names of [`MAX_NAME`] bytes
 //! each. A file whose headers do not add up yields nothing.
 
 /// Bytes kept from the start of the file while the dynamic section is
@@ -72,6 +73,8 @@ pub struct DynamicScanner {
     seen: u64,
     done: bool,
     header: Option<Header>,
+    /// Where the chunk being fed starts in the file.
+    chunk_start: u64,
     /// Bytes `[0, prefix.len())` of the file.
     prefix: Vec<u8>,
     /// (offset, size) of `PT_DYNAMIC`, once the program headers are read.
@@ -82,9 +85,11 @@ pub struct DynamicScanner {
     loads: Vec<(u64, u64, u64)>,
     /// Entries read from the dynamic section.
     entries: Option<Entries>,
-    /// A string table past the dynamic section: its offset and the bytes
-    /// captured so far.
+    /// A string table past the dynamic section: its offset, the bytes of
+    /// it wanted (up to the last name) and the bytes captured so far.
     late: Option<(u64, u64, Vec<u8>)>,
+    /// Whether `late` wants the whole table.
+    late_whole: bool,
     result: Option<Dynamic>,
 }
 
@@ -95,35 +100,26 @@ impl DynamicScanner {
             return;
         }
         let pos = self.seen;
+        self.chunk_start = pos;
         self.seen += chunk.len() as u64;
-        if let Some((off, size, buf)) = &mut self.late {
-            // Capturing a string table that lies past the dynamic section.
-            let want_end = off.saturating_add(*size);
-            let have = off.saturating_add(buf.len() as u64);
-            if self.seen > have && pos <= have {
-                let a = (have - pos) as usize;
-                let b = (want_end.min(self.seen) - pos) as usize;
-                buf.extend_from_slice(&chunk[a..b]);
+        if self.late.is_none() {
+            let want = self.prefix_goal();
+            if (self.prefix.len() as u64) < want && pos == self.prefix.len() as u64 {
+                let take = (want - pos).min(chunk.len() as u64) as usize;
+                self.prefix.extend_from_slice(&chunk[..take]);
             }
-            if off.saturating_add(buf.len() as u64) >= want_end {
-                self.resolve_late();
-            }
-            return;
-        }
-        let want = self.prefix_goal();
-        if (self.prefix.len() as u64) < want && pos == self.prefix.len() as u64 {
-            let take = (want - pos).min(chunk.len() as u64) as usize;
-            self.prefix.extend_from_slice(&chunk[..take]);
-        }
-        self.advance();
-        if let (Some(buf), Some((off, size)), false) = (&mut self.far, self.dynamic, self.done) {
-            // Capturing a dynamic section that lies past the prefix.
-            let have = off.saturating_add(buf.len() as u64);
-            if self.seen > have && pos <= have {
-                let a = (have - pos) as usize;
-                let b = (off.saturating_add(size).min(self.seen) - pos) as usize;
-                buf.extend_from_slice(&chunk[a..b]);
+            self.advance();
+            if let (Some(buf), Some((off, size)), false) = (&mut self.far, self.dynamic, self.done)
+                && capture(buf, off, size, pos, chunk)
+            {
                 self.advance();
+            }
+        }
+        // A string table past the dynamic section, maybe in this very chunk.
+        if let (Some((off, size, buf)), false) = (&mut self.late, self.done) {
+            capture(buf, *off, *size, pos, chunk);
+            if buf.len() as u64 == *size {
+                self.resolve_late();
             }
         }
     }
@@ -210,9 +206,15 @@ impl DynamicScanner {
             self.result = names(e, table, end <= kept);
             return self.finish_early();
         }
-        if off >= self.seen && size <= PREFIX_CAP {
+        // Past the dynamic section (patchelf moves `.dynstr` to the end, as
+        // in torch's libraries): captured up to the last name it holds.
+        let last = e.strings.iter().map(|&(_, at)| at).max().unwrap_or(0);
+        let want = size.min(last.saturating_add(MAX_NAME as u64 + 1));
+        if off >= self.chunk_start && want <= PREFIX_CAP {
             self.prefix = Vec::new();
-            self.late = Some((off, size, Vec::new()));
+            self.far = None;
+            self.late = Some((off, want, Vec::new()));
+            self.late_whole = want == size;
             return;
         }
         self.give_up();
@@ -220,7 +222,7 @@ impl DynamicScanner {
 
     fn resolve_late(&mut self) {
         if let (Some(e), Some((_, _, table))) = (&self.entries, &self.late) {
-            self.result = names(e, table, true);
+            self.result = names(e, table, self.late_whole);
         }
         self.finish_early();
     }
@@ -350,6 +352,22 @@ fn dynamic_entries(b: &[u8], h: Header, off: u64, size: u64) -> Option<Entries> 
     Some(e)
 }
 
+/// Appends to `buf` (the bytes of `[off, off + size)` of the file captured
+/// so far) what `chunk`, at file offset `pos`, holds of the rest; whether
+/// it added any.
+fn capture(buf: &mut Vec<u8>, off: u64, size: u64, pos: u64, chunk: &[u8]) -> bool {
+    let have = off.saturating_add(buf.len() as u64);
+    let end = pos.saturating_add(chunk.len() as u64);
+    let want_end = off.saturating_add(size);
+    if pos > have || end <= have || have >= want_end {
+        return false;
+    }
+    let a = (have - pos) as usize;
+    let b = (want_end.min(end) - pos) as usize;
+    buf.extend_from_slice(&chunk[a..b]);
+    true
+}
+
 /// The strings of the entries, read from the string table; from only the
 /// start of it (`whole` false), `None` unless every string lies there.
 fn names(e: &Entries, table: &[u8], whole: bool) -> Option<Dynamic> {
@@ -453,6 +471,8 @@ mod tests {
     /// A shared object and an executable built with gcc (with a soname, a
     /// `$ORIGIN` run path and libraries they need), and a few system
     /// libraries: the parser agrees with `readelf -d` in any chunking.
+    /// `LAYERSCOPE_ELF_FILES=a.so:b.so` adds files (a 448 MB
+    /// `libtorch_cpu.so` was checked so).
     #[test]
     fn agrees_with_readelf_on_real_files() {
         let dir = std::env::temp_dir().join(format!("layerscope-dyn-{}", std::process::id()));
@@ -524,6 +544,28 @@ mod tests {
             if Path::new(sys).exists() {
                 files.push(sys.into());
             }
+        }
+        // patchelf moves the string table past the dynamic section, as in
+        // torch's wheels: read in the same chunk or a later one.
+        for (from, to) in [
+            ("libt.so.1", "libt-patched.so"),
+            ("libbig.so.2", "libbig-patched.so"),
+        ] {
+            let _ = std::fs::copy(dir.join(from), dir.join(to));
+            let patched = Command::new("patchelf")
+                .arg("--set-rpath")
+                .arg("/opt/a-run-path-too-long-for-the-old-string-table:/opt/b")
+                .arg(dir.join(to))
+                .status()
+                .is_ok_and(|s| s.success());
+            if patched {
+                files.push(dir.join(to));
+            } else {
+                eprintln!("skipping {to}: patchelf missing or failed");
+            }
+        }
+        if let Ok(more) = std::env::var("LAYERSCOPE_ELF_FILES") {
+            files.extend(more.split(':').filter(|p| !p.is_empty()).map(Into::into));
         }
         for f in &files {
             let Some(want) = readelf(f) else {
