@@ -147,5 +147,28 @@ pub fn advise(cx: &Context<'_>) -> Vec<Advice> {
             .then(b.bytes.cmp(&a.bytes))
             .then(a.line.cmp(&b.line))
     });
+    fold_repeats(out)
+}
+
+/// Two findings can ask for the same change to the same instruction (a
+/// wheel copied in and deleted later is both `shadowed-files` and
+/// `leftover-wheel`): the change is listed once, answering both findings.
+/// Advice comes largest first, so the one kept is the larger.
+fn fold_repeats(advice: Vec<Advice>) -> Vec<Advice> {
+    let mut out: Vec<Advice> = Vec::with_capacity(advice.len());
+    for a in advice {
+        let same = out.iter_mut().find(|k| {
+            k.change_kind == a.change_kind
+                && k.line == a.line
+                && k.layers.first() == a.layers.first()
+                && k.edits == a.edits
+                && k.bytes >= a.bytes
+                && a.paths.iter().all(|p| k.paths.contains(p))
+        });
+        match same {
+            Some(k) => k.findings.extend(a.findings),
+            None => out.push(a),
+        }
+    }
     out
 }

@@ -554,6 +554,37 @@ fn only_imported_test_modules_give_no_change() {
     assert!(!kinds.contains(&&"delete-tests".into()), "{:#}", r.report);
 }
 
+/// Wheels copied in and deleted by a later RUN are both `shadowed-files`
+/// and `leftover-wheel`: the one change they ask for (a bind mount) is
+/// listed once, with the wheel's bytes.
+#[test]
+fn one_change_asked_by_two_findings_is_listed_once() {
+    let whl = "wheels/torch-2.3.0-cp311-cp311-linux_x86_64.whl";
+    let fixture = image(vec![
+        layer(vec![sized_file("bin/sh", 10_000, 1)]).created_by(BASE),
+        layer(vec![sized_file(whl, 90_000, 2)]).created_by("COPY wheels/ /wheels/ # buildkit"),
+        layer(vec![sized_file(
+            "usr/lib/python3/site-packages/torch/_C.so",
+            5_000,
+            3,
+        )])
+        .created_by(&run("pip install --no-cache-dir /wheels/*.whl")),
+        layer(vec![whiteout("wheels")]).created_by(&run("rm -rf /wheels")),
+    ]);
+    let text = "FROM python:3.11\nCOPY wheels/ /wheels/\nRUN pip install --no-cache-dir /wheels/*.whl\nRUN rm -rf /wheels\n";
+    let r = optimize(Some(fixture), text, &[]);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    let binds: Vec<&serde_json::Value> = r.report["advice"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["change_kind"] == "bind-mount")
+        .collect();
+    assert_eq!(binds.len(), 1, "{:#}", r.report);
+    assert_eq!(binds[0]["bytes"], 90_000);
+    assert_eq!(binds[0]["line"], 2);
+}
+
 /// A wheel downloaded in one RUN, installed in the next and deleted in a
 /// third: `merge-runs` joins the three and takes the wheel out with its
 /// deletion, so `delete-leftovers`, which would remove the same file, is
