@@ -256,6 +256,65 @@ fn fuzz_record_parsing() {
     });
 }
 
+/// An rpm header blob: NAME, VERSION and a two-file list.
+fn rpm_header() -> Vec<u8> {
+    let data = b"alpha\x001.2\x00/usr/bin/\x00a\x00b\x00\x00\x00\x00\x00\x00\x00\x00\x00";
+    // (tag, type, offset, count)
+    let index: [(u32, u32, u32, u32); 5] = [
+        (1000, 6, 0, 1),
+        (1001, 6, 6, 1),
+        (1118, 8, 10, 1),
+        (1117, 8, 20, 2),
+        (1116, 4, 24, 2),
+    ];
+    let mut out = Vec::new();
+    out.extend_from_slice(&(index.len() as u32).to_be_bytes());
+    out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+    for (a, b, c, d) in index {
+        for v in [a, b, c, d] {
+            out.extend_from_slice(&v.to_be_bytes());
+        }
+    }
+    out.extend_from_slice(data);
+    out
+}
+
+#[test]
+fn fuzz_rpm_sqlite_database() {
+    // A database written by `sqlite3` when it is installed (rows spilling
+    // onto overflow pages and an interior page), else the header alone.
+    let dir = std::env::temp_dir().join(format!("layerscope-fuzz-rpm-{}", std::process::id()));
+    let _ = std::fs::create_dir_all(&dir);
+    let db = dir.join("rpmdb.sqlite");
+    let blob = hex::encode(rpm_header());
+    let sql = format!(
+        "PRAGMA page_size=512; CREATE TABLE 'Packages' (hnum INTEGER PRIMARY KEY, blob BLOB); \
+         INSERT INTO Packages (blob) VALUES (X'{blob}'), (zeroblob(3000)), (X'{blob}'), (X'{blob}');"
+    );
+    let made = std::process::Command::new("sqlite3")
+        .arg(&db)
+        .arg(sql)
+        .status()
+        .is_ok_and(|s| s.success());
+    let seed = if made {
+        std::fs::read(&db).unwrap_or_default()
+    } else {
+        rpm_header()
+    };
+    let _ = std::fs::remove_dir_all(&dir);
+    if made {
+        let parsed = crate::packages::rpm::parse(&seed).unwrap();
+        assert_eq!(parsed.len(), 3);
+        assert_eq!(
+            parsed[0].1,
+            [b"/usr/bin/a".to_vec(), b"/usr/bin/b".to_vec()]
+        );
+    }
+    fuzz(12, cases(3000), &[seed], |b| {
+        let _ = crate::packages::rpm::parse(b);
+    });
+}
+
 #[test]
 fn fuzz_manifests_indexes_and_configs() {
     use crate::source::config::{ImageConfig, ManifestOrIndex};

@@ -23,6 +23,7 @@ mod pull;
 mod python;
 mod registry;
 mod rewrite_build;
+mod rpm;
 mod scan;
 mod snapshots;
 mod sources;

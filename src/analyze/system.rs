@@ -12,7 +12,7 @@ use crate::packages::{Database, Manager, Reason};
 /// The `system_packages` object.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct SystemPackages {
-    /// `dpkg`, `apk`, `rpm` (detected, packages not read) or `none`.
+    /// `dpkg`, `apk`, `rpm` (packages read from `rpmdb.sqlite`; none from an older database) or `none`.
     pub manager: Manager,
     /// Bytes of the files the packages own in the final filesystem (each
     /// file counted for one package).

@@ -1,5 +1,5 @@
 //! What kind of package a name and a Debian section make: toolchain,
-//! `-dev`, docs, library, Python or other.
+//! `-dev` (rpm's `-devel`), docs, library, Python or other.
 
 /// A coarse grouping of a package by name and section.
 pub fn category(name: &str, section: &str) -> &'static str {
@@ -38,6 +38,7 @@ pub fn category(name: &str, section: &str) -> &'static str {
     {
         "toolchain"
     } else if base.ends_with("-dev")
+        || base.ends_with("-devel")
         || base.ends_with("-headers")
         || section == "libdevel"
         || section == "devel"
@@ -47,6 +48,7 @@ pub fn category(name: &str, section: &str) -> &'static str {
         || section == "doc"
         || base.ends_with("-dbg")
         || base.ends_with("-dbgsym")
+        || base.ends_with("-debuginfo")
     {
         "docs"
     } else if section == "python" || base.starts_with("python3-") || base.starts_with("python3.") {

@@ -5,8 +5,9 @@
 //!
 //! Everything is read from files the scanner captured (see
 //! [`crate::scan::capture`]): dpkg's `status`, `status.d/*` and
-//! `info/*.list`, apt's `extended_states`, apk's `installed` and `world`.
-//! rpm's databases (BerkeleyDB, ndb, sqlite) are only detected.
+//! `info/*.list`, apt's `extended_states`, apk's `installed` and `world`,
+//! rpm's `rpmdb.sqlite` (BerkeleyDB and ndb rpm databases are only
+//! detected).
 //!
 //! A package's bytes are those of its listed paths that are regular files
 //! of the final filesystem, each file counted for one package only (the
@@ -19,6 +20,8 @@
 pub mod apk;
 mod category;
 pub mod dpkg;
+pub mod rpm;
+mod sqlite;
 
 pub use category::category;
 
@@ -37,7 +40,8 @@ pub enum Manager {
     Dpkg,
     /// Alpine.
     Apk,
-    /// Fedora, RHEL, SUSE, Amazon Linux (detected, not read).
+    /// Fedora, RHEL, SUSE, Amazon Linux (read from `rpmdb.sqlite`; an
+    /// older BerkeleyDB or ndb database is detected, with no packages).
     Rpm,
     /// No package database found.
     #[default]
@@ -131,13 +135,17 @@ pub struct Database {
 }
 
 impl Database {
-    /// Reads the image's package database: dpkg or apk, or for rpm only
-    /// the manager with no packages. `None` when there is none.
+    /// Reads the image's package database: dpkg, apk or rpm's sqlite one;
+    /// for another rpm database only the manager, with no packages. `None`
+    /// when there is none.
     pub fn read(image: &Image) -> Option<Database> {
         if let Some(db) = dpkg::read(image) {
             return Some(db);
         }
         if let Some(db) = apk::read(image) {
+            return Some(db);
+        }
+        if let Some(db) = rpm::read(image) {
             return Some(db);
         }
         detect_rpm(image).then(|| Database {

@@ -1,7 +1,8 @@
 //! Which files' contents the scanner keeps: small metadata files that later
 //! stages parse (Python distributions, conda, os-release, and the system
 //! package databases: dpkg's `status`, `status.d/*` and `info/*.list`,
-//! apt's `extended_states`, apk's `installed` and `world`).
+//! apt's `extended_states`, apk's `installed` and `world`, rpm's
+//! `rpmdb.sqlite`).
 
 //!
 //! What is kept has a budget (DESIGN.md "Hostile input"): [`LAYER_BUDGET`]
@@ -46,6 +47,8 @@ pub fn wants(path: &EntryPath, size: u64) -> bool {
                 | b"lib/apk/db/installed"
                 | b"usr/lib/apk/db/installed"
                 | b"etc/apk/world"
+                | b"var/lib/rpm/rpmdb.sqlite"
+                | b"usr/lib/sysimage/rpm/rpmdb.sqlite"
                 | b"etc/os-release"
                 | b"usr/lib/os-release"
         )
