@@ -178,7 +178,8 @@ gzip_docker_archive() {
   echo "$manifest" | jq '[{Config: (.config.digest | sub("sha256:"; "blobs/sha256/")),
     RepoTags: ["bench:gzip"], Layers: [.layers[].digest | sub("sha256:"; "blobs/sha256/")]}]' >"$tmp/manifest.json"
   if [ -d "$oci" ]; then
-    tar -cf "$out" -C "$oci" . -C "$tmp" manifest.json
+    # Member names as manifest.json gives them (no `./`): dive matches them exactly.
+    tar -cf "$out" -C "$oci" oci-layout index.json blobs -C "$tmp" manifest.json
   else
     cp "$oci" "$out"
     tar -rf "$out" -C "$tmp" manifest.json
