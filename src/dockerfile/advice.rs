@@ -195,9 +195,9 @@ pub struct Advice {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub packages: Vec<String>,
     /// For `no-install-recommends`: each package's (bytes, compressed
-    /// bytes), in the order of `packages`.
+    /// bytes), by name.
     #[serde(skip)]
-    pub package_sizes: Vec<(u64, u64)>,
+    pub package_sizes: std::collections::BTreeMap<String, (u64, u64)>,
     /// Whether the rewriter can make this change.
     pub automated: bool,
     /// Whether the rewrite (with the `--apply` selection) makes it.
@@ -247,7 +247,7 @@ impl Advice {
             layers: Vec::new(),
             paths: Vec::new(),
             packages: Vec::new(),
-            package_sizes: Vec::new(),
+            package_sizes: Default::default(),
             automated: false,
             applied: false,
             reason: None,

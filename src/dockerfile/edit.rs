@@ -248,13 +248,11 @@ pub fn discount(advice: &mut [Advice]) {
         for a in advice.iter_mut().filter(|a| {
             a.applied
                 && a.change_kind == ChangeKind::NoInstallRecommends
-                && a.package_sizes.len() == a.packages.len()
-                && !a.packages.is_empty()
+                && !a.package_sizes.is_empty()
         }) {
             let (b, c) = a
-                .packages
+                .package_sizes
                 .iter()
-                .zip(&a.package_sizes)
                 .filter(|(n, _)| kept.contains(*n))
                 .fold((0, 0), |(b, c), (_, &(pb, pc))| (b + pb, c + pc));
             a.bytes = Some(b);

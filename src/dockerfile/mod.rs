@@ -289,7 +289,7 @@ impl Plan {
                 .iter()
                 .map(|r| {
                     let files = r.files.iter().map(|&l| (l, image.entry(l).size));
-                    (r.bytes, image.estimate_entries(files))
+                    (r.name.clone(), (r.bytes, image.estimate_entries(files)))
                 })
                 .collect();
             if !mine.is_empty() {
