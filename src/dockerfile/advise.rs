@@ -114,26 +114,22 @@ pub fn own_layer(cx: &Context<'_>, f: &Finding) -> Option<u32> {
 pub fn advise(cx: &Context<'_>) -> Vec<Advice> {
     let mut out = Vec::new();
     for (fi, f) in cx.findings.iter().enumerate() {
-        let advice = match f.kind {
-            FindingKind::ShadowedFiles => cleanup::shadowed(cx, f),
+        let advice: Vec<Advice> = match f.kind {
+            FindingKind::ShadowedFiles => cleanup::shadowed(cx, f).into_iter().collect(),
             FindingKind::PipCache
             | FindingKind::UvCache
             | FindingKind::CondaPkgs
             | FindingKind::AptLists
-            | FindingKind::AptArchives => cleanup::cache(cx, f),
-            FindingKind::LeftoverWheel | FindingKind::LeftoverArchive => cleanup::leftover(cx, f),
-            FindingKind::BuildToolchain => review::toolchain(cx, f),
-            FindingKind::PackageTests | FindingKind::BytecodeCache => {
-                // One advice per installing RUN.
-                for mut a in review::python_files(cx, f) {
-                    a.findings.push(fi);
-                    out.push(a);
-                }
-                None
+            | FindingKind::AptArchives => cleanup::cache(cx, f).into_iter().collect(),
+            FindingKind::LeftoverWheel | FindingKind::LeftoverArchive => {
+                cleanup::leftover(cx, f).into_iter().collect()
             }
-            _ => None,
+            FindingKind::BuildToolchain => review::toolchain(cx, f).into_iter().collect(),
+            // One advice per installing RUN.
+            FindingKind::PackageTests | FindingKind::BytecodeCache => review::python_files(cx, f),
+            _ => Vec::new(),
         };
-        if let Some(mut a) = advice {
+        for mut a in advice {
             a.findings.push(fi);
             out.push(a);
         }
