@@ -500,6 +500,35 @@ mod tests {
         assert!(z.gzip_bytes as f64 / z.sampled_bytes as f64 > 0.99);
     }
 
+    /// A file announced with its size and fed in one piece (the walker's
+    /// fast path, no copy of its start) is classed and sampled exactly as
+    /// the same file fed in small pieces.
+    #[test]
+    fn a_sized_file_in_one_piece_is_sampled_as_in_pieces() {
+        let mut elf = b"\x7fELF\x02\x01\x01".to_vec();
+        elf.extend(noise(300, 5));
+        let files: Vec<(&[u8], Vec<u8>)> = vec![
+            (b"usr/lib/libx.so.1", elf),
+            (b"app/__pycache__/m.cpython-311.pyc", noise(700, 6)),
+            (b"etc/small.conf", b"key = value\n".repeat(20)),
+            (b"data/big.bin", noise(3 * HEAD + 17, 7)),
+        ];
+        let (mut sized, mut pieces) = (ContentSampler::default(), ContentSampler::default());
+        for (path, data) in &files {
+            sized.begin_sized(path, data.len() as u64);
+            sized.feed(data);
+            sized.end_entry(true);
+            pieces.begin_file(path);
+            for c in data.chunks(7) {
+                pieces.feed(c);
+            }
+            pieces.end_entry(true);
+        }
+        let (sized, pieces) = (sized.finish(), pieces.finish());
+        assert_eq!(sized.classes, vec![1, 2, 0, 3], "{sized:?}");
+        assert_eq!(sized, pieces);
+    }
+
     #[test]
     fn the_estimate_adds_up_to_the_layer() {
         let mut sample = ContentSample {
