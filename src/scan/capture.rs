@@ -23,9 +23,16 @@ pub const LAYER_BUDGET: u64 = 64 << 20;
 /// Captured bytes one image may hold, layers taken bottom first.
 pub const IMAGE_BUDGET: u64 = 128 << 20;
 
+/// rpm's sqlite database may be this large (a CUDA image's hundreds of
+/// packages); it is one file where dpkg keeps hundreds.
+pub const MAX_RPMDB_BYTES: u64 = 48 << 20;
+
 /// Whether the scanner should keep the contents of the file at `path`
 /// (before any budget: see [`Budget::admit`]).
 pub fn wants(path: &EntryPath, size: u64) -> bool {
+    if crate::packages::rpm::SQLITE.contains(&path.as_bytes()) {
+        return size <= MAX_RPMDB_BYTES;
+    }
     if size > MAX_CAPTURE_BYTES {
         return false;
     }
@@ -47,8 +54,6 @@ pub fn wants(path: &EntryPath, size: u64) -> bool {
                 | b"lib/apk/db/installed"
                 | b"usr/lib/apk/db/installed"
                 | b"etc/apk/world"
-                | b"var/lib/rpm/rpmdb.sqlite"
-                | b"usr/lib/sysimage/rpm/rpmdb.sqlite"
                 | b"etc/os-release"
                 | b"usr/lib/os-release"
         )
@@ -246,6 +251,12 @@ mod tests {
             100
         ));
         assert!(!wants(&"x.dist-info/RECORD".into(), MAX_CAPTURE_BYTES + 1));
+        assert!(wants(&"var/lib/rpm/rpmdb.sqlite".into(), 30 << 20));
+        assert!(wants(&"usr/lib/sysimage/rpm/rpmdb.sqlite".into(), 1));
+        assert!(!wants(
+            &"var/lib/rpm/rpmdb.sqlite".into(),
+            MAX_RPMDB_BYTES + 1
+        ));
         // Debian's egg-info directories have no file list: top_level.txt names the packages.
         assert!(wants(
             &"usr/lib/python3/dist-packages/numpy-1.24.2.egg-info/top_level.txt".into(),
