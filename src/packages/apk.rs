@@ -2,9 +2,9 @@
 //! lines per package, `F:` a directory and `R:` a file in it) and
 //! `/etc/apk/world`, the packages asked for by name.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
-use super::{Database, Manager, Package, Reason, captured_at, copies_of};
+use super::{Database, Manager, Package, Reason, captured_at};
 use crate::model::Image;
 
 const INSTALLED: [&[u8]; 2] = [b"lib/apk/db/installed", b"usr/lib/apk/db/installed"];
@@ -87,17 +87,12 @@ pub(crate) fn read(image: &Image) -> Option<Database> {
     let (path, loc) = INSTALLED.iter().find_map(|p| Some((*p, image.find(p)?)))?;
     let text = String::from_utf8_lossy(captured_at(image, loc)?);
     let parsed = parse(&text);
-    let copies: Vec<(u32, HashMap<String, String>)> = copies_of(image, path)
-        .into_iter()
-        .map(|(layer, data)| {
-            let pkgs = parse(&String::from_utf8_lossy(data))
-                .into_iter()
-                .map(|(p, _)| (p.name, p.version))
-                .collect();
-            (layer, pkgs)
-        })
-        .collect();
-    let since = super::installing_layers(&copies);
+    let since = super::installing_layers_of(image, path, |data| {
+        parse(&String::from_utf8_lossy(data))
+            .into_iter()
+            .map(|(p, _)| (p.name, p.version))
+            .collect()
+    });
     // Everything not named in `world` was pulled in as a dependency.
     let world: Option<HashSet<String>> =
         image

@@ -5,7 +5,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::{Database, Manager, Package, Reason, captured_at, copies_of, parse_relations};
+use super::{Database, Manager, Package, Reason, captured_at, parse_relations};
 use crate::model::{Image, Loc};
 
 const STATUS: &[u8] = b"var/lib/dpkg/status";
@@ -181,19 +181,13 @@ pub(crate) fn read(image: &Image) -> Option<Database> {
     }
 
     // Installing layers from every layer's copy of `status`.
-    let copies: Vec<(u32, HashMap<String, String>)> = copies_of(image, STATUS)
-        .into_iter()
-        .map(|(layer, data)| {
-            let text = lossy(data);
-            let pkgs = stanzas(&text)
-                .iter()
-                .filter_map(package)
-                .map(|p| (key(&p.name, &p.arch), p.version))
-                .collect();
-            (layer, pkgs)
-        })
-        .collect();
-    let since = super::installing_layers(&copies);
+    let since = super::installing_layers_of(image, STATUS, |data| {
+        stanzas(&lossy(data))
+            .iter()
+            .filter_map(package)
+            .map(|p| (key(&p.name, &p.arch), p.version))
+            .collect()
+    });
     let status_layer = status_loc.map_or(0, |l| l.layer);
     for ((p, fixed), list) in packages.iter_mut().zip(&fixed_layer).zip(&list_layer) {
         p.layer = fixed

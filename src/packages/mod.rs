@@ -460,6 +460,20 @@ pub(crate) fn parse_relations(field: &str) -> Vec<Vec<String>> {
         .collect()
 }
 
+/// [`installing_layers`] of the database at `path`: every layer's captured
+/// copy of it, read by `versions` into its `(name, version)` pairs.
+pub(crate) fn installing_layers_of(
+    image: &Image,
+    path: &[u8],
+    versions: impl Fn(&[u8]) -> HashMap<String, String>,
+) -> HashMap<String, u32> {
+    let copies: Vec<(u32, HashMap<String, String>)> = copies_of(image, path)
+        .into_iter()
+        .map(|(layer, data)| (layer, versions(data)))
+        .collect();
+    installing_layers(&copies)
+}
+
 /// The installing layer of each `(name, version)` of the final database:
 /// the lowest layer from which on every copy of the database (`copies`,
 /// bottom first, each parsed to its `(name, version)` pairs) lists it at

@@ -8,10 +8,8 @@
 //! are detected only. rpm keeps no record of why a package was installed
 //! (dnf does, elsewhere), so every package counts as requested.
 
-use std::collections::HashMap;
-
 use super::sqlite::{self, Value};
-use super::{Database, Manager, Package, Reason, captured_at, copies_of};
+use super::{Database, Manager, Package, Reason, captured_at};
 use crate::model::Image;
 
 /// Where the sqlite database lives (the second on newer Fedora and SUSE).
@@ -204,18 +202,13 @@ pub(crate) fn parse(db: &[u8]) -> Result<Vec<Listed>, String> {
 pub(crate) fn read(image: &Image) -> Option<Database> {
     let (path, loc) = SQLITE.iter().find_map(|p| Some((*p, image.find(p)?)))?;
     let parsed = parse(captured_at(image, loc)?).ok()?;
-    let copies: Vec<(u32, HashMap<String, String>)> = copies_of(image, path)
-        .into_iter()
-        .map(|(layer, data)| {
-            let pkgs = parse(data)
-                .unwrap_or_default()
-                .into_iter()
-                .map(|(p, _)| (p.name, p.version))
-                .collect();
-            (layer, pkgs)
-        })
-        .collect();
-    let since = super::installing_layers(&copies);
+    let since = super::installing_layers_of(image, path, |data| {
+        parse(data)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(p, _)| (p.name, p.version))
+            .collect()
+    });
     let (mut packages, listed): (Vec<_>, Vec<_>) = parsed.into_iter().unzip();
     for p in &mut packages {
         p.layer = since.get(&p.name).copied().unwrap_or(loc.layer);

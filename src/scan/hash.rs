@@ -101,11 +101,7 @@ impl BufRead for TappedStream<'_> {
 
 impl Read for TappedStream<'_> {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        let avail = self.fill_buf()?;
-        let n = out.len().min(avail.len());
-        out[..n].copy_from_slice(&avail[..n]);
-        self.consume(n);
-        Ok(n)
+        super::pipe::read_buffered(self, out)
     }
 }
 

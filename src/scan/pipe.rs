@@ -154,15 +154,21 @@ impl BufRead for ChunkReader {
 
 impl Read for ChunkReader {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        if out.is_empty() {
-            return Ok(0);
-        }
-        let avail = self.fill_buf()?;
-        let n = out.len().min(avail.len());
-        out[..n].copy_from_slice(&avail[..n]);
-        self.consume(n);
-        Ok(n)
+        read_buffered(self, out)
     }
+}
+
+/// [`Read::read`] of a [`BufRead`] that reads in place: a copy out of its
+/// buffer (nothing asked, nothing waited for).
+pub(super) fn read_buffered(r: &mut impl BufRead, out: &mut [u8]) -> io::Result<usize> {
+    if out.is_empty() {
+        return Ok(0);
+    }
+    let avail = r.fill_buf()?;
+    let n = out.len().min(avail.len());
+    out[..n].copy_from_slice(&avail[..n]);
+    r.consume(n);
+    Ok(n)
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! regular file hashed, sampled by content class, scanned for ELF headers
 //! and, when small and wanted, captured, all from the stream's own buffers.
 
-use std::io::{self, BufRead};
+use std::io::BufRead;
 
 use super::hash::FileHash;
 use super::layer::{ScanError, read_error};
@@ -49,8 +49,8 @@ pub(super) fn walk_tar(
             let mut kept = Vec::new();
             let mut hasher = FileHash::Start(size);
             let mut elf = ElfScanner::new();
-            let mut read = 0u64;
             content.begin_sized(entry.path.as_bytes(), size);
+            // `data` gives all `size` bytes, or fails where the stream ends.
             loop {
                 let chunk = tar.data().map_err(|e| read_error(compression, e))?;
                 if chunk.is_empty() {
@@ -63,19 +63,9 @@ pub(super) fn walk_tar(
                 if keep {
                     kept.extend_from_slice(chunk);
                 }
-                read += n as u64;
                 tar.consume_data(n);
             }
-            if read != size {
-                return Err(ScanError::Read {
-                    what: "truncated tar stream",
-                    source: io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        format!("`{}` ends after {read} of {size} bytes", entry.path),
-                    ),
-                });
-            }
-            entry.size = read;
+            entry.size = size;
             entry.hash = Some(hasher.finish());
             entry.elf = elf.finish().map(Box::new);
             if keep {

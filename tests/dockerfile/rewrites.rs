@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use layerscope::fixture::{image, layer, owned, sized_file, whiteout};
+use layerscope::fixture::{Item, image, layer, owned, sized_file, whiteout};
 
 use crate::support::layerscope;
 
@@ -493,23 +493,49 @@ fn package_tests_and_bytecode_spanning_layers_go_in_each_run() {
 /// numpy's `numpy.testing` imports `numpy._core.tests._natype` (and SciPy
 /// imports `numpy.testing`): the test deletion keeps that module and the
 /// package's `__init__.py`, and does not count them.
-#[test]
-fn test_modules_numpy_imports_stay() {
-    let site = "usr/local/lib/python3.11/dist-packages";
-    let core = format!("{site}/numpy/_core/tests");
+/// numpy installed by `pip` above a base: `numpy/x.py` and the files of
+/// `numpy/_core/tests` given as (name, size), plus `more`; the Dockerfile.
+fn pip_numpy(
+    core_tests: &[(&str, usize)],
+    more: Vec<Item>,
+) -> (layerscope::fixture::Image, &'static str) {
+    let mut files = vec![sized_file(format!("{NUMPY_SITE}/numpy/x.py"), 1_000, 2)];
+    for (i, (name, size)) in core_tests.iter().enumerate() {
+        files.push(sized_file(
+            format!("{NUMPY_SITE}/numpy/_core/tests/{name}"),
+            *size,
+            3 + i as u64,
+        ));
+    }
+    files.extend(more);
     let fixture = image(vec![
         layer(vec![sized_file("bin/sh", 10_000, 1)]).created_by(BASE),
-        layer(vec![
-            sized_file(format!("{site}/numpy/x.py"), 1_000, 2),
-            sized_file(format!("{core}/__init__.py"), 100, 3),
-            sized_file(format!("{core}/_natype.py"), 2_000, 4),
-            sized_file(format!("{core}/test_a.py"), 30_000, 5),
-            sized_file(format!("{core}/data/d.csv"), 4_000, 6),
-            sized_file(format!("{site}/numpy/ma/tests/test_b.py"), 10_000, 7),
-        ])
-        .created_by(&run("pip install --no-cache-dir numpy")),
+        layer(files).created_by(&run("pip install --no-cache-dir numpy")),
     ]);
-    let text = "FROM python:3.11\nRUN pip install --no-cache-dir numpy\n";
+    (
+        fixture,
+        "FROM python:3.11\nRUN pip install --no-cache-dir numpy\n",
+    )
+}
+
+const NUMPY_SITE: &str = "usr/local/lib/python3.11/dist-packages";
+
+#[test]
+fn test_modules_numpy_imports_stay() {
+    let site = NUMPY_SITE;
+    let (fixture, text) = pip_numpy(
+        &[
+            ("__init__.py", 100),
+            ("_natype.py", 2_000),
+            ("test_a.py", 30_000),
+            ("data/d.csv", 4_000),
+        ],
+        vec![sized_file(
+            format!("{site}/numpy/ma/tests/test_b.py"),
+            10_000,
+            7,
+        )],
+    );
     let r = optimize(Some(fixture), text, &["--apply", "delete-tests"]);
     assert_eq!(r.code, Some(0), "{}", r.stderr);
     assert_eq!(
@@ -530,18 +556,7 @@ fn test_modules_numpy_imports_stay() {
 /// deleted: no `delete-tests` change (it would promise bytes it keeps).
 #[test]
 fn only_imported_test_modules_give_no_change() {
-    let site = "usr/local/lib/python3.11/dist-packages";
-    let core = format!("{site}/numpy/_core/tests");
-    let fixture = image(vec![
-        layer(vec![sized_file("bin/sh", 10_000, 1)]).created_by(BASE),
-        layer(vec![
-            sized_file(format!("{site}/numpy/x.py"), 1_000, 2),
-            sized_file(format!("{core}/__init__.py"), 100, 3),
-            sized_file(format!("{core}/_natype.py"), 60_000, 4),
-        ])
-        .created_by(&run("pip install --no-cache-dir numpy")),
-    ]);
-    let text = "FROM python:3.11\nRUN pip install --no-cache-dir numpy\n";
+    let (fixture, text) = pip_numpy(&[("__init__.py", 100), ("_natype.py", 60_000)], Vec::new());
     let r = optimize(Some(fixture), text, &["--apply", "delete-tests"]);
     assert_eq!(r.code, Some(0), "{}", r.stderr);
     assert_eq!(r.rewritten, text);
